@@ -1,9 +1,19 @@
+// Command weir is the weir GitOps toolkit: `weir controller` runs every controller in one
+// process, and the other verbs are the command line.
 package main
 
 import (
-	_ "github.com/spf13/cobra"
-	_ "github.com/weirgitops/weir/internal/manager"
-	_ "sigs.k8s.io/controller-runtime"
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/weirgitops/weir/internal/cli"
 )
 
-func main() {}
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Execute(ctx)
+	stop()
+	os.Exit(code)
+}

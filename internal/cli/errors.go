@@ -1,0 +1,22 @@
+package cli
+
+import "errors"
+
+// exitCoder is an error that chooses the process exit code, such as diff's "differences found".
+type exitCoder interface {
+	error
+	ExitCode() int
+}
+
+func asExitCoder(err error, target *exitCoder) bool {
+	return errors.As(err, target)
+}
+
+// exitError carries an exit code and an optional message.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+func (e *exitError) ExitCode() int { return e.code }

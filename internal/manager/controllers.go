@@ -1,0 +1,64 @@
+package manager
+
+import (
+	"fmt"
+	"slices"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	imageautov1 "github.com/fluxcd/image-automation-controller/api/v1"
+	imagev1 "github.com/fluxcd/image-reflector-controller/api/v1"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/labels"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// controller is one reconciler that can run in the Manager.
+type controller struct {
+	name  string
+	setup func(mgr ctrl.Manager, opts Options, log logr.Logger) error
+}
+
+// controllers lists every controller weir has, in start order.
+var controllers = []controller{}
+
+// ControllerNames returns the names accepted by --controllers.
+func ControllerNames() []string {
+	names := make([]string, 0, len(controllers))
+	for _, c := range controllers {
+		names = append(names, c.name)
+	}
+	return names
+}
+
+func setupControllers(mgr ctrl.Manager, opts Options, log logr.Logger) error {
+	for _, c := range controllers {
+		if !slices.Contains(opts.Controllers, c.name) {
+			continue
+		}
+		if err := c.setup(mgr, opts, log.WithName(c.name)); err != nil {
+			return fmt.Errorf("set up controller %s: %w", c.name, err)
+		}
+	}
+	return nil
+}
+
+// watchedByObject restricts the caches of weir's own kinds to the --watch-label-selector,
+// which is how Flux shards: other kinds (Secrets, applied objects) are not filtered.
+func watchedByObject(sel labels.Selector) map[client.Object]cache.ByObject {
+	objs := []client.Object{
+		&sourcev1.GitRepository{}, &sourcev1.OCIRepository{}, &sourcev1.HelmRepository{},
+		&sourcev1.HelmChart{}, &sourcev1.Bucket{}, &kustomizev1.Kustomization{},
+		&helmv2.HelmRelease{}, &notificationv1.Receiver{}, &imagev1.ImageRepository{},
+		&imagev1.ImagePolicy{}, &imageautov1.ImageUpdateAutomation{},
+	}
+	m := make(map[client.Object]cache.ByObject, len(objs))
+	for _, o := range objs {
+		m[o] = cache.ByObject{Label: sel}
+	}
+	return m
+}

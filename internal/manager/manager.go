@@ -1,0 +1,109 @@
+package manager
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+// RESTConfig loads the Kubernetes client configuration: an explicit kubeconfig path wins,
+// then $KUBECONFIG, the in-cluster configuration and ~/.kube/config.
+func RESTConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load kubernetes config: %w", err)
+	}
+	return cfg, nil
+}
+
+// New builds the Manager with every selected controller registered on it.
+func New(cfg *rest.Config, opts Options, log logr.Logger) (ctrl.Manager, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS = opts.KubeAPIQPS
+	cfg.Burst = opts.KubeAPIBurst
+	cfg.UserAgent = "weir"
+
+	cacheOpts := cache.Options{}
+	if !opts.WatchAllNamespaces {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{RuntimeNamespace(): {}}
+	}
+	if opts.WatchLabelSelector != "" {
+		sel, err := labels.Parse(opts.WatchLabelSelector)
+		if err != nil {
+			return nil, fmt.Errorf("parse --watch-label-selector: %w", err)
+		}
+		cacheOpts.ByObject = watchedByObject(sel)
+	}
+	shutdown := opts.GracefulShutdown
+	skipNameValidation := true
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        NewScheme(),
+		Logger:                        log,
+		Cache:                         cacheOpts,
+		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:        opts.HealthAddr,
+		LeaderElection:                opts.EnableLeaderElection,
+		LeaderElectionID:              opts.LeaderElectionID,
+		LeaderElectionNamespace:       RuntimeNamespace(),
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       &shutdown,
+		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: false}},
+		Controller: config.Controller{
+			MaxConcurrentReconciles: opts.Concurrent,
+			RecoverPanic:            ptrTo(true),
+			SkipNameValidation:      &skipNameValidation,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("add ready check: %w", err)
+	}
+	if err := setupControllers(mgr, opts, log); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// Run builds the Manager and runs it until ctx is cancelled. It returns nil after a clean
+// shutdown, once in-flight reconciles finished or the graceful-shutdown timeout passed.
+func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) error {
+	mgr, err := New(cfg, opts, log)
+	if err != nil {
+		return err
+	}
+	log.Info("starting manager", "controllers", opts.Controllers, "concurrent", opts.Concurrent)
+	start := time.Now()
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("run manager: %w", err)
+	}
+	log.Info("manager stopped", "uptime", time.Since(start).Round(time.Millisecond).String())
+	return nil
+}
+
+func ptrTo[T any](v T) *T { return &v }

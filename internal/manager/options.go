@@ -1,0 +1,123 @@
+package manager
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Options are the settings of `weir controller`. Flag names follow Flux's controllers wherever
+// Flux has the flag, so that an operator's habits and manifests carry over.
+type Options struct {
+	Kubeconfig            string
+	MetricsAddr           string
+	HealthAddr            string
+	EnableLeaderElection  bool
+	LeaderElectionID      string
+	Concurrent            int
+	RequeueDependency     time.Duration
+	WatchAllNamespaces    bool
+	WatchLabelSelector    string
+	StoragePath           string
+	StorageAddr           string
+	StorageAdvAddr        string
+	ReceiverAddr          string
+	LogLevel              string
+	LogEncoding           string
+	NoCrossNamespaceRefs  bool
+	NoRemoteBases         bool
+	DefaultServiceAccount string
+	Controllers           []string
+	GracefulShutdown      time.Duration
+	KubeAPIQPS            float32
+	KubeAPIBurst          int
+	ArtifactMaxSize       int64
+}
+
+// DefaultOptions returns the options `weir controller` starts from before flags are parsed.
+func DefaultOptions() Options {
+	return Options{
+		MetricsAddr:        ":8080",
+		HealthAddr:         ":9440",
+		LeaderElectionID:   "weir-leader-election",
+		Concurrent:         10,
+		RequeueDependency:  30 * time.Second,
+		WatchAllNamespaces: true,
+		StoragePath:        "/data",
+		StorageAddr:        ":9090",
+		ReceiverAddr:       ":9292",
+		LogLevel:           "info",
+		LogEncoding:        "json",
+		Controllers:        ControllerNames(),
+		GracefulShutdown:   30 * time.Second,
+		KubeAPIQPS:         50,
+		KubeAPIBurst:       300,
+		ArtifactMaxSize:    512 << 20,
+	}
+}
+
+// AddFlags binds the options to a flag set.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "path to a kubeconfig; defaults to $KUBECONFIG, the in-cluster config, then ~/.kube/config")
+	fs.StringVar(&o.MetricsAddr, "metrics-addr", o.MetricsAddr, "address the Prometheus /metrics endpoint binds to; 0 disables it")
+	fs.StringVar(&o.HealthAddr, "health-addr", o.HealthAddr, "address the /healthz and /readyz endpoints bind to")
+	fs.BoolVar(&o.EnableLeaderElection, "enable-leader-election", o.EnableLeaderElection, "elect a leader so that only one replica reconciles at a time")
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the Lease used for leader election")
+	fs.IntVar(&o.Concurrent, "concurrent", o.Concurrent, "number of concurrent reconciles per controller")
+	fs.DurationVar(&o.RequeueDependency, "requeue-dependency", o.RequeueDependency, "fallback interval at which an object waiting on a dependency is retried; dependents are normally triggered at once")
+	fs.BoolVar(&o.WatchAllNamespaces, "watch-all-namespaces", o.WatchAllNamespaces, "watch objects in all namespaces; when false only the runtime namespace is watched")
+	fs.StringVar(&o.WatchLabelSelector, "watch-label-selector", o.WatchLabelSelector, "only reconcile objects matching this label selector (sharding)")
+	fs.StringVar(&o.StoragePath, "storage-path", o.StoragePath, "directory the artifact store keeps artifacts in")
+	fs.StringVar(&o.StorageAddr, "storage-addr", o.StorageAddr, "address the artifact HTTP server binds to")
+	fs.StringVar(&o.StorageAdvAddr, "storage-adv-addr", o.StorageAdvAddr, "address advertised in status.artifact.url; defaults to the in-cluster Service name or the storage address")
+	fs.StringVar(&o.ReceiverAddr, "receiver-addr", o.ReceiverAddr, "address the webhook receiver binds to")
+	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log verbosity: debug, info, error or trace")
+	fs.StringVar(&o.LogEncoding, "log-encoding", o.LogEncoding, "log encoding: json or console")
+	fs.BoolVar(&o.NoCrossNamespaceRefs, "no-cross-namespace-refs", o.NoCrossNamespaceRefs, "refuse references to objects in other namespaces")
+	fs.BoolVar(&o.NoRemoteBases, "no-remote-bases", o.NoRemoteBases, "refuse kustomize remote bases; every base must be in the source artifact")
+	fs.StringVar(&o.DefaultServiceAccount, "default-service-account", o.DefaultServiceAccount, "service account impersonated when an object names none")
+	fs.StringSliceVar(&o.Controllers, "controllers", o.Controllers, "controllers to run: "+strings.Join(ControllerNames(), ","))
+	fs.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", o.GracefulShutdown, "how long in-flight reconciles may run after SIGTERM")
+	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "queries per second to the Kubernetes API")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "burst of queries to the Kubernetes API")
+	fs.Int64Var(&o.ArtifactMaxSize, "artifact-max-size", o.ArtifactMaxSize, "largest artifact, in bytes, a source may store")
+}
+
+// Validate reports the first invalid option.
+func (o *Options) Validate() error {
+	known := map[string]bool{}
+	for _, n := range ControllerNames() {
+		known[n] = true
+	}
+	for _, c := range o.Controllers {
+		if !known[c] {
+			return fmt.Errorf("unknown controller %q; known: %s", c, strings.Join(ControllerNames(), ","))
+		}
+	}
+	switch o.LogEncoding {
+	case "json", "console":
+	default:
+		return fmt.Errorf("unknown log encoding %q: use json or console", o.LogEncoding)
+	}
+	switch o.LogLevel {
+	case "debug", "info", "error", "trace":
+	default:
+		return fmt.Errorf("unknown log level %q: use debug, info, error or trace", o.LogLevel)
+	}
+	if o.Concurrent < 1 {
+		return fmt.Errorf("--concurrent must be at least 1")
+	}
+	return nil
+}
+
+// RuntimeNamespace is the namespace weir runs in: $RUNTIME_NAMESPACE (set by the install
+// Deployment), else flux-system.
+func RuntimeNamespace() string {
+	if ns := os.Getenv("RUNTIME_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return "flux-system"
+}
