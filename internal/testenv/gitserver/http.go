@@ -1,0 +1,122 @@
+package gitserver
+
+import (
+	"crypto/subtle"
+	"crypto/tls"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+)
+
+// HTTPOptions configures a smart-HTTP server. The zero value serves every
+// repository anonymously over plain HTTP.
+type HTTPOptions struct {
+	// Username and Password, when Username is set, require HTTP basic auth.
+	Username, Password string
+	// BearerToken, when set, requires "Authorization: Bearer <token>".
+	// It may be combined with basic auth: either is then accepted.
+	BearerToken string
+	// TLS serves HTTPS with a certificate from a private CA (HTTPServer.CAPEM).
+	TLS bool
+	// ClientCert requires a client certificate issued by the private CA
+	// (HTTPServer.ClientCertPEM and ClientKeyPEM). It implies TLS.
+	ClientCert bool
+}
+
+// HTTPServer is a running `git http-backend` server.
+type HTTPServer struct {
+	// URL is the base URL, for example "https://127.0.0.1:41234".
+	URL string
+	// CAPEM is the PEM certificate of the private CA when serving TLS.
+	CAPEM []byte
+	// ClientCertPEM and ClientKeyPEM are a client certificate and its key
+	// issued by the private CA when serving TLS.
+	ClientCertPEM, ClientKeyPEM []byte
+
+	requests atomic.Int64
+}
+
+// RepoURL returns the clone URL of the repository called name.
+func (s *HTTPServer) RepoURL(name string) string {
+	return s.URL + "/" + strings.TrimPrefix(name, "/")
+}
+
+// Requests returns how many HTTP requests the server has received, including
+// those rejected by authentication.
+func (s *HTTPServer) Requests() int64 { return s.requests.Load() }
+
+// ServeHTTP starts a smart-HTTP server for the Root and stops it when the
+// test ends.
+func (r *Root) ServeHTTP(opts HTTPOptions) *HTTPServer {
+	t := r.t
+	t.Helper()
+	gitPath, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("git CLI not found")
+	}
+	backend := &cgi.Handler{
+		Path: gitPath,
+		Args: []string{"http-backend"},
+		Root: "/",
+		Env: []string{
+			"GIT_PROJECT_ROOT=" + r.Dir,
+			"GIT_HTTP_EXPORT_ALL=1",
+			"GIT_CONFIG_NOSYSTEM=1",
+			"GIT_CONFIG_GLOBAL=/dev/null",
+			"HOME=" + r.home,
+			// http-backend only accepts pushes from an authenticated user.
+			"REMOTE_USER=weir",
+		},
+		InheritEnv: []string{"PATH"},
+	}
+	s := &HTTPServer{}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.requests.Add(1)
+		if !authorized(req, opts) {
+			if opts.Username != "" {
+				w.Header().Set("WWW-Authenticate", `Basic realm="weir"`)
+			}
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, req)
+	})
+	srv := httptest.NewUnstartedServer(handler)
+	if opts.TLS || opts.ClientCert {
+		p := newPKI(t)
+		srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, MinVersion: tls.VersionTLS12}
+		if opts.ClientCert {
+			srv.TLS.ClientAuth = tls.RequireAndVerifyClientCert
+			srv.TLS.ClientCAs = p.pool
+		}
+		srv.StartTLS()
+		s.CAPEM, s.ClientCertPEM, s.ClientKeyPEM = p.caPEM, p.clientCert, p.clientKey
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
+	return s
+}
+
+func authorized(req *http.Request, opts HTTPOptions) bool {
+	if opts.Username == "" && opts.BearerToken == "" {
+		return true
+	}
+	if opts.Username != "" {
+		if u, p, ok := req.BasicAuth(); ok && equal(u, opts.Username) && equal(p, opts.Password) {
+			return true
+		}
+	}
+	if opts.BearerToken != "" {
+		if tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer "); ok && equal(tok, opts.BearerToken) {
+			return true
+		}
+	}
+	return false
+}
+
+func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
