@@ -1,0 +1,267 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/konfig"
+	"sigs.k8s.io/kustomize/api/krusty"
+	kustypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
+)
+
+// Per-object annotations (or labels) honoured by the build, as in Flux.
+const (
+	// SubstituteKey set to "disabled" skips post-build substitution.
+	SubstituteKey = "kustomize.toolkit.fluxcd.io/substitute"
+	// DecryptKey set to "disabled" skips SOPS decryption.
+	DecryptKey = "kustomize.toolkit.fluxcd.io/decrypt"
+)
+
+// ErrRemoteBase is returned (wrapped) when a kustomization refers to a remote
+// base while Options.NoRemoteBases is set.
+var ErrRemoteBase = errors.New("remote bases are not allowed")
+
+// Options configure Build.
+type Options struct {
+	// Overrides are the Kustomization's spec overrides.
+	Overrides Overrides
+	// NoRemoteBases refuses kustomizations that refer to remote bases or
+	// resources (git or HTTP URLs).
+	NoRemoteBases bool
+	// Decryptor, when set, decrypts SOPS-encrypted secretGenerator sources
+	// and patches before the build, and encrypted objects after it.
+	Decryptor *Decryptor
+}
+
+// kustomizeMu serialises krusty runs: kustomize has known data races on
+// shared maps when builds run concurrently (kubernetes-sigs/kustomize#3659).
+var kustomizeMu sync.Mutex
+
+// Build builds the kustomization at path (relative to root, the artifact
+// directory) into objects: the kustomization.yaml is generated when missing,
+// the overrides are written into it, kustomize runs confined to root, SOPS
+// data is decrypted when a Decryptor is given, commonMetadata is stamped and
+// every object is validated. Substitution is a separate step (Substitute).
+func Build(ctx context.Context, root, path string, opts Options) ([]*unstructured.Unstructured, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, err := newConfinedFS(root)
+	if err != nil {
+		return nil, err
+	}
+	if filepath.IsAbs(path) {
+		return nil, fmt.Errorf("kustomization path %q must be relative to the artifact root", path)
+	}
+	dir, err := c.resolve(filepath.Join(c.root, path))
+	if err != nil {
+		return nil, fmt.Errorf("kustomization path %q: %w", path, err)
+	}
+	if !c.disk.IsDir(dir) {
+		return nil, fmt.Errorf("kustomization path %q not found", path)
+	}
+	secrets := &secretSet{}
+	hook := &readHook{fs: c, dec: opts.Decryptor, noRemote: opts.NoRemoteBases, secrets: secrets, sources: map[string]sopsFormat{}}
+	c.onRead = hook.read
+	c.allowTemp = !opts.NoRemoteBases
+
+	if err := prepareKustomization(c, dir, opts.Overrides); err != nil {
+		return nil, fmt.Errorf("kustomization %q: %w", path, secrets.scrub(err))
+	}
+	objs, err := runKustomize(c, dir)
+	if hook.err != nil {
+		// kustomize may hide why a file could not be read; report it.
+		err = hook.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %q: %w", path, secrets.scrub(err))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, obj := range objs {
+		if opts.Decryptor != nil {
+			if err := opts.Decryptor.decryptObject(obj, secrets); err != nil {
+				return nil, err
+			}
+		}
+		applyCommonMetadata(obj, opts.Overrides)
+	}
+	if err := Validate(objs); err != nil {
+		return nil, secrets.scrub(err)
+	}
+	return objs, nil
+}
+
+// runKustomize runs krusty over the confined file system, builtins only,
+// without load restrictions inside the root, recovering kustomize panics.
+func runKustomize(c *confinedFS, dir string) (objs []*unstructured.Unstructured, err error) {
+	kustomizeMu.Lock()
+	defer kustomizeMu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("recovered from kustomize panic: %v", r)
+		}
+	}()
+	k := krusty.MakeKustomizer(&krusty.Options{
+		LoadRestrictions: kustypes.LoadRestrictionsNone,
+		PluginConfig:     kustypes.DisabledPluginConfig(),
+	})
+	m, err := k.Run(c, dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, res := range m.Resources() {
+		data, err := res.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", res.CurId(), err)
+		}
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(data); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", res.CurId(), err)
+		}
+		objs = append(objs, obj)
+	}
+	return objs, nil
+}
+
+// readHook inspects every file kustomize reads: kustomization files are
+// checked for remote bases and their SOPS-encrypted generator sources and
+// patches are recorded; recorded sources are decrypted when read.
+type readHook struct {
+	fs       *confinedFS
+	dec      *Decryptor
+	noRemote bool
+	secrets  *secretSet
+	// sources maps resolved paths to the format they are decrypted with.
+	sources map[string]sopsFormat
+	// err is the first error the hook raised.
+	err error
+}
+
+func (h *readHook) read(path string, data []byte) ([]byte, error) {
+	out, err := h.transform(path, data)
+	if err != nil && h.err == nil {
+		h.err = err
+	}
+	return out, err
+}
+
+func (h *readHook) transform(path string, data []byte) ([]byte, error) {
+	base := filepath.Base(path)
+	for _, name := range konfig.RecognizedKustomizationFileNames() {
+		if base == name {
+			return data, h.kustomization(path, data)
+		}
+	}
+	if h.dec == nil {
+		return data, nil
+	}
+	out, ok := h.sources[path]
+	if !ok {
+		return data, nil
+	}
+	in := detectEncrypted(data)
+	if in == formatNone {
+		return data, nil
+	}
+	plain, err := h.dec.decryptFile(data, in, out, h.secrets)
+	if err != nil {
+		return nil, fmt.Errorf("decrypt %s: %w", h.fs.rel(path), err)
+	}
+	return plain, nil
+}
+
+func (h *readHook) kustomization(path string, data []byte) error {
+	var kus kustypes.Kustomization
+	if err := yaml.Unmarshal(data, &kus); err != nil {
+		// Let kustomize report the syntax error with its own context.
+		return nil
+	}
+	dir := filepath.Dir(path)
+	if h.noRemote {
+		refs := append(append(append([]string(nil), kus.Resources...), kus.Components...), kus.Bases...) //nolint:staticcheck // Bases is still read by kustomize.
+		for _, ref := range refs {
+			if looksRemote(ref) && !h.fs.Exists(filepath.Join(dir, ref)) {
+				return fmt.Errorf("%s: %q: %w", h.fs.rel(path), ref, ErrRemoteBase)
+			}
+		}
+	}
+	if h.dec == nil {
+		return nil
+	}
+	record := func(ref string, f sopsFormat) {
+		if ref == "" || filepath.IsAbs(ref) || strings.Contains(ref, "://") {
+			return
+		}
+		if r, err := h.fs.resolve(filepath.Join(dir, ref)); err == nil {
+			h.sources[r] = f
+		}
+	}
+	for _, g := range kus.SecretGenerator {
+		for _, src := range g.FileSources {
+			key, file, ok := strings.Cut(src, "=")
+			if !ok {
+				file = key
+			}
+			record(file, formatForPath(key))
+		}
+		for _, env := range g.EnvSources {
+			f := formatForPath(env)
+			if f == formatBinary {
+				f = formatDotenv
+			}
+			record(env, f)
+		}
+	}
+	for _, p := range kus.Patches {
+		record(p.Path, formatForPath(p.Path))
+	}
+	return nil
+}
+
+// applyCommonMetadata stamps commonMetadata labels and annotations on obj,
+// overriding existing keys.
+func applyCommonMetadata(obj *unstructured.Unstructured, o Overrides) {
+	if o.CommonMetadata == nil {
+		return
+	}
+	if len(o.CommonMetadata.Labels) > 0 {
+		labels := obj.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		for k, v := range o.CommonMetadata.Labels {
+			labels[k] = v
+		}
+		obj.SetLabels(labels)
+	}
+	if len(o.CommonMetadata.Annotations) > 0 {
+		annotations := obj.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		for k, v := range o.CommonMetadata.Annotations {
+			annotations[k] = v
+		}
+		obj.SetAnnotations(annotations)
+	}
+}
+
+// hasFlag reports whether obj carries key as a label or annotation with the
+// given value (case-insensitive), as Flux reads its per-object switches.
+func hasFlag(obj *unstructured.Unstructured, key, value string) bool {
+	if v, ok := obj.GetAnnotations()[key]; ok && strings.EqualFold(v, value) {
+		return true
+	}
+	if v, ok := obj.GetLabels()[key]; ok && strings.EqualFold(v, value) {
+		return true
+	}
+	return false
+}

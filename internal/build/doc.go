@@ -1,0 +1,23 @@
+// Package build turns a directory of an artifact into the Kubernetes objects
+// a Kustomization applies: kustomize build, Flux's overrides, SOPS
+// decryption, post-build substitution and validation.
+//
+// Everything here is a pure function of its inputs (a directory tree, a
+// Kustomization spec, keys and variables already fetched by the caller); no
+// Kubernetes client is used.
+//
+// Invariants:
+//   - Every file read during a build is resolved, symlinks included, inside the
+//     artifact root; a path or symlink leading out of it is an error. The build
+//     never writes to the artifact tree: a generated or rewritten
+//     kustomization.yaml lives in memory only.
+//   - Exec and Go plugins are disabled; only kustomize builtins run.
+//   - Decrypted values never appear in an error message: SOPS errors name the
+//     object or file and the reason, and kustomize errors raised after a
+//     decryption are scrubbed of every decrypted value.
+//   - Substitution follows Flux's envsubst: only the braced form ${var} is
+//     expanded, $${var} escapes, and an undefined variable without a default
+//     is an error naming it (Flux 2.9 strict mode) unless AllowUndefined is set.
+//   - Malformed input yields an error, never a panic: kustomize panics are
+//     recovered into errors.
+package build
