@@ -1,0 +1,189 @@
+package git
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// Checkout is a working tree checked out at a resolved revision.
+type Checkout struct {
+	// Dir is the working tree's directory.
+	Dir string
+	// Revision is what was checked out.
+	Revision Revision
+	// Message, Author and When describe the checked-out commit.
+	Message, Author string
+	When            time.Time
+
+	repo    *gogit.Repository
+	tagHash plumbing.Hash // annotated tag object, zero otherwise
+}
+
+// Clone fetches opts.Reference into dir, which must be empty or absent, and
+// checks it out. Branches, tags and refs are fetched shallowly (depth 1); a
+// Commit needs history, so its branch (or every branch and tag when no
+// branch is given) is fetched in full. The revision reported is the one
+// actually fetched, which may be newer than an earlier LatestRevision.
+func Clone(ctx context.Context, dir string, opts Options) (*Checkout, error) {
+	u, err := ParseURL(opts.URL)
+	if err != nil {
+		return nil, err
+	}
+	ref := opts.Reference
+	if err := ref.validate(); err != nil {
+		return nil, err
+	}
+	tr, err := transportFor(u, opts.Auth)
+	if err != nil {
+		return nil, err
+	}
+	co, err := clone(ctx, dir, opts, ref, tr)
+	if err != nil {
+		return nil, scrub(fmt.Errorf("clone %s %s: %w", RedactURL(opts.URL), ref, err), opts.Auth.secrets()...)
+	}
+	return co, nil
+}
+
+func clone(ctx context.Context, dir string, opts Options, ref Reference, tr transportOptions) (*Checkout, error) {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("directory %s is not empty", dir)
+	}
+	var (
+		refspecs []config.RefSpec
+		target   string // local reference holding the wanted commit
+		rev      Revision
+		depth    = 1
+	)
+	switch ref.kind() {
+	case kindCommit:
+		depth = 0
+		rev = commitRevision(ref)
+		if ref.Branch != "" {
+			refspecs = []config.RefSpec{config.RefSpec("+" + rev.Ref + ":" + rev.Ref)}
+		} else {
+			refspecs = []config.RefSpec{"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"}
+		}
+	case kindSemVer:
+		// The tag must be chosen from a listing before it can be fetched.
+		refs, err := listRefs(ctx, opts.URL, tr)
+		if err != nil {
+			return nil, err
+		}
+		if rev, err = resolve(ref, refs); err != nil {
+			return nil, err
+		}
+	default:
+		rev = revisionNames(ref)
+	}
+	if refspecs == nil {
+		target = rev.Ref
+		refspecs = []config.RefSpec{config.RefSpec("+" + rev.Ref + ":" + rev.Ref)}
+	}
+
+	repo, err := gogit.PlainInit(dir, false)
+	if err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	remote, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{opts.URL}})
+	if err != nil {
+		return nil, fmt.Errorf("add remote: %w", err)
+	}
+	err = remote.FetchContext(ctx, &gogit.FetchOptions{
+		RefSpecs:     refspecs,
+		Depth:        depth,
+		Tags:         gogit.NoTags,
+		Auth:         tr.auth,
+		CABundle:     tr.caBundle,
+		ClientCert:   tr.clientCert,
+		ClientKey:    tr.clientKey,
+		ProxyOptions: tr.proxy,
+	})
+	if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
+		return nil, fmt.Errorf("fetch: %w", classify(err))
+	}
+
+	co := &Checkout{Dir: dir, repo: repo}
+	var commitHash plumbing.Hash
+	if target != "" {
+		local, err := repo.Reference(plumbing.ReferenceName(target), true)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s", ErrReferenceNotFound, target)
+		}
+		commitHash = local.Hash()
+		if tag, err := repo.TagObject(commitHash); err == nil {
+			co.tagHash = tag.Hash
+			c, err := tag.Commit()
+			if err != nil {
+				return nil, fmt.Errorf("peel tag %s: %w", rev.Name, err)
+			}
+			commitHash = c.Hash
+		}
+		rev.Hash = commitHash.String()
+	} else {
+		commitHash = plumbing.NewHash(rev.Hash)
+	}
+	c, err := repo.CommitObject(commitHash)
+	if err != nil {
+		return nil, fmt.Errorf("%w: commit %s: %w", ErrReferenceNotFound, commitHash, err)
+	}
+	co.Revision, co.Message, co.Author, co.When = rev, c.Message, c.Author.String(), c.Author.When
+
+	wt, err := repo.Worktree()
+	if err != nil {
+		return nil, fmt.Errorf("worktree: %w", err)
+	}
+	if err := wt.Checkout(&gogit.CheckoutOptions{Hash: commitHash, Force: true, SparseCheckoutDirectories: opts.SparseCheckout}); err != nil {
+		return nil, fmt.Errorf("checkout %s: %w", commitHash, err)
+	}
+	if opts.RecurseSubmodules {
+		if err := updateSubmodules(ctx, wt, tr); err != nil {
+			return nil, err
+		}
+	}
+	return co, nil
+}
+
+// revisionNames fills in the name and full reference for a branch, tag or
+// ref-name Reference; the hash comes from the fetch.
+func revisionNames(ref Reference) Revision {
+	switch ref.kind() {
+	case kindName:
+		return Revision{Name: ref.Name, Ref: ref.Name}
+	case kindTag:
+		return Revision{Name: ref.Tag, Ref: "refs/tags/" + ref.Tag}
+	default:
+		return Revision{Name: ref.branch(), Ref: "refs/heads/" + ref.branch()}
+	}
+}
+
+func updateSubmodules(ctx context.Context, wt *gogit.Worktree, tr transportOptions) error {
+	subs, err := wt.Submodules()
+	if err != nil {
+		return fmt.Errorf("list submodules: %w", err)
+	}
+	if len(subs) == 0 {
+		return nil
+	}
+	err = subs.UpdateContext(ctx, &gogit.SubmoduleUpdateOptions{
+		Init:              true,
+		RecurseSubmodules: gogit.DefaultSubmoduleRecursionDepth,
+		Auth:              tr.auth,
+	})
+	if err != nil {
+		return fmt.Errorf("update submodules: %w", classify(err))
+	}
+	return nil
+}
+
+// commitObject returns the checked-out commit.
+func (c *Checkout) commitObject() (*object.Commit, error) {
+	return c.repo.CommitObject(plumbing.NewHash(c.Revision.Hash))
+}
