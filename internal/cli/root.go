@@ -20,12 +20,11 @@ const FieldManager = "weir"
 
 // globals are the flags every command shares, named as the flux CLI names them.
 type globals struct {
-	kubeconfig    string
-	kubeContext   string
-	namespace     string
-	allNamespaces bool
-	timeout       time.Duration
-	verbose       bool
+	kubeconfig  string
+	kubeContext string
+	namespace   string
+	timeout     time.Duration
+	verbose     bool
 
 	out    io.Writer
 	errOut io.Writer

@@ -14,7 +14,7 @@ import (
 // KubernetesVersion is the Kubernetes release tools/envtest builds.
 const KubernetesVersion = "v1.32.3"
 
-var binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager"}
+var binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl"}
 
 // RepoRoot returns the root of the weir checkout, found by walking up from the working
 // directory to the go.mod of module github.com/weirgitops/weir.
@@ -107,3 +107,6 @@ func haveAll(dir string) bool {
 	}
 	return true
 }
+
+// Kubectl returns the path of the kubectl built with the control plane.
+func Kubectl() string { return filepath.Join(AssetsDir(), "kubectl") }

@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -216,10 +215,12 @@ func (e *Env) Namespace(t testing.TB) string {
 //	var env *testenv.Env
 //	func TestMain(m *testing.M) { testenv.Main(m, testenv.Options{}, &env) }
 func Main(m *testing.M, opts Options, env **Env) {
-	os.Exit(run(m, opts, env))
+	os.Exit(Run(m, opts, env))
 }
 
-func run(m *testing.M, opts Options, env **Env) int {
+// Run is Main without the exit: it returns the tests' exit code, for a TestMain with more to
+// clean up.
+func Run(m *testing.M, opts Options, env **Env) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	e, err := Start(ctx, opts)
@@ -246,16 +247,14 @@ func HTTPGet(ctx context.Context, url string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-var errNotReady = errors.New("not ready")
-
 // Eventually polls cond every interval until it returns true or the deadline passes, and fails
 // the test with the last error when it does not.
 func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	var last error = errNotReady
 	for {
-		if last = cond(); last == nil {
+		last := cond()
+		if last == nil {
 			return
 		}
 		if time.Now().After(deadline) {
