@@ -13,6 +13,10 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/weirgitops/weir/internal/artifact"
+	"github.com/weirgitops/weir/internal/controller/source"
+	"github.com/weirgitops/weir/internal/event"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -20,11 +24,33 @@ import (
 // controller is one reconciler that can run in the Manager.
 type controller struct {
 	name  string
-	setup func(mgr ctrl.Manager, opts Options, log logr.Logger) error
+	setup func(mgr ctrl.Manager, s *shared) error
+}
+
+// shared is what the controllers of one Manager share: the options, the artifact store and
+// the event bus.
+type shared struct {
+	opts  Options
+	store *artifact.Store
+	bus   *event.Bus
+	log   logr.Logger
 }
 
 // controllers lists every controller weir has, in start order.
-var controllers = []controller{}
+var controllers = []controller{
+	{name: "gitrepository", setup: func(mgr ctrl.Manager, s *shared) error {
+		r := &source.GitRepositoryReconciler{
+			Client:   mgr.GetClient(),
+			Store:    s.store,
+			Recorder: s.recorder(mgr, source.ControllerName, sourcev1.GroupVersion.Group),
+		}
+		return r.SetupWithManager(mgr, s.opts.Concurrent)
+	}},
+}
+
+func (s *shared) recorder(mgr ctrl.Manager, controller, group string) *event.Recorder {
+	return event.NewRecorder(mgr.GetEventRecorder(controller), controller, group, s.bus)
+}
 
 // ControllerNames returns the names accepted by --controllers.
 func ControllerNames() []string {
@@ -35,12 +61,12 @@ func ControllerNames() []string {
 	return names
 }
 
-func setupControllers(mgr ctrl.Manager, opts Options, log logr.Logger) error {
+func setupControllers(mgr ctrl.Manager, s *shared) error {
 	for _, c := range controllers {
-		if !slices.Contains(opts.Controllers, c.name) {
+		if !slices.Contains(s.opts.Controllers, c.name) {
 			continue
 		}
-		if err := c.setup(mgr, opts, log.WithName(c.name)); err != nil {
+		if err := c.setup(mgr, s); err != nil {
 			return fmt.Errorf("set up controller %s: %w", c.name, err)
 		}
 	}

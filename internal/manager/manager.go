@@ -15,6 +15,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/weirgitops/weir/internal/artifact"
+	"github.com/weirgitops/weir/internal/event"
 )
 
 // RESTConfig loads the Kubernetes client configuration: an explicit kubeconfig path wins,
@@ -84,7 +87,19 @@ func New(cfg *rest.Config, opts Options, log logr.Logger) (ctrl.Manager, error) 
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("add ready check: %w", err)
 	}
-	if err := setupControllers(mgr, opts, log); err != nil {
+	store, err := artifact.New(artifact.Options{
+		Root:           opts.StoragePath,
+		AdvertisedAddr: advertisedAddr(opts),
+		MaxSize:        opts.ArtifactMaxSize,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open artifact store: %w", err)
+	}
+	if err := mgr.Add(httpServer("artifact-server", opts.StorageAddr, store.Handler())); err != nil {
+		return nil, fmt.Errorf("add artifact server: %w", err)
+	}
+	s := &shared{opts: opts, store: store, bus: &event.Bus{}, log: log}
+	if err := setupControllers(mgr, s); err != nil {
 		return nil, err
 	}
 	return mgr, nil

@@ -219,8 +219,9 @@ func Main(m *testing.M, opts Options, env **Env) {
 }
 
 // Run is Main without the exit: it returns the tests' exit code, for a TestMain with more to
-// clean up.
-func Run(m *testing.M, opts Options, env **Env) int {
+// clean up. Each setup function runs after the control plane started, with a context that
+// ends when the tests do (to run controllers in-process, for example).
+func Run(m *testing.M, opts Options, env **Env, setup ...func(context.Context, *Env) error) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	e, err := Start(ctx, opts)
@@ -230,7 +231,15 @@ func Run(m *testing.M, opts Options, env **Env) int {
 	}
 	defer e.Stop()
 	*env = e
-	return m.Run()
+	for _, s := range setup {
+		if err := s(ctx, e); err != nil {
+			fmt.Fprintf(os.Stderr, "testenv: setup: %v\n", err)
+			return 1
+		}
+	}
+	code := m.Run()
+	cancel() // stop in-process controllers before the control plane goes
+	return code
 }
 
 // HTTPGet is a small helper for tests that probe HTTP endpoints: it returns the status code.

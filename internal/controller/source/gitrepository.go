@@ -1,0 +1,402 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/weirgitops/weir/internal/artifact"
+	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/event"
+	"github.com/weirgitops/weir/internal/reconcile"
+	"github.com/weirgitops/weir/internal/source/git"
+)
+
+// ControllerName is the reporting controller of source events, Flux's name for it.
+const ControllerName = "source-controller"
+
+// includeIndex indexes GitRepositories by the repositories they include.
+const includeIndex = ".spec.include.repository"
+
+// defaultGitTimeout is Flux's default spec.timeout for Git operations.
+const defaultGitTimeout = 60 * time.Second
+
+// GitRepositoryReconciler reconciles source.toolkit.fluxcd.io/v1 GitRepository objects.
+type GitRepositoryReconciler struct {
+	client.Client
+	Store    *artifact.Store
+	Recorder *event.Recorder
+	// TempDir is where clones are made; the system temporary directory when empty.
+	TempDir string
+
+	tokens tokenCache
+}
+
+// SetupWithManager registers the reconciler with the manager.
+func (r *GitRepositoryReconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sourcev1.GitRepository{}, includeIndex,
+		func(o client.Object) []string {
+			repo := o.(*sourcev1.GitRepository)
+			names := make([]string, 0, len(repo.Spec.Include))
+			for _, inc := range repo.Spec.Include {
+				names = append(names, inc.GitRepositoryRef.Name)
+			}
+			return names
+		}); err != nil {
+		return fmt.Errorf("index %s: %w", includeIndex, err)
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("gitrepository").
+		For(&sourcev1.GitRepository{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, reconcileRequested{}))).
+		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.includers),
+			builder.WithPredicates(artifactChanged{})).
+		WithOptions(controllerOptions(concurrent)).
+		Complete(r)
+}
+
+// includers maps a GitRepository to the ones that include it.
+func (r *GitRepositoryReconciler) includers(ctx context.Context, o client.Object) []ctrl.Request {
+	var list sourcev1.GitRepositoryList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{includeIndex: o.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]ctrl.Request, 0, len(list.Items))
+	for _, item := range list.Items {
+		reqs = append(reqs, ctrl.Request{NamespacedName: types.NamespacedName{Namespace: item.Namespace, Name: item.Name}})
+	}
+	return reqs
+}
+
+// Reconcile fetches the repository, stores a new artifact when the revision or the content
+// settings changed, and reports the outcome.
+func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	obj := &sourcev1.GitRepository{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	patcher := reconcile.NewPatcher(r.Client, obj)
+	if !obj.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, obj, patcher)
+	}
+	if controllerutil.AddFinalizer(obj, compat.Finalizer) {
+		if err := patcher.Patch(ctx, obj); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if obj.Spec.Suspend {
+		ctrl.LoggerFrom(ctx).V(1).Info("reconciliation is suspended")
+		return ctrl.Result{}, nil
+	}
+
+	var err error
+	defer func() {
+		r.summarize(obj, err)
+		if perr := patcher.Patch(ctx, obj); perr != nil {
+			result, retErr = ctrl.Result{}, errors.Join(err, perr)
+			return
+		}
+		if err != nil && !reconcile.IsStalled(err) {
+			r.Recorder.Warning(obj, reconcile.Reason(err, compat.GitOperationFailedReason), nil, "%s", err.Error())
+		}
+		result, retErr = reconcile.Result(err, obj.Spec.Interval.Duration, 0)
+	}()
+	err = r.reconcile(ctx, obj)
+	return result, retErr
+}
+
+func (r *GitRepositoryReconciler) finalize(ctx context.Context, obj *sourcev1.GitRepository, patcher *reconcile.Patcher) error {
+	if err := r.Store.Delete(ctx, storeObject(obj)); err != nil {
+		return fmt.Errorf("delete artifacts of %s: %w", storeObject(obj), err)
+	}
+	r.tokens.forget(obj.Namespace + "/" + obj.Name)
+	controllerutil.RemoveFinalizer(obj, compat.Finalizer)
+	return patcher.Patch(ctx, obj)
+}
+
+func storeObject(obj *sourcev1.GitRepository) artifact.Object {
+	return artifact.Object{Kind: sourcev1.GitRepositoryKind, Namespace: obj.Namespace, Name: obj.Name}
+}
+
+// reconcile runs the steps: credentials, ref listing, and, when something changed, clone,
+// verification, includes, archive and garbage collection.
+func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository) error {
+	timeout := defaultGitTimeout
+	if obj.Spec.Timeout != nil {
+		timeout = obj.Spec.Timeout.Duration
+	}
+	opts := git.Options{
+		URL:               obj.Spec.URL,
+		Reference:         reference(obj.Spec.Reference),
+		RecurseSubmodules: obj.Spec.RecurseSubmodules,
+		SparseCheckout:    obj.Spec.SparseCheckout,
+	}
+	if _, err := git.ParseURL(obj.Spec.URL); err != nil {
+		return reconcile.Stalled(compat.URLInvalidReason, err)
+	}
+	auth, err := r.auth(ctx, obj)
+	if err != nil {
+		return err
+	}
+	opts.Auth = auth
+
+	fetchCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	rev, err := git.LatestRevision(fetchCtx, opts)
+	if err != nil {
+		return fetchError(err)
+	}
+	included, err := r.includedArtifacts(ctx, obj)
+	if err != nil {
+		return err
+	}
+	if r.upToDate(obj, rev.String(), included) {
+		return nil
+	}
+
+	conds := reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
+	conds.Progressing(compat.ProgressingReason, fmt.Sprintf("building artifact: new upstream revision '%s'", rev.String()))
+
+	tmp, err := os.MkdirTemp(r.TempDir, "gitrepository-")
+	if err != nil {
+		return reconcile.Failed(compat.StorageOperationFailedReason, fmt.Errorf("create temporary directory: %w", err))
+	}
+	defer os.RemoveAll(tmp)
+	checkout, err := git.Clone(fetchCtx, tmp, opts)
+	if err != nil {
+		return fetchError(err)
+	}
+	if err := r.verify(ctx, obj, checkout); err != nil {
+		return err
+	}
+	for i, inc := range obj.Spec.Include {
+		toPath := inc.ToPath
+		if toPath == "" {
+			toPath = inc.GitRepositoryRef.Name
+		}
+		if err := r.Store.CopyInto(ctx, recordOf(included[i]), inc.FromPath, checkout.Dir, toPath, artifact.Limits{}); err != nil {
+			return reconcile.Failed(compat.IncludeUnavailableReason,
+				fmt.Errorf("copy included artifact of GitRepository '%s' to '%s': %w", inc.GitRepositoryRef.Name, toPath, err))
+		}
+	}
+	filter, err := git.NewFilter(checkout.Dir, obj.Spec.Ignore)
+	if err != nil {
+		return reconcile.Failed(compat.ArchiveOperationFailedReason, fmt.Errorf("read ignore rules: %w", err))
+	}
+	revision := checkout.Revision.String()
+	rec, err := r.Store.Archive(ctx, storeObject(obj), checkout.Revision.Hash+".tar.gz", revision, checkout.Dir, filter.Excluded)
+	if err != nil {
+		if errors.Is(err, artifact.ErrTooLarge) {
+			return reconcile.Failed(compat.ArchiveOperationFailedReason, fmt.Errorf("repository at revision '%s' is too large: %w", revision, err))
+		}
+		return reconcile.Failed(compat.ArchiveOperationFailedReason, fmt.Errorf("archive revision '%s': %w", revision, err))
+	}
+	previous := ""
+	if obj.Status.Artifact != nil {
+		previous = obj.Status.Artifact.Revision
+	}
+	obj.Status.Artifact = artifactOf(rec)
+	obj.Status.IncludedArtifacts = included
+	obj.Status.ObservedIgnore = obj.Spec.Ignore
+	obj.Status.ObservedRecurseSubmodules = obj.Spec.RecurseSubmodules
+	obj.Status.ObservedInclude = obj.Spec.Include
+	obj.Status.ObservedSparseCheckout = obj.Spec.SparseCheckout
+	if _, err := r.Store.GC(ctx, storeObject(obj), rec.Path); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "garbage collection of old artifacts failed")
+	}
+	if previous != revision {
+		r.Recorder.Normal(obj, "NewArtifact", map[string]string{compat.RevisionMetaKey: revision, compat.DigestMetaKey: rec.Digest},
+			"stored artifact for commit '%s'", firstLine(checkout.Message))
+	}
+	return nil
+}
+
+// upToDate reports whether the stored artifact already is what the spec asks for, so that an
+// unchanged repository costs one ref listing and nothing more.
+func (r *GitRepositoryReconciler) upToDate(obj *sourcev1.GitRepository, revision string, included []*meta.Artifact) bool {
+	a := obj.Status.Artifact
+	if a == nil || a.Revision != revision {
+		return false
+	}
+	if !equalPtr(obj.Status.ObservedIgnore, obj.Spec.Ignore) ||
+		obj.Status.ObservedRecurseSubmodules != obj.Spec.RecurseSubmodules ||
+		!equalSlices(obj.Status.ObservedSparseCheckout, obj.Spec.SparseCheckout) ||
+		!equalIncludes(obj.Status.ObservedInclude, obj.Spec.Include) ||
+		len(obj.Status.IncludedArtifacts) != len(included) {
+		return false
+	}
+	for i := range included {
+		if obj.Status.IncludedArtifacts[i] == nil || obj.Status.IncludedArtifacts[i].Digest != included[i].Digest {
+			return false
+		}
+	}
+	if obj.Spec.Verification != nil && (obj.Status.SourceVerificationMode == nil ||
+		string(*obj.Status.SourceVerificationMode) != verifyMode(obj.Spec.Verification.Mode)) {
+		return false
+	}
+	if _, err := os.Stat(r.Store.Root() + "/" + a.Path); err != nil {
+		return false
+	}
+	return true
+}
+
+// includedArtifacts returns the artifacts of the included repositories, in spec order.
+func (r *GitRepositoryReconciler) includedArtifacts(ctx context.Context, obj *sourcev1.GitRepository) ([]*meta.Artifact, error) {
+	out := make([]*meta.Artifact, 0, len(obj.Spec.Include))
+	for _, inc := range obj.Spec.Include {
+		var dep sourcev1.GitRepository
+		key := client.ObjectKey{Namespace: obj.Namespace, Name: inc.GitRepositoryRef.Name}
+		if err := r.Get(ctx, key, &dep); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, reconcile.Failed(compat.IncludeUnavailableReason, fmt.Errorf("included GitRepository '%s' not found", key))
+			}
+			return nil, reconcile.Failed(compat.IncludeUnavailableReason, fmt.Errorf("get included GitRepository '%s': %w", key, err))
+		}
+		if dep.Status.Artifact == nil {
+			return nil, reconcile.Failed(compat.IncludeUnavailableReason, fmt.Errorf("included GitRepository '%s' has no artifact yet", key))
+		}
+		out = append(out, dep.Status.Artifact.DeepCopy())
+	}
+	return out, nil
+}
+
+// fetchError classifies a fetch failure into Flux's reasons.
+func fetchError(err error) error {
+	switch {
+	case errors.Is(err, git.ErrInvalidURL):
+		return reconcile.Stalled(compat.URLInvalidReason, err)
+	case errors.Is(err, git.ErrAuthentication):
+		return reconcile.Failed(compat.AuthenticationFailedReason, err)
+	default:
+		return reconcile.Failed(compat.GitOperationFailedReason, err)
+	}
+}
+
+// summarize writes the outcome into the conditions and the bookkeeping fields.
+func (r *GitRepositoryReconciler) summarize(obj *sourcev1.GitRepository, err error) {
+	conds := reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
+	if v, ok := obj.GetAnnotations()[compat.ReconcileRequestAnnotation]; ok {
+		obj.Status.LastHandledReconcileAt = v
+	}
+	if err == nil {
+		msg := "no artifact"
+		if obj.Status.Artifact != nil {
+			msg = fmt.Sprintf("stored artifact for revision '%s'", obj.Status.Artifact.Revision)
+		}
+		for _, t := range []string{compat.FetchFailedCondition, compat.IncludeUnavailableCondition,
+			compat.StorageOperationFailedCondition, compat.ArtifactOutdatedCondition} {
+			conds.Delete(t)
+		}
+		conds.True(compat.ArtifactInStorageCondition, compat.SucceededReason, msg)
+		conds.Ready(compat.SucceededReason, msg)
+		obj.Status.ObservedGeneration = obj.Generation
+		return
+	}
+	reason := reconcile.Reason(err, compat.GitOperationFailedReason)
+	msg := err.Error()
+	switch reason {
+	case compat.AuthenticationFailedReason, compat.GitOperationFailedReason, compat.URLInvalidReason:
+		conds.True(compat.FetchFailedCondition, reason, msg)
+	case compat.IncludeUnavailableReason:
+		conds.True(compat.IncludeUnavailableCondition, reason, msg)
+	case compat.ArchiveOperationFailedReason, compat.StorageOperationFailedReason:
+		conds.True(compat.StorageOperationFailedCondition, reason, msg)
+	}
+	conds.NotReady(reason, msg, reconcile.IsStalled(err))
+	if reconcile.IsStalled(err) {
+		obj.Status.ObservedGeneration = obj.Generation
+	}
+}
+
+func reference(ref *sourcev1.GitRepositoryRef) git.Reference {
+	if ref == nil {
+		return git.Reference{}
+	}
+	return git.Reference{Branch: ref.Branch, Tag: ref.Tag, SemVer: ref.SemVer, Name: ref.Name, Commit: ref.Commit}
+}
+
+func artifactOf(rec artifact.Record) *meta.Artifact {
+	size := rec.Size
+	return &meta.Artifact{
+		Path: rec.Path, URL: rec.URL, Revision: rec.Revision, Digest: rec.Digest,
+		LastUpdateTime: metav1.NewTime(rec.LastUpdateTime), Size: &size,
+	}
+}
+
+func recordOf(a *meta.Artifact) artifact.Record {
+	rec := artifact.Record{Path: a.Path, URL: a.URL, Revision: a.Revision, Digest: a.Digest, LastUpdateTime: a.LastUpdateTime.Time}
+	if a.Size != nil {
+		rec.Size = *a.Size
+	}
+	return rec
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return s
+}
+
+func equalPtr(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func equalSlices(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func equalIncludes(a, b []sourcev1.GitRepositoryInclude) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// secret reads a Secret of the object's namespace.
+func (r *GitRepositoryReconciler) secret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	var s corev1.Secret
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("secret '%s/%s' not found", namespace, name)
+		}
+		return nil, fmt.Errorf("get secret '%s/%s': %w", namespace, name, err)
+	}
+	return &s, nil
+}

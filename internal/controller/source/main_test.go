@@ -1,0 +1,103 @@
+package source_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/go-logr/logr"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weirgitops/weir/internal/manager"
+	"github.com/weirgitops/weir/internal/testenv"
+)
+
+var env *testenv.Env
+
+// TestMain runs the tests on one control plane with weir's GitRepository controller running
+// in-process.
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Run(m, testenv.Options{}, &env, func(ctx context.Context, e *testenv.Env) error {
+		opts := manager.DefaultOptions()
+		opts.Controllers = []string{"gitrepository"}
+		opts.MetricsAddr = "0"
+		opts.HealthAddr = "0"
+		opts.StorageAddr = freeAddr()
+		opts.ReceiverAddr = freeAddr()
+		dir, err := os.MkdirTemp("", "weir-source-test-")
+		if err != nil {
+			return err
+		}
+		opts.StoragePath = dir
+		mgr, err := manager.New(e.Config, opts, logr.Discard())
+		if err != nil {
+			return err
+		}
+		go func() { _ = mgr.Start(ctx) }()
+		return nil
+	}))
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitReady waits until the GitRepository's Ready condition has the wanted status and
+// returns the object.
+func waitReady(t *testing.T, key client.ObjectKey, status metav1.ConditionStatus, check func(*sourcev1.GitRepository) error) *sourcev1.GitRepository {
+	t.Helper()
+	var obj sourcev1.GitRepository
+	testenv.Eventually(t, 60*time.Second, func() error {
+		if err := env.Client.Get(t.Context(), key, &obj); err != nil {
+			return err
+		}
+		c := apimeta.FindStatusCondition(obj.Status.Conditions, "Ready")
+		if c == nil || c.Status != status || c.ObservedGeneration != obj.Generation {
+			return fmt.Errorf("Ready = %+v, want %s", c, status)
+		}
+		if check != nil {
+			return check(&obj)
+		}
+		return nil
+	})
+	return &obj
+}
+
+// fetchArtifact downloads the artifact from its advertised URL and checks its digest.
+func fetchArtifact(t *testing.T, obj *sourcev1.GitRepository) []byte {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, obj.Status.Artifact.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", obj.Status.Artifact.URL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d", obj.Status.Artifact.URL, resp.StatusCode)
+	}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("sha256:%x", sha256.Sum256(data)); got != obj.Status.Artifact.Digest {
+		t.Fatalf("served artifact digest %s, status says %s", got, obj.Status.Artifact.Digest)
+	}
+	return data
+}
