@@ -1,0 +1,151 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// WaitOptions bound a wait.
+type WaitOptions struct {
+	// Timeout bounds the wait; default DefaultWaitTimeout. The context's deadline, when
+	// earlier, wins.
+	Timeout time.Duration
+	// Interval is the polling interval; default DefaultWaitInterval.
+	Interval time.Duration
+}
+
+// waitReady waits until every object is ready enough for the next stage: CRDs established
+// and their kinds served and known to the client's RESTMapper, Namespaces active, anything
+// else present.
+func (m *Manager) waitReady(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) error {
+	pending := objs
+	var last []string
+	err := wait.PollUntilContextTimeout(ctx, opts.WaitInterval, opts.WaitTimeout, true, func(ctx context.Context) (bool, error) {
+		var still []*unstructured.Unstructured
+		last = last[:0]
+		for _, o := range pending {
+			why, err := m.notReady(ctx, o)
+			if err != nil {
+				return false, err
+			}
+			if why != "" {
+				still = append(still, o)
+				last = append(last, ObjMetadataFor(o).Subject()+" "+why)
+			}
+		}
+		pending = still
+		return len(pending) == 0, nil
+	})
+	if err != nil {
+		if len(last) > 0 && (errors.Is(err, context.DeadlineExceeded) || wait.Interrupted(err)) {
+			return fmt.Errorf("%s: %w", strings.Join(last, ", "), err)
+		}
+		return err
+	}
+	return nil
+}
+
+// notReady returns why obj is not ready yet, or "" when it is.
+func (m *Manager) notReady(ctx context.Context, obj *unstructured.Unstructured) (string, error) {
+	live, err := m.getLive(ctx, obj)
+	if err != nil {
+		return "", err
+	}
+	if live == nil {
+		return "not found", nil
+	}
+	gvk := live.GroupVersionKind()
+	switch {
+	case gvk.Group == "apiextensions.k8s.io" && gvk.Kind == "CustomResourceDefinition":
+		return m.crdNotReady(live)
+	case gvk.Group == "" && gvk.Kind == "Namespace":
+		if phase, _, _ := unstructured.NestedString(live.Object, "status", "phase"); phase != "Active" {
+			return "not active", nil
+		}
+	}
+	return "", nil
+}
+
+// crdNotReady checks that the CRD is established and that every served version of its kind
+// maps: controller-runtime's lazy RESTMapper reloads a group when asked for a kind it does
+// not know, so this also teaches the client the new kind.
+func (m *Manager) crdNotReady(crd *unstructured.Unstructured) (string, error) {
+	conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+	established := false
+	for _, c := range conds {
+		cm, _ := c.(map[string]any)
+		if cm["type"] == "Established" && cm["status"] == "True" {
+			established = true
+		}
+	}
+	if !established {
+		return "not established", nil
+	}
+	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+	kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	for _, v := range versions {
+		vm, _ := v.(map[string]any)
+		name, _ := vm["name"].(string)
+		if served, _ := vm["served"].(bool); !served || name == "" {
+			continue
+		}
+		_, err := m.client.RESTMapper().RESTMapping(schema.GroupKind{Group: group, Kind: kind}, name)
+		if meta.IsNoMatchError(err) {
+			return "not served yet", nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("map %s %s/%s: %w", kind, group, name, err)
+		}
+	}
+	return "", nil
+}
+
+// WaitForTermination waits until every object is gone from the cluster (finalizers done),
+// polling until opts.Timeout or the context's deadline. It is the Kustomization's
+// WaitForTermination deletion policy.
+func (m *Manager) WaitForTermination(ctx context.Context, objs []*unstructured.Unstructured, opts WaitOptions) error {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultWaitTimeout
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultWaitInterval
+	}
+	pending := objs
+	err := wait.PollUntilContextTimeout(ctx, opts.Interval, opts.Timeout, true, func(ctx context.Context) (bool, error) {
+		var still []*unstructured.Unstructured
+		for _, o := range pending {
+			live, err := m.getLive(ctx, o)
+			if err != nil && !meta.IsNoMatchError(err) {
+				return false, err
+			}
+			if live != nil {
+				still = append(still, o)
+			}
+		}
+		pending = still
+		return len(pending) == 0, nil
+	})
+	if err != nil {
+		names := make([]string, len(pending))
+		for i, o := range pending {
+			names[i] = ObjMetadataFor(o).Subject()
+		}
+		return fmt.Errorf("wait for termination of %s: %w", strings.Join(names, ", "), err)
+	}
+	return nil
+}
+
+// isGone reports whether err says the object, or its whole kind, no longer exists.
+func isGone(err error) bool {
+	return apierrors.IsNotFound(err) || meta.IsNoMatchError(err)
+}
