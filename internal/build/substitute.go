@@ -65,10 +65,21 @@ func (v Vars) Resolve() (map[string]string, error) {
 			out[k] = val
 		}
 	}
+	from := make(map[string]string, len(out))
+	for k, val := range out {
+		from[k] = val
+	}
 	for k, val := range v.Substitute {
 		if !varName.MatchString(k) {
 			errs = append(errs, fmt.Errorf("substitute: var name %q is invalid, must match %s", k, varName))
 			continue
+		}
+		// weir improvement over Flux: an inline value may refer to the substituteFrom
+		// variables (`domain: "${domain}"`), and gets their value instead of the literal
+		// text. Flux would substitute the literal "${domain}". References to variables that
+		// no source defines stay as written.
+		if expanded, err := Expand(val, from, true); err == nil {
+			val = expanded
 		}
 		out[k] = val
 	}

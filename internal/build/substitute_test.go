@@ -218,3 +218,21 @@ spec:
 		})
 	}
 }
+
+func TestResolveExpandsInlineValuesFromSources(t *testing.T) {
+	v := Vars{
+		Substitute: map[string]string{"domain": "${domain}", "cluster_name": "${cluster_name}", "env": "prod-${undefined}"},
+		From: []VarSource{{Kind: "ConfigMap", Name: "vars", Found: true,
+			Data: map[string]string{"domain": "priv.cloud.ogenki.io", "cluster_name": "mycluster-0"}}},
+	}
+	got, err := v.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"domain": "priv.cloud.ogenki.io", "cluster_name": "mycluster-0", "env": "prod-${undefined}"}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s = %q, want %q", k, got[k], w)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/weirgitops/weir/internal/artifact"
+	"github.com/weirgitops/weir/internal/controller/kustomize"
 	"github.com/weirgitops/weir/internal/controller/source"
 	"github.com/weirgitops/weir/internal/event"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -43,6 +44,18 @@ var controllers = []controller{
 			Client:   mgr.GetClient(),
 			Store:    s.store,
 			Recorder: s.recorder(mgr, source.ControllerName, sourcev1.GroupVersion.Group),
+		}
+		return r.SetupWithManager(mgr, s.opts.Concurrent)
+	}},
+	{name: "kustomization", setup: func(mgr ctrl.Manager, s *shared) error {
+		r := &kustomize.Reconciler{
+			Client:                mgr.GetClient(),
+			Store:                 s.store,
+			Recorder:              s.recorder(mgr, kustomize.ControllerName, kustomizev1.GroupVersion.Group),
+			RequeueDependency:     s.opts.RequeueDependency,
+			NoCrossNamespaceRefs:  s.opts.NoCrossNamespaceRefs,
+			NoRemoteBases:         s.opts.NoRemoteBases,
+			DefaultServiceAccount: s.opts.DefaultServiceAccount,
 		}
 		return r.SetupWithManager(mgr, s.opts.Concurrent)
 	}},

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -71,7 +72,11 @@ func New(cfg *rest.Config, opts Options, log logr.Logger) (ctrl.Manager, error) 
 		LeaderElectionNamespace:       RuntimeNamespace(),
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &shutdown,
-		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: false}},
+		// Secrets and ConfigMaps are read from the API server when needed, never cached whole:
+		// a cluster's Secrets are not weir's to hold in memory (Flux's default too).
+		Client: client.Options{Cache: &client.CacheOptions{
+			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}},
+		}},
 		Controller: config.Controller{
 			MaxConcurrentReconciles: opts.Concurrent,
 			RecoverPanic:            ptrTo(true),

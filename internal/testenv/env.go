@@ -276,3 +276,10 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 		}
 	}
 }
+
+// KubectlCommand returns a kubectl command against the control plane, from the kubectl built
+// with it.
+func KubectlCommand(t testing.TB, e *Env, args ...string) *exec.Cmd {
+	t.Helper()
+	return exec.CommandContext(t.Context(), Kubectl(), append([]string{"--kubeconfig", e.Kubeconfig}, args...)...)
+}

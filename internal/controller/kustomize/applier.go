@@ -1,0 +1,98 @@
+package kustomize
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/weirgitops/weir/internal/apply"
+	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/reconcile"
+)
+
+func (r *Reconciler) applier(c client.Client, ks *kustomizev1.Kustomization) *apply.Manager {
+	return apply.NewManager(c, apply.Options{
+		FieldManager: compat.KustomizeFieldManager,
+		Owner:        apply.Owner{Name: ks.Name, Namespace: ks.Namespace},
+	})
+}
+
+// applyAndPrune applies the built objects in stages, records the new inventory, and, with
+// spec.prune, deletes what left it. It returns the change lines for the event and the objects
+// applied.
+func (r *Reconciler) applyAndPrune(ctx context.Context, c client.Client, ks *kustomizev1.Kustomization, objs []*unstructured.Unstructured) ([]string, []*unstructured.Unstructured, error) {
+	m := r.applier(c, ks)
+	cs, err := m.ApplyAllStaged(ctx, objs, apply.ApplyOptions{Force: ks.Spec.Force})
+	changes := changeLines(cs)
+	if err != nil {
+		if cs != nil && ks.Status.Inventory != nil {
+			// Keep track of what was applied before the failure, so that it is not orphaned.
+			apply.MergeInventory(ks.Status.Inventory, objs)
+		}
+		return changes, nil, reconcile.Failed(compat.ReconciliationFailedReason, err)
+	}
+	old := ks.Status.Inventory
+	ks.Status.Inventory = apply.NewInventory(cs)
+	if ks.Spec.Prune && old != nil {
+		stale, err := apply.Stale(old, ks.Status.Inventory)
+		if err != nil {
+			return changes, nil, reconcile.Failed(compat.PruneFailedReason, fmt.Errorf("compute stale objects: %w", err))
+		}
+		if len(stale) > 0 {
+			pcs, err := m.Prune(ctx, stale, apply.PruneOptions{})
+			changes = append(changes, changeLines(pcs)...)
+			if err != nil {
+				return changes, nil, reconcile.Failed(compat.PruneFailedReason, fmt.Errorf("prune failed: %w", err))
+			}
+		}
+	}
+	return changes, objs, nil
+}
+
+func changeLines(cs *apply.ChangeSet) []string {
+	if cs == nil || !cs.HasChanged() {
+		return nil
+	}
+	return strings.Split(strings.TrimSpace(cs.Changes().String()), "\n")
+}
+
+// finalize applies spec.deletionPolicy to what the Kustomization applied, then lets the
+// object go. A suspended Kustomization deletes nothing, as in Flux.
+func (r *Reconciler) finalize(ctx context.Context, ks *kustomizev1.Kustomization, patcher *reconcile.Patcher) (ctrl.Result, error) {
+	policy := ks.GetDeletionPolicy()
+	prune := policy == kustomizev1.DeletionPolicyDelete || policy == kustomizev1.DeletionPolicyWaitForTermination ||
+		(policy == kustomizev1.DeletionPolicyMirrorPrune && ks.Spec.Prune)
+	if prune && !ks.Spec.Suspend && ks.Status.Inventory != nil && len(ks.Status.Inventory.Entries) > 0 {
+		c, err := r.clientFor(ctx, ks)
+		if err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "cannot build a client to garbage-collect; the objects are orphaned")
+		} else {
+			objs, err := apply.InventoryObjects(ks.Status.Inventory)
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			m := r.applier(c, ks)
+			cs, err := m.Prune(ctx, objs, apply.PruneOptions{})
+			if err != nil {
+				r.Recorder.Warning(ks, compat.PruneFailedReason, nil, "garbage collection failed: %s", err)
+				return ctrl.Result{}, err
+			}
+			if policy == kustomizev1.DeletionPolicyWaitForTermination {
+				if err := m.WaitForTermination(ctx, objs, apply.WaitOptions{Timeout: ks.GetTimeout()}); err != nil {
+					return ctrl.Result{}, err
+				}
+			}
+			if lines := changeLines(cs); len(lines) > 0 {
+				r.Recorder.Normal(ks, "Progressing", nil, "%s", joinLines(lines))
+			}
+		}
+	}
+	controllerutil.RemoveFinalizer(ks, compat.Finalizer)
+	return ctrl.Result{}, patcher.Patch(ctx, ks)
+}

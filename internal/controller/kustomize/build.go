@@ -1,0 +1,134 @@
+package kustomize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weirgitops/weir/internal/build"
+	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/reconcile"
+)
+
+// buildObjects unpacks (or reuses) the artifact, builds spec.path with the Kustomization's
+// overrides, decrypts, substitutes and validates. Every failure names its cause; none of them
+// touches the cluster.
+func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomization, src sourceArtifact) ([]*unstructured.Unstructured, error) {
+	root, release, err := r.workspaces.acquire(ctx, src.record())
+	if err != nil {
+		return nil, reconcile.Failed(compat.ArtifactFailedReason, fmt.Errorf("failed to extract artifact of '%s': %w", src, err))
+	}
+	defer release()
+
+	path := ks.Spec.Path
+	if path == "" {
+		path = "./"
+	}
+	full := filepath.Join(root, filepath.Clean("/"+path))
+	if fi, err := os.Stat(full); err != nil || !fi.IsDir() {
+		return nil, reconcile.Failed(compat.ArtifactFailedReason, fmt.Errorf("kustomization path not found: %s", path))
+	}
+
+	opts := build.Options{Overrides: build.OverridesFromSpec(&ks.Spec), NoRemoteBases: r.NoRemoteBases}
+	if ks.Spec.Decryption != nil {
+		dec, err := r.decryptor(ctx, ks)
+		if err != nil {
+			return nil, err
+		}
+		opts.Decryptor = dec
+	}
+	objs, err := build.Build(ctx, root, path, opts)
+	if err != nil {
+		if errors.Is(err, build.ErrOutsideRoot) {
+			return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("kustomize build failed: %w", err))
+		}
+		return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("kustomize build failed: %w", err))
+	}
+	if ks.Spec.PostBuild != nil {
+		vars, err := r.substitutionVars(ctx, ks)
+		if err != nil {
+			return nil, err
+		}
+		if err := build.Substitute(objs, vars); err != nil {
+			return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("post build substitution failed: %w", err))
+		}
+	}
+	if err := build.Validate(objs); err != nil {
+		return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("validation failed: %w", err))
+	}
+	return objs, nil
+}
+
+// substitutionVars reads postBuild.substitute and the ConfigMaps and Secrets of
+// postBuild.substituteFrom, straight from the API server.
+func (r *Reconciler) substitutionVars(ctx context.Context, ks *kustomizev1.Kustomization) (build.Vars, error) {
+	pb := ks.Spec.PostBuild
+	vars := build.Vars{Substitute: pb.Substitute, Strategy: pb.SubstituteStrategy}
+	for _, ref := range pb.SubstituteFrom {
+		src := build.VarSource{Kind: ref.Kind, Name: ref.Name, Optional: ref.Optional, Data: map[string]string{}}
+		key := client.ObjectKey{Namespace: ks.Namespace, Name: ref.Name}
+		var err error
+		switch ref.Kind {
+		case "ConfigMap":
+			var cm corev1.ConfigMap
+			if err = r.APIReader.Get(ctx, key, &cm); err == nil {
+				src.Found = true
+				for k, v := range cm.Data {
+					src.Data[k] = v
+				}
+			}
+		case "Secret":
+			var s corev1.Secret
+			if err = r.APIReader.Get(ctx, key, &s); err == nil {
+				src.Found = true
+				for k, v := range s.Data {
+					src.Data[k] = string(v)
+				}
+			}
+		default:
+			return vars, reconcile.Stalled(compat.BuildFailedReason,
+				fmt.Errorf("substituteFrom kind '%s' of '%s' is not supported: use ConfigMap or Secret", ref.Kind, ref.Name))
+		}
+		if err != nil {
+			if !apierrors.IsNotFound(err) {
+				return vars, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("get %s '%s': %w", ref.Kind, key, err))
+			}
+			if !ref.Optional {
+				return vars, reconcile.Failed(compat.BuildFailedReason,
+					fmt.Errorf("substitute from '%s/%s' failed: %s '%s' not found", ref.Kind, ref.Name, ref.Kind, key))
+			}
+		}
+		vars.From = append(vars.From, src)
+	}
+	return vars, nil
+}
+
+// decryptor reads the keys of spec.decryption.secretRef.
+func (r *Reconciler) decryptor(ctx context.Context, ks *kustomizev1.Kustomization) (*build.Decryptor, error) {
+	d := ks.Spec.Decryption
+	if d.Provider != "sops" {
+		return nil, reconcile.Stalled(compat.BuildFailedReason, fmt.Errorf("decryption provider '%s' is not supported: use sops", d.Provider))
+	}
+	keys := map[string][]byte{}
+	if d.SecretRef != nil {
+		var s corev1.Secret
+		key := client.ObjectKey{Namespace: ks.Namespace, Name: d.SecretRef.Name}
+		if err := r.APIReader.Get(ctx, key, &s); err != nil {
+			return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("get decryption Secret '%s': %w", key, err))
+		}
+		keys = s.Data
+	}
+	dec, err := build.NewDecryptor(keys)
+	if err != nil {
+		return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("read decryption keys: %w", err))
+	}
+	return dec, nil
+}

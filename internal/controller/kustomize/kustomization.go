@@ -1,0 +1,244 @@
+package kustomize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/weirgitops/weir/internal/artifact"
+	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/event"
+	"github.com/weirgitops/weir/internal/reconcile"
+)
+
+// ControllerName is the reporting controller of Kustomization events, Flux's name for it.
+const ControllerName = "kustomize-controller"
+
+// Reconciler reconciles Kustomizations.
+type Reconciler struct {
+	client.Client
+	// APIReader reads Secrets, ConfigMaps and applied objects straight from the API server.
+	APIReader client.Reader
+	Store     *artifact.Store
+	Recorder  *event.Recorder
+
+	RequeueDependency     time.Duration
+	NoCrossNamespaceRefs  bool
+	NoRemoteBases         bool
+	DefaultServiceAccount string
+
+	workspaces *workspaces
+	clients    *clients
+
+	// waits holds the cancel functions of running health waits, by Kustomization, with the
+	// source revision each one applied.
+	waitsMu sync.Mutex
+	waits   map[types.NamespacedName]healthWait
+}
+
+type healthWait struct {
+	source   string
+	revision string
+	cancel   context.CancelCauseFunc
+}
+
+// Reconcile applies the Kustomization's source revision and reports the outcome.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	ks := &kustomizev1.Kustomization{}
+	if err := r.Get(ctx, req.NamespacedName, ks); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	patcher := reconcile.NewPatcher(r.Client, ks)
+	if !ks.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, ks, patcher)
+	}
+	if controllerutil.AddFinalizer(ks, compat.Finalizer) {
+		if err := patcher.Patch(ctx, ks); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if ks.Spec.Suspend {
+		ctrl.LoggerFrom(ctx).V(1).Info("reconciliation is suspended")
+		return ctrl.Result{}, nil
+	}
+
+	start := time.Now()
+	var out outcome
+	defer func() {
+		r.summarize(ks, out)
+		if perr := patcher.Patch(ctx, ks); perr != nil {
+			result, retErr = ctrl.Result{}, errors.Join(out.err, perr)
+			return
+		}
+		r.report(ks, out, time.Since(start))
+		result, retErr = reconcile.Result(out.err, ks.Spec.Interval.Duration, ks.GetRetryInterval())
+	}()
+	out = r.reconcile(ctx, ks)
+	return result, retErr
+}
+
+// outcome is what one reconcile did.
+type outcome struct {
+	err error
+	// revision is the source revision attempted.
+	revision string
+	// changes lists applied and pruned objects ("Deployment/ns/app configured").
+	changes []string
+	// healthChecked is set when health checks ran and passed.
+	healthChecked time.Duration
+	checked       bool
+	// newRevision is set when the applied revision differs from the last applied one.
+	newRevision bool
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomization) outcome {
+	src, err := r.getSource(ctx, ks)
+	if err != nil {
+		return outcome{err: err}
+	}
+	out := outcome{revision: src.artifact.Revision}
+	ks.Status.LastAttemptedRevision = src.artifact.Revision
+	if err := r.checkDependencies(ctx, ks, src); err != nil {
+		out.err = err
+		return out
+	}
+	objs, err := r.buildObjects(ctx, ks, src)
+	if err != nil {
+		out.err = err
+		return out
+	}
+	c, err := r.clientFor(ctx, ks)
+	if err != nil {
+		out.err = err
+		return out
+	}
+	changes, applied, err := r.applyAndPrune(ctx, c, ks, objs)
+	out.changes = changes
+	if err != nil {
+		out.err = err
+		return out
+	}
+	targets, err := healthTargets(ks, applied)
+	if err != nil {
+		out.err = reconcile.Stalled(compat.HealthCheckFailedReason, err)
+		return out
+	}
+	if len(targets) > 0 {
+		waitCtx, done := r.startWait(ctx, ks, sourceRefKey(ks), src.artifact.Revision)
+		start := time.Now()
+		err := r.waitHealthy(waitCtx, c, ks, targets)
+		done()
+		if err != nil {
+			out.err = err
+			return out
+		}
+		out.checked, out.healthChecked = true, time.Since(start)
+	}
+	out.newRevision = ks.Status.LastAppliedRevision != src.artifact.Revision
+	ks.Status.LastAppliedRevision = src.artifact.Revision
+	ks.Status.LastAppliedOriginRevision = src.originRevision()
+	return out
+}
+
+// startWait registers a health wait that a new revision of the source cancels.
+func (r *Reconciler) startWait(ctx context.Context, ks *kustomizev1.Kustomization, source, revision string) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	key := types.NamespacedName{Namespace: ks.Namespace, Name: ks.Name}
+	r.waitsMu.Lock()
+	if r.waits == nil {
+		r.waits = map[types.NamespacedName]healthWait{}
+	}
+	r.waits[key] = healthWait{source: source, revision: revision, cancel: cancel}
+	r.waitsMu.Unlock()
+	return ctx, func() {
+		r.waitsMu.Lock()
+		delete(r.waits, key)
+		r.waitsMu.Unlock()
+		cancel(nil)
+	}
+}
+
+// cancelWaits cancels the health waits of Kustomizations of source that wait on an older
+// revision than the one just stored.
+func (r *Reconciler) cancelWaits(source, revision string) {
+	r.waitsMu.Lock()
+	defer r.waitsMu.Unlock()
+	for _, w := range r.waits {
+		if w.source == source && w.revision != revision {
+			w.cancel(errHealthCanceled)
+		}
+	}
+}
+
+// summarize writes the outcome into the conditions and bookkeeping fields.
+func (r *Reconciler) summarize(ks *kustomizev1.Kustomization, out outcome) {
+	conds := reconcile.Conditions{List: &ks.Status.Conditions, Generation: ks.Generation}
+	if v, ok := ks.GetAnnotations()[compat.ReconcileRequestAnnotation]; ok {
+		ks.Status.LastHandledReconcileAt = v
+	}
+	hasChecks := ks.Spec.Wait || len(ks.Spec.HealthChecks) > 0
+	if out.err == nil {
+		if out.checked {
+			conds.True(compat.HealthyCondition, compat.SucceededReason, fmt.Sprintf("Health check passed in %s", out.healthChecked.Round(time.Millisecond)))
+		} else if !hasChecks {
+			conds.Delete(compat.HealthyCondition)
+		}
+		conds.Ready(compat.ReconciliationSucceededReason, fmt.Sprintf("Applied revision: %s", ks.Status.LastAppliedRevision))
+		ks.Status.ObservedGeneration = ks.Generation
+		return
+	}
+	reason := reconcile.Reason(out.err, compat.ReconciliationFailedReason)
+	msg := out.err.Error()
+	if reason == compat.HealthCheckFailedReason {
+		conds.False(compat.HealthyCondition, reason, msg)
+	}
+	if reason == compat.HealthCheckCanceledReason {
+		conds.Progressing(compat.ProgressingReason, "health check canceled: reconciling the new source revision")
+		return
+	}
+	conds.NotReady(reason, msg, reconcile.IsStalled(out.err))
+	if reconcile.IsStalled(out.err) || reason == compat.DependencyNotReadyReason || reason == compat.ArtifactFailedReason {
+		ks.Status.ObservedGeneration = ks.Generation
+	}
+}
+
+// report records the events of a reconcile: what changed, and the result.
+func (r *Reconciler) report(ks *kustomizev1.Kustomization, out outcome, took time.Duration) {
+	meta := map[string]string{}
+	if out.revision != "" {
+		meta[compat.RevisionMetaKey] = out.revision
+	}
+	if len(out.changes) > 0 {
+		r.Recorder.Normal(ks, compat.ProgressingReason, meta, "%s", joinLines(out.changes))
+	}
+	switch {
+	case out.err == nil && (out.newRevision || len(out.changes) > 0):
+		r.Recorder.Normal(ks, compat.ReconciliationSucceededReason, meta, "Reconciliation finished in %s, next run in %s",
+			took.Round(time.Millisecond), ks.Spec.Interval.Duration)
+	case out.err != nil && !reconcile.IsWaiting(out.err):
+		r.Recorder.Warning(ks, reconcile.Reason(out.err, compat.ReconciliationFailedReason), meta, "%s", out.err.Error())
+	}
+}
+
+func joinLines(lines []string) string {
+	n := 0
+	for _, l := range lines {
+		n += len(l) + 1
+	}
+	b := make([]byte, 0, n)
+	for i, l := range lines {
+		if i > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, l...)
+	}
+	return string(b)
+}

@@ -1,0 +1,151 @@
+package kustomize
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/weirgitops/weir/internal/artifact"
+)
+
+// Field indexes on Kustomizations.
+const (
+	sourceIndex     = ".spec.sourceRef"
+	dependsOnIndex  = ".spec.dependsOn"
+	varsFromIndex   = ".spec.postBuild.substituteFrom"
+	secretRefsIndex = ".spec.secretRefs"
+)
+
+// SetupWithManager registers the reconciler and its triggers: a new artifact of its source
+// (in-process, from the artifact store, and from the source's status), a dependency turning
+// Ready, and a change of a ConfigMap or Secret it substitutes from.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
+	ctx := context.Background()
+	ws, err := newWorkspaces(r.Store, filepath.Join(os.TempDir(), fmt.Sprintf("weir-workspaces-%d", os.Getpid())))
+	if err != nil {
+		return err
+	}
+	r.workspaces = ws
+	r.clients = &clients{base: mgr.GetConfig(), new: func(cfg *rest.Config) (client.Client, error) {
+		return client.New(cfg, client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	}}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	idx := mgr.GetFieldIndexer()
+	indexes := map[string]client.IndexerFunc{
+		sourceIndex: func(o client.Object) []string { return []string{sourceRefKey(o.(*kustomizev1.Kustomization))} },
+		dependsOnIndex: func(o client.Object) []string {
+			ks := o.(*kustomizev1.Kustomization)
+			keys := make([]string, 0, len(ks.Spec.DependsOn))
+			for _, d := range ks.Spec.DependsOn {
+				keys = append(keys, dependencyKey(ks, d))
+			}
+			return keys
+		},
+		varsFromIndex: func(o client.Object) []string {
+			ks := o.(*kustomizev1.Kustomization)
+			var keys []string
+			if ks.Spec.PostBuild != nil {
+				for _, ref := range ks.Spec.PostBuild.SubstituteFrom {
+					keys = append(keys, ref.Kind+"/"+ks.Namespace+"/"+ref.Name)
+				}
+			}
+			if ks.Spec.Decryption != nil && ks.Spec.Decryption.SecretRef != nil {
+				keys = append(keys, "Secret/"+ks.Namespace+"/"+ks.Spec.Decryption.SecretRef.Name)
+			}
+			return keys
+		},
+	}
+	for name, fn := range indexes {
+		if err := idx.IndexField(ctx, &kustomizev1.Kustomization{}, name, fn); err != nil {
+			return fmt.Errorf("index %s: %w", name, err)
+		}
+	}
+
+	// The in-process signal: the store tells of a new artifact before the source's status is
+	// even written; waits on the old revision are cancelled and users are enqueued at once.
+	signals := make(chan event.TypedGenericEvent[*kustomizev1.Kustomization], 1024)
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		cancelSub := r.Store.Subscribe(func(e artifact.Event) {
+			key := sourceKey(e.Object.Kind, e.Object.Namespace, e.Object.Name)
+			r.cancelWaits(key, e.Revision)
+			for _, req := range r.requestsFor(ctx, sourceIndex, key) {
+				ks := &kustomizev1.Kustomization{}
+				ks.Namespace, ks.Name = req.Namespace, req.Name
+				select {
+				case signals <- event.TypedGenericEvent[*kustomizev1.Kustomization]{Object: ks}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+		<-ctx.Done()
+		cancelSub()
+		ws.close()
+		return nil
+	})); err != nil {
+		return fmt.Errorf("add artifact subscription: %w", err)
+	}
+
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("kustomization").
+		For(&kustomizev1.Kustomization{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, reconcileRequested{}))).
+		Watches(&sourcev1.GitRepository{}, r.enqueueBy(ctx, sourceIndex, func(o client.Object) string {
+			return sourceKey(sourcev1.GitRepositoryKind, o.GetNamespace(), o.GetName())
+		}), builder.WithPredicates(artifactChanged{})).
+		Watches(&sourcev1.OCIRepository{}, r.enqueueBy(ctx, sourceIndex, func(o client.Object) string {
+			return sourceKey(sourcev1.OCIRepositoryKind, o.GetNamespace(), o.GetName())
+		}), builder.WithPredicates(artifactChanged{})).
+		Watches(&sourcev1.Bucket{}, r.enqueueBy(ctx, sourceIndex, func(o client.Object) string {
+			return sourceKey(sourcev1.BucketKind, o.GetNamespace(), o.GetName())
+		}), builder.WithPredicates(artifactChanged{})).
+		Watches(&kustomizev1.Kustomization{}, r.enqueueBy(ctx, dependsOnIndex, func(o client.Object) string {
+			return o.GetNamespace() + "/" + o.GetName()
+		}), builder.WithPredicates(becameReady{})).
+		Watches(&corev1.ConfigMap{}, r.enqueueBy(ctx, varsFromIndex, func(o client.Object) string {
+			return "ConfigMap/" + o.GetNamespace() + "/" + o.GetName()
+		}), builder.OnlyMetadata, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		Watches(&corev1.Secret{}, r.enqueueBy(ctx, varsFromIndex, func(o client.Object) string {
+			return "Secret/" + o.GetNamespace() + "/" + o.GetName()
+		}), builder.OnlyMetadata, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		WatchesRawSource(source.Channel(signals, &handler.TypedEnqueueRequestForObject[*kustomizev1.Kustomization]{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrent}).
+		Complete(r)
+}
+
+// enqueueBy maps an object to the Kustomizations whose index entry names it.
+func (r *Reconciler) enqueueBy(ctx context.Context, index string, key func(client.Object) string) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []ctrl.Request {
+		return r.requestsFor(ctx, index, key(o))
+	})
+}
+
+func (r *Reconciler) requestsFor(ctx context.Context, index, key string) []ctrl.Request {
+	var list kustomizev1.KustomizationList
+	if err := r.List(ctx, &list, client.MatchingFields{index: key}); err != nil {
+		return nil
+	}
+	reqs := make([]ctrl.Request, 0, len(list.Items))
+	for _, ks := range list.Items {
+		reqs = append(reqs, ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ks.Namespace, Name: ks.Name}})
+	}
+	return reqs
+}

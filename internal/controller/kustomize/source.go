@@ -1,0 +1,100 @@
+package kustomize
+
+import (
+	"context"
+	"fmt"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weirgitops/weir/internal/artifact"
+	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/reconcile"
+)
+
+// sourceArtifact is what a Kustomization builds from.
+type sourceArtifact struct {
+	kind, namespace, name string
+	artifact              *meta.Artifact
+}
+
+func (s sourceArtifact) String() string { return s.kind + "/" + s.namespace + "/" + s.name }
+
+// record is the artifact as the store knows it.
+func (s sourceArtifact) record() artifact.Record {
+	rec := artifact.Record{Path: s.artifact.Path, URL: s.artifact.URL, Revision: s.artifact.Revision,
+		Digest: s.artifact.Digest, LastUpdateTime: s.artifact.LastUpdateTime.Time}
+	if s.artifact.Size != nil {
+		rec.Size = *s.artifact.Size
+	}
+	return rec
+}
+
+// originRevision is the revision of the origin of an OCI artifact, when it says.
+func (s sourceArtifact) originRevision() string {
+	if s.artifact.Metadata == nil {
+		return ""
+	}
+	return s.artifact.Metadata["org.opencontainers.image.revision"]
+}
+
+// sourceKey is the index key of a source reference.
+func sourceKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
+
+// sourceRefKey returns the index key of a Kustomization's source.
+func sourceRefKey(ks *kustomizev1.Kustomization) string {
+	ns := ks.Spec.SourceRef.Namespace
+	if ns == "" {
+		ns = ks.Namespace
+	}
+	return sourceKey(ks.Spec.SourceRef.Kind, ns, ks.Spec.SourceRef.Name)
+}
+
+// getSource reads the Kustomization's source and its artifact. A missing source or artifact is
+// a waiting error: the source's next artifact triggers the Kustomization at once.
+func (r *Reconciler) getSource(ctx context.Context, ks *kustomizev1.Kustomization) (sourceArtifact, error) {
+	ref := ks.Spec.SourceRef
+	ns := ref.Namespace
+	if ns == "" {
+		ns = ks.Namespace
+	}
+	if r.NoCrossNamespaceRefs && ns != ks.Namespace {
+		return sourceArtifact{}, reconcile.Stalled(compat.AccessDeniedReason,
+			fmt.Errorf("can't access '%s/%s/%s', cross-namespace references have been blocked", ref.Kind, ns, ref.Name))
+	}
+	src := sourceArtifact{kind: ref.Kind, namespace: ns, name: ref.Name}
+	var obj client.Object
+	switch ref.Kind {
+	case sourcev1.GitRepositoryKind:
+		obj = &sourcev1.GitRepository{}
+	case sourcev1.OCIRepositoryKind:
+		obj = &sourcev1.OCIRepository{}
+	case sourcev1.BucketKind:
+		obj = &sourcev1.Bucket{}
+	default:
+		return src, reconcile.Stalled(compat.ArtifactFailedReason, fmt.Errorf("source kind '%s' is not supported", ref.Kind))
+	}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return src, reconcile.Waiting(compat.ArtifactFailedReason, r.RequeueDependency,
+				fmt.Errorf("Source '%s' not found", src))
+		}
+		return src, reconcile.Failed(compat.ArtifactFailedReason, fmt.Errorf("get source '%s': %w", src, err))
+	}
+	switch o := obj.(type) {
+	case *sourcev1.GitRepository:
+		src.artifact = o.Status.Artifact
+	case *sourcev1.OCIRepository:
+		src.artifact = o.Status.Artifact
+	case *sourcev1.Bucket:
+		src.artifact = o.Status.Artifact
+	}
+	if src.artifact == nil {
+		return src, reconcile.Waiting(compat.ArtifactFailedReason, r.RequeueDependency,
+			fmt.Errorf("Source artifact not found, retrying in %s", r.RequeueDependency))
+	}
+	return src, nil
+}

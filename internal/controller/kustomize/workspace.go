@@ -1,0 +1,122 @@
+package kustomize
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/weirgitops/weir/internal/artifact"
+)
+
+// workspaces unpacks each artifact once into a read-only tree shared by every Kustomization
+// that builds from it, instead of once per Kustomization. Trees are reference counted and
+// removed some time after their last user released them.
+type workspaces struct {
+	store  *artifact.Store
+	root   string
+	linger time.Duration
+
+	mu      sync.Mutex
+	entries map[string]*workspace
+}
+
+type workspace struct {
+	dir      string
+	refs     int
+	released time.Time
+	ready    chan struct{}
+	err      error
+}
+
+func newWorkspaces(store *artifact.Store, root string) (*workspaces, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("create workspace root: %w", err)
+	}
+	return &workspaces{store: store, root: root, linger: 2 * time.Minute, entries: map[string]*workspace{}}, nil
+}
+
+// acquire returns the directory holding the unpacked artifact and a release function.
+// Concurrent callers for the same artifact wait for one extraction.
+func (w *workspaces) acquire(ctx context.Context, rec artifact.Record) (string, func(), error) {
+	w.mu.Lock()
+	w.sweepLocked(time.Now())
+	e, ok := w.entries[rec.Digest]
+	if !ok {
+		e = &workspace{ready: make(chan struct{})}
+		w.entries[rec.Digest] = e
+		e.refs++
+		w.mu.Unlock()
+		e.dir, e.err = w.extract(ctx, rec)
+		close(e.ready)
+		if e.err != nil {
+			w.mu.Lock()
+			delete(w.entries, rec.Digest)
+			w.mu.Unlock()
+			return "", nil, e.err
+		}
+		return e.dir, w.releaser(e), nil
+	}
+	e.refs++
+	w.mu.Unlock()
+	select {
+	case <-e.ready:
+	case <-ctx.Done():
+		w.releaser(e)()
+		return "", nil, ctx.Err()
+	}
+	if e.err != nil {
+		w.releaser(e)()
+		return "", nil, e.err
+	}
+	return e.dir, w.releaser(e), nil
+}
+
+func (w *workspaces) extract(ctx context.Context, rec artifact.Record) (string, error) {
+	dir, err := os.MkdirTemp(w.root, "artifact-")
+	if err != nil {
+		return "", fmt.Errorf("create workspace: %w", err)
+	}
+	if err := w.store.Extract(ctx, rec, dir, artifact.Limits{}); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("unpack artifact %s: %w", rec.Path, err)
+	}
+	return dir, nil
+}
+
+func (w *workspaces) releaser(e *workspace) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			e.refs--
+			if e.refs == 0 {
+				e.released = time.Now()
+			}
+		})
+	}
+}
+
+// sweepLocked removes trees nobody used for the linger time.
+func (w *workspaces) sweepLocked(now time.Time) {
+	for digest, e := range w.entries {
+		if e.refs == 0 && e.dir != "" && now.Sub(e.released) > w.linger {
+			_ = os.RemoveAll(e.dir)
+			delete(w.entries, digest)
+		}
+	}
+}
+
+// close removes every tree.
+func (w *workspaces) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for digest, e := range w.entries {
+		if e.dir != "" {
+			_ = os.RemoveAll(e.dir)
+		}
+		delete(w.entries, digest)
+	}
+}
