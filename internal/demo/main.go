@@ -89,7 +89,7 @@ func run(ctx context.Context, out io.Writer, weirBin string, timeout time.Durati
 		cmd.Stdout, cmd.Stderr = out, out
 		_ = cmd.Run()
 	}
-	weir("version")
+	weir("version", "--client")
 	if err := site.converge(ctx, out, weir, timeout); err != nil {
 		return err
 	}

@@ -2,36 +2,213 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
 	"time"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weirgitops/weir/examples"
 	"github.com/weirgitops/weir/internal/testenv"
+	"github.com/weirgitops/weir/internal/testenv/gitserver"
 )
 
-// site is what the demo reconciles.
+// site is the demo's Git side: seed 001's eight-layer platform repository, served over HTTP.
 type site struct {
 	env         *testenv.Env
 	storageAddr string
+	t           *runner
+	repo        *gitserver.Repo
+	files       map[string]string
+	url         string
 }
 
-func startSite(_ context.Context, _ io.Writer, env *testenv.Env, _ string) (*site, error) {
-	return &site{env: env, storageAddr: freeAddr()}, nil
+func startSite(_ context.Context, out io.Writer, env *testenv.Env, work string) (*site, error) {
+	t := &runner{dir: filepath.Join(work, "git")}
+	s := &site{env: env, storageAddr: freeAddr(), t: t}
+	err := t.do(func() {
+		files, err := examples.Files("seed001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := gitserver.NewRoot(t)
+		s.repo = root.NewRepo("platform")
+		s.repo.Commit("main", "platform: eight layers from namespaces to apps", files)
+		s.files = files
+		s.url = root.ServeHTTP(gitserver.HTTPOptions{}).RepoURL("platform")
+	})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "✔ Git repository served at %s (seed 001: namespaces → crds → crossplane → epis → security → infrastructure → observability → apps)\n", s.url)
+	return s, nil
 }
 
-func (s *site) Close() {}
+func (s *site) Close() { s.t.cleanup() }
 
-// converge prints weir's view of the cluster: the Flux kinds it serves.
-func (s *site) converge(ctx context.Context, out io.Writer, _ func(...string), _ time.Duration) error {
-	var crds apiextensionsv1.CustomResourceDefinitionList
-	if err := s.env.Client.List(ctx, &crds); err != nil {
-		return fmt.Errorf("list CRDs: %w", err)
+// converge creates the GitRepository and the root Kustomization, prints the Kustomizations
+// as they turn Ready, then pushes a change and shows it applied.
+func (s *site) converge(ctx context.Context, out io.Writer, weir func(...string), timeout time.Duration) error {
+	c := s.env.Client
+	objs := []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "flux-system"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "app-secrets", Namespace: "flux-system"},
+			StringData: map[string]string{"api_key_name": "/apps/myapp/api-key"}},
+		&sourcev1.GitRepository{
+			ObjectMeta: metav1.ObjectMeta{Name: "flux-system", Namespace: "flux-system"},
+			Spec: sourcev1.GitRepositorySpec{URL: s.url, Interval: metav1.Duration{Duration: time.Minute},
+				Reference: &sourcev1.GitRepositoryRef{Branch: "main"}},
+		},
+		&kustomizev1.Kustomization{
+			ObjectMeta: metav1.ObjectMeta{Name: "flux-system", Namespace: "flux-system"},
+			Spec: kustomizev1.KustomizationSpec{Interval: metav1.Duration{Duration: 10 * time.Minute},
+				Path: "./clusters/mycluster-0", Prune: true,
+				SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: "flux-system"}},
+		},
 	}
-	fmt.Fprintf(out, "✔ %d Flux kinds served:\n", len(crds.Items))
-	for _, crd := range crds.Items {
-		fmt.Fprintf(out, "  %s.%s\n", crd.Spec.Names.Kind, crd.Spec.Group)
+	start := time.Now()
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil {
+			return fmt.Errorf("create %T %s: %w", o, o.GetName(), err)
+		}
 	}
+	fmt.Fprintln(out, "► created GitRepository flux-system and Kustomization flux-system (./clusters/mycluster-0)")
+	if err := s.waitAll(ctx, out, 9, "", timeout); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "✔ all 9 Kustomizations Ready in %s\n\n", time.Since(start).Round(time.Millisecond))
+	weir("get", "kustomizations", "-n", "flux-system")
+	weir("tree", "kustomization", "flux-system", "-n", "flux-system")
+
+	fmt.Fprintln(out, "\n► pushing a commit that changes the cluster domain (a substituted value)")
+	s.files["clusters/mycluster-0/cluster-vars-configmap.yaml"] = strings.Replace(
+		s.files["clusters/mycluster-0/cluster-vars-configmap.yaml"], "priv.cloud.ogenki.io", "demo.example.org", 1)
+	var head string
+	if err := s.t.do(func() { head = s.repo.Commit("main", "move the cluster domain", s.files) }); err != nil {
+		return err
+	}
+	pushed := time.Now()
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, pushed.Format(time.RFC3339Nano))
+	if err := c.Patch(ctx, objs[2], client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		var cm corev1.ConfigMap
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "infrastructure", Name: "platform-tailscale-general"}, &cm); err == nil &&
+			cm.Data["hostname"] == "*.demo.example.org" {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the pushed change was not applied in time")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	fmt.Fprintf(out, "✔ commit %s applied to the cluster %s after the push (ConfigMap infrastructure/platform-tailscale-general hostname: *.demo.example.org)\n",
+		head[:8], time.Since(pushed).Round(time.Millisecond))
+	return s.waitAll(ctx, out, 9, "main@sha1:"+head, timeout)
+}
+
+// waitAll prints the Kustomizations whenever their state changes, until n are Ready (at
+// revision, when given).
+func (s *site) waitAll(ctx context.Context, out io.Writer, n int, revision string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for {
+		var list kustomizev1.KustomizationList
+		if err := s.env.Client.List(ctx, &list, client.InNamespace("flux-system")); err != nil {
+			return err
+		}
+		var b strings.Builder
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		ready := 0
+		for _, ks := range list.Items {
+			st, msg := "Unknown", ""
+			if c := apimeta.FindStatusCondition(ks.Status.Conditions, "Ready"); c != nil {
+				st, msg = string(c.Status), c.Message
+			}
+			if st == "True" && (revision == "" || ks.Status.LastAppliedRevision == revision) {
+				ready++
+			}
+			if len(msg) > 70 {
+				msg = msg[:67] + "..."
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", ks.Name, st, msg)
+		}
+		tw.Flush()
+		if b.String() != last {
+			last = b.String()
+			fmt.Fprintf(out, "◎ %d/%d Ready\n%s", ready, n, last)
+		}
+		if ready >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d Kustomizations Ready after %s", ready, n, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// runner lets the demo use the test Git servers outside a test: Fatal aborts the step that
+// called it, and cleanups run when the demo ends.
+type runner struct {
+	dir      string
+	cleanups []func()
+	n        int
+}
+
+type fatal struct{ msg string }
+
+func (r *runner) Helper()                           {}
+func (r *runner) Fatal(args ...any)                 { panic(fatal{fmt.Sprint(args...)}) }
+func (r *runner) Fatalf(format string, args ...any) { panic(fatal{fmt.Sprintf(format, args...)}) }
+func (r *runner) Cleanup(f func())                  { r.cleanups = append(r.cleanups, f) }
+
+func (r *runner) TempDir() string {
+	r.n++
+	dir := filepath.Join(r.dir, fmt.Sprintf("%03d", r.n))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		r.Fatal(err)
+	}
+	return dir
+}
+
+// do runs f and turns a Fatal inside it into an error.
+func (r *runner) do(f func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if f, ok := p.(fatal); ok {
+				err = errors.New(f.msg)
+				return
+			}
+			panic(p)
+		}
+	}()
+	f()
 	return nil
+}
+
+func (r *runner) cleanup() {
+	for i := len(r.cleanups) - 1; i >= 0; i-- {
+		r.cleanups[i]()
+	}
 }

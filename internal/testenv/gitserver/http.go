@@ -55,7 +55,7 @@ func (r *Root) ServeHTTP(opts HTTPOptions) *HTTPServer {
 	t.Helper()
 	gitPath, err := exec.LookPath("git")
 	if err != nil {
-		t.Skip("git CLI not found")
+		t.Fatal("git CLI not found: install git (the tests need a real Git server)")
 	}
 	backend := &cgi.Handler{
 		Path: gitPath,

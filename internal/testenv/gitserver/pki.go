@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
-	"testing"
 	"time"
 )
 
@@ -23,7 +22,7 @@ type pki struct {
 	clientCert, clientKey []byte
 }
 
-func newPKI(t testing.TB) *pki {
+func newPKI(t T) *pki {
 	t.Helper()
 	caKey := genKey(t)
 	now := time.Now()
@@ -77,7 +76,7 @@ func newPKI(t testing.TB) *pki {
 	return p
 }
 
-func genKey(t testing.TB) *ecdsa.PrivateKey {
+func genKey(t T) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

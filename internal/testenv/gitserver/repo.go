@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // symlinkPrefix marks a file value in a Commit map as a symlink target. The
@@ -29,16 +28,16 @@ type Root struct {
 	// Dir is the absolute directory holding the bare repositories.
 	Dir string
 
-	t    testing.TB
+	t    T
 	home string
 }
 
 // NewRoot creates an empty Root in a temporary directory removed at the end
 // of the test.
-func NewRoot(t testing.TB) *Root {
+func NewRoot(t T) *Root {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git CLI not found")
+		t.Fatal("git CLI not found: install git (the tests need a real Git server)")
 	}
 	dir := t.TempDir()
 	home := filepath.Join(dir, ".home")

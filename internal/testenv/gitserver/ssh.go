@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 
 	gssh "github.com/gliderlabs/ssh"
 	"golang.org/x/crypto/ssh"
@@ -38,7 +37,7 @@ func (s *SSHServer) RepoURL(name string) string {
 
 // NewSSHKey generates an ed25519 key pair and returns the OpenSSH PEM private
 // key and the public key. Tests use it for wrong keys and host keys.
-func NewSSHKey(t testing.TB) ([]byte, ssh.PublicKey) {
+func NewSSHKey(t T) ([]byte, ssh.PublicKey) {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
