@@ -2,7 +2,6 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -27,31 +26,33 @@ type WaitOptions struct {
 // and their kinds served and known to the client's RESTMapper, Namespaces active, anything
 // else present.
 func (m *Manager) waitReady(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) error {
+	waitCtx, cancel := context.WithTimeout(ctx, opts.WaitTimeout)
+	defer cancel()
 	pending := objs
-	var last []string
-	err := wait.PollUntilContextTimeout(ctx, opts.WaitInterval, opts.WaitTimeout, true, func(ctx context.Context) (bool, error) {
+	var reasons []string
+	err := wait.PollUntilContextCancel(waitCtx, opts.WaitInterval, true, func(ctx context.Context) (bool, error) {
 		var still []*unstructured.Unstructured
-		last = last[:0]
+		var why []string
 		for _, o := range pending {
-			why, err := m.notReady(ctx, o)
+			reason, err := m.notReady(ctx, o)
 			if err != nil {
 				return false, err
 			}
-			if why != "" {
+			if reason != "" {
 				still = append(still, o)
-				last = append(last, ObjMetadataFor(o).Subject()+" "+why)
+				why = append(why, ObjMetadataFor(o).Subject()+" "+reason)
 			}
 		}
-		pending = still
+		pending, reasons = still, why
 		return len(pending) == 0, nil
 	})
-	if err != nil {
-		if len(last) > 0 && (errors.Is(err, context.DeadlineExceeded) || wait.Interrupted(err)) {
-			return fmt.Errorf("%s: %w", strings.Join(last, ", "), err)
-		}
-		return err
+	if err == nil {
+		return nil
 	}
-	return nil
+	if waitCtx.Err() != nil && ctx.Err() == nil && len(reasons) > 0 {
+		return fmt.Errorf("%s after %s", strings.Join(reasons, ", "), opts.WaitTimeout)
+	}
+	return err
 }
 
 // notReady returns why obj is not ready yet, or "" when it is.
