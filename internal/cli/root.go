@@ -56,6 +56,7 @@ func NewRootCommand() *cobra.Command {
 		newInstallCommand(g),
 		newUninstallCommand(g),
 	)
+	addCommands(root, g)
 	return root
 }
 

@@ -1,0 +1,14 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+// addCommands attaches the Flux-shaped command groups to the root command.
+func addCommands(root *cobra.Command, g *globals) {
+	root.AddCommand(
+		newGetCommand(g),
+		newReconcileCommand(g),
+		newSuspendCommand(g),
+		newResumeCommand(g),
+		newDeleteCommand(g),
+	)
+}
