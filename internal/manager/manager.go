@@ -3,6 +3,8 @@ package manager
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -103,6 +105,11 @@ func New(cfg *rest.Config, opts Options, log logr.Logger) (ctrl.Manager, error) 
 	if err := mgr.Add(httpServer("artifact-server", opts.StorageAddr, store.Handler())); err != nil {
 		return nil, fmt.Errorf("add artifact server: %w", err)
 	}
+	if opts.PprofAddr != "" {
+		if err := mgr.Add(httpServer("pprof", opts.PprofAddr, pprofHandler())); err != nil {
+			return nil, fmt.Errorf("add pprof server: %w", err)
+		}
+	}
 	s := &shared{opts: opts, store: store, bus: &event.Bus{}, log: log}
 	if err := setupControllers(mgr, s); err != nil {
 		return nil, err
@@ -124,6 +131,17 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	}
 	log.Info("manager stopped", "uptime", time.Since(start).Round(time.Millisecond).String())
 	return nil
+}
+
+// pprofHandler serves the runtime profiles of net/http/pprof under /debug/pprof/.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -35,6 +35,8 @@ type Options struct {
 	KubeAPIQPS            float32
 	KubeAPIBurst          int
 	ArtifactMaxSize       int64
+	// PprofAddr, when set, serves net/http/pprof there (a hidden flag, for profiling).
+	PprofAddr string
 }
 
 // DefaultOptions returns the options `weir controller` starts from before flags are parsed.
@@ -84,6 +86,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "queries per second to the Kubernetes API")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "burst of queries to the Kubernetes API")
 	fs.Int64Var(&o.ArtifactMaxSize, "artifact-max-size", o.ArtifactMaxSize, "largest artifact, in bytes, a source may store")
+	fs.StringVar(&o.PprofAddr, "pprof-addr", o.PprofAddr, "address net/http/pprof binds to; empty disables it")
+	_ = fs.MarkHidden("pprof-addr")
 }
 
 // Validate reports the first invalid option.
