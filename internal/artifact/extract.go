@@ -96,7 +96,7 @@ func ExtractTarGz(ctx context.Context, r io.Reader, dir string, limits Limits) e
 	if err != nil {
 		return fmt.Errorf("read gzip: %w", err)
 	}
-	defer gz.Close()
+	defer gz.Close() //nolint:errcheck // read side; the data was already checked
 	tr := tar.NewReader(gz)
 
 	type link struct{ rel, target string }
@@ -132,7 +132,7 @@ func ExtractTarGz(ctx context.Context, r io.Reader, dir string, limits Limits) e
 			if err := mkdirAllNoFollow(root, rel); err != nil {
 				return err
 			}
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg:
 			if hdr.Size < 0 {
 				return fmt.Errorf("%w: negative size for %q", ErrUnsafePath, rel)
 			}

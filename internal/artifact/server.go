@@ -28,7 +28,7 @@ func (s *Store) Handler() http.Handler {
 			http.Error(w, "storage unavailable", http.StatusInternalServerError)
 			return
 		}
-		defer root.Close()
+		defer root.Close() //nolint:errcheck // read-only root
 		f, err := root.Open(name)
 		if err != nil {
 			http.NotFound(w, r)

@@ -182,7 +182,7 @@ func (h *readHook) kustomization(path string, data []byte) error {
 	var kus kustypes.Kustomization
 	if err := yaml.Unmarshal(data, &kus); err != nil {
 		// Let kustomize report the syntax error with its own context.
-		return nil
+		return nil //nolint:nilerr // kustomize reports it, with better context
 	}
 	dir := filepath.Dir(path)
 	if h.noRemote {

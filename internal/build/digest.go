@@ -49,7 +49,7 @@ func Digest(ctx context.Context, root string, extra any) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("digest %s: %w", rel, err)
 			}
-			io.WriteString(h, target)
+			_, _ = io.WriteString(h, target)
 		case info.Mode().IsRegular():
 			f, err := os.Open(p)
 			if err != nil {

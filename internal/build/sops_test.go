@@ -29,7 +29,6 @@ type testEncrypter struct {
 	t       *testing.T
 	key     []byte
 	ageRcpt *age.X25519Identity
-	pgp     *openpgp.Entity
 }
 
 func newTestEncrypter(t *testing.T) *testEncrypter {

@@ -149,7 +149,7 @@ func (s *site) waitAll(ctx context.Context, out io.Writer, n int, revision strin
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", ks.Name, st, msg)
 		}
-		tw.Flush()
+		_ = tw.Flush()
 		if b.String() != last {
 			last = b.String()
 			fmt.Fprintf(out, "◎ %d/%d Ready\n%s", ready, n, last)

@@ -116,7 +116,7 @@ data:
 	testenv.Eventually(t, 2*time.Minute, func() error {
 		err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: "observability", Name: "victorialogs"}, &corev1.ConfigMap{})
 		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("victorialogs not pruned: %v", err)
+			return fmt.Errorf("victorialogs not pruned: %w", err)
 		}
 		if gw := configMapData(t, "infrastructure", "platform-tailscale-general"); gw["hostname"] != "*.example.org" {
 			return fmt.Errorf("hostname %q not updated", gw["hostname"])

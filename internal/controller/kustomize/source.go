@@ -80,7 +80,7 @@ func (r *Reconciler) getSource(ctx context.Context, ks *kustomizev1.Kustomizatio
 	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			return src, reconcile.Waiting(compat.ArtifactFailedReason, r.RequeueDependency,
-				fmt.Errorf("Source '%s' not found", src))
+				fmt.Errorf("Source '%s' not found", src)) //nolint:staticcheck // Flux's message, word for word
 		}
 		return src, reconcile.Failed(compat.ArtifactFailedReason, fmt.Errorf("get source '%s': %w", src, err))
 	}
@@ -94,7 +94,7 @@ func (r *Reconciler) getSource(ctx context.Context, ks *kustomizev1.Kustomizatio
 	}
 	if src.artifact == nil {
 		return src, reconcile.Waiting(compat.ArtifactFailedReason, r.RequeueDependency,
-			fmt.Errorf("Source artifact not found, retrying in %s", r.RequeueDependency))
+			fmt.Errorf("Source artifact not found, retrying in %s", r.RequeueDependency)) //nolint:staticcheck // Flux's message
 	}
 	return src, nil
 }

@@ -302,7 +302,7 @@ func TestGitRepositorySSHDefaultBranchSymlinksAndDeletion(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, func() error {
 		err := env.Client.Get(t.Context(), key, &sourcev1.GitRepository{})
 		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("still present: %v", err)
+			return fmt.Errorf("still present: %w", err)
 		}
 		code, err := testenv.HTTPGet(t.Context(), url)
 		if err != nil {

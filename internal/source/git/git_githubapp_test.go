@@ -25,15 +25,13 @@ import (
 // fakeGitHub implements the GitHub App endpoints used by the token source and
 // checks every JWT's signature and claims.
 type fakeGitHub struct {
-	t       *testing.T
-	pub     *rsa.PublicKey
-	appID   string
-	now     func() time.Time
-	tokens  atomic.Int64
-	lists   atomic.Int64
-	mu      sync.Mutex
-	ttl     time.Duration
-	perPage int
+	t      *testing.T
+	pub    *rsa.PublicKey
+	appID  string
+	now    func() time.Time
+	tokens atomic.Int64
+	lists  atomic.Int64
+	ttl    time.Duration
 }
 
 func (g *fakeGitHub) checkJWT(r *http.Request) bool {
@@ -78,7 +76,7 @@ func (g *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			{"id": 11, "account": map[string]any{"login": "someone"}},
 			{"id": 42, "account": map[string]any{"login": "WeirOrg"}},
 		}
-		page := all
+		var page []map[string]any
 		if r.URL.Query().Get("page") == "" {
 			page = all[:1]
 			w.Header().Set("Link", fmt.Sprintf(`<http://%s/api/v3/app/installations?page=2>; rel="next"`, r.Host))
