@@ -2,7 +2,6 @@ package apply_test
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/apply"
@@ -183,100 +181,6 @@ data:
 	data, _, _ = unstructured.NestedStringMap(live(t, "v1", "ConfigMap", ns, "cfg").Object, "data")
 	if data["kept"] != "yes" {
 		t.Errorf("flux-client-side-apply edit reverted: %v", data)
-	}
-}
-
-func TestApplyCRDAndCustomResourceTogether(t *testing.T) {
-	t.Parallel()
-	ns := env.Namespace(t)
-	group := rand.String(6) + ".weir.test"
-	manifests := strings.ReplaceAll(`
-apiVersion: GROUP/v1
-kind: Widget
-metadata:
-  name: w
-  namespace: NS
-spec:
-  size: 3
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.GROUP
-spec:
-  group: GROUP
-  scope: Namespaced
-  names:
-    kind: Widget
-    plural: widgets
-    singular: widget
-    listKind: WidgetList
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            properties:
-              size:
-                type: integer
-`, "GROUP", group)
-	crd := obj("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "widgets."+group)
-	t.Cleanup(func() { _ = env.Client.Delete(t.Context(), crd) })
-
-	m := newManager(ns, "crds")
-	cs, err := m.ApplyAllStaged(t.Context(), objects(t, ns, manifests), apply.ApplyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantActions(t, cs, map[string]apply.Action{
-		"CustomResourceDefinition/widgets." + group: apply.Created,
-		"Widget/" + ns + "/w":                       apply.Created,
-	})
-	if cs.Entries[0].ObjMetadata.Kind != "CustomResourceDefinition" {
-		t.Errorf("CRD not applied first:\n%s", cs)
-	}
-	w := live(t, group+"/v1", "Widget", ns, "w")
-	if size, _, _ := unstructured.NestedInt64(w.Object, "spec", "size"); size != 3 {
-		t.Errorf("spec.size = %d", size)
-	}
-	if id := apply.NewInventory(cs).Entries[1].ID; id != ns+"_w_"+group+"_Widget" {
-		t.Errorf("custom resource id = %s", id)
-	}
-}
-
-func TestApplyNamespaceAndItsObjects(t *testing.T) {
-	t.Parallel()
-	ns := "t-" + rand.String(8)
-	manifests := `
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: cfg
-  namespace: NS
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: NS
-`
-	nsObj := obj("v1", "Namespace", "", ns)
-	t.Cleanup(func() { _ = env.Client.Delete(t.Context(), nsObj) })
-	m := newManager("flux-system", "infra")
-	cs, err := m.ApplyAllStaged(t.Context(), objects(t, ns, manifests), apply.ApplyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantActions(t, cs, map[string]apply.Action{"Namespace/" + ns: apply.Created, "ConfigMap/" + ns + "/cfg": apply.Created})
-	if got := cs.Entries[0].Subject; got != "Namespace/"+ns {
-		t.Errorf("first applied %s", got)
-	}
-	if inv := apply.NewInventory(cs); inv.Entries[0].ID != "_"+ns+"__Namespace" {
-		t.Errorf("namespace id = %s", inv.Entries[0].ID)
 	}
 }
 
@@ -514,52 +418,5 @@ metadata:
 	var joined interface{ Unwrap() []error }
 	if !errors.As(err, &joined) || len(joined.Unwrap()) != 3 {
 		t.Errorf("want 3 joined errors, got %v", err)
-	}
-}
-
-func TestApplyWaitsWithDeadline(t *testing.T) {
-	t.Parallel()
-	// A CRD that can never be established (its names clash with an existing one) makes the
-	// first stage time out instead of hanging.
-	group := rand.String(6) + ".weir.test"
-	crd := func(name string) string {
-		return fmt.Sprintf(`
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: %s.%s
-spec:
-  group: %s
-  scope: Cluster
-  names:
-    kind: Gadget
-    plural: %s
-    singular: gadget
-    shortNames: [gd]
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        x-kubernetes-preserve-unknown-fields: true
-`, name, group, group, name)
-	}
-	m := newManager("flux-system", "crds")
-	first := objects(t, "", crd("gadgets"))
-	t.Cleanup(func() { _ = env.Client.Delete(t.Context(), first[0]) })
-	if _, err := m.ApplyAllStaged(t.Context(), first, apply.ApplyOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	second := objects(t, "", strings.ReplaceAll(crd("gizmos"), "kind: Gadget", "kind: Gizmo"))
-	t.Cleanup(func() { _ = env.Client.Delete(t.Context(), second[0]) })
-	start := time.Now()
-	_, err := m.ApplyAllStaged(t.Context(), second, apply.ApplyOptions{WaitTimeout: 2 * time.Second, WaitInterval: 200 * time.Millisecond})
-	if err == nil || !strings.Contains(err.Error(), "CustomResourceDefinition/gizmos."+group+" not established") {
-		t.Fatalf("error = %v", err)
-	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("wait took %s", d)
 	}
 }

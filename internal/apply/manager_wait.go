@@ -30,7 +30,11 @@ func (m *Manager) waitReady(ctx context.Context, objs []*unstructured.Unstructur
 	defer cancel()
 	pending := objs
 	var reasons []string
-	err := wait.PollUntilContextCancel(waitCtx, opts.WaitInterval, true, func(ctx context.Context) (bool, error) {
+	// The reads get a deadline of their own, not waitCtx's: a read cut short by the wait's
+	// deadline would hide which objects were not ready.
+	err := wait.PollUntilContextCancel(waitCtx, opts.WaitInterval, true, func(context.Context) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, opts.WaitTimeout)
+		defer cancel()
 		var still []*unstructured.Unstructured
 		var why []string
 		for _, o := range pending {
@@ -121,8 +125,12 @@ func (m *Manager) WaitForTermination(ctx context.Context, objs []*unstructured.U
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultWaitInterval
 	}
+	waitCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
 	pending := objs
-	err := wait.PollUntilContextTimeout(ctx, opts.Interval, opts.Timeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextCancel(waitCtx, opts.Interval, true, func(context.Context) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
 		var still []*unstructured.Unstructured
 		for _, o := range pending {
 			live, err := m.getLive(ctx, o)
@@ -140,6 +148,9 @@ func (m *Manager) WaitForTermination(ctx context.Context, objs []*unstructured.U
 		names := make([]string, len(pending))
 		for i, o := range pending {
 			names[i] = ObjMetadataFor(o).Subject()
+		}
+		if waitCtx.Err() != nil && ctx.Err() == nil {
+			return fmt.Errorf("%s not terminated after %s", strings.Join(names, ", "), opts.Timeout)
 		}
 		return fmt.Errorf("wait for termination of %s: %w", strings.Join(names, ", "), err)
 	}
