@@ -175,6 +175,10 @@ func cleanupPatch(desired, live *unstructured.Unstructured, owner string, manage
 	if len(ops) == 0 {
 		return nil, nil
 	}
+	if rv := live.GetResourceVersion(); rv != "" {
+		// The patch rewrites managedFields as read: refuse it if the object changed since.
+		ops = append([]jsonPatchOp{{Op: "test", Path: "/metadata/resourceVersion", Value: rv}}, ops...)
+	}
 	return json.Marshal(ops)
 }
 

@@ -76,8 +76,19 @@ func (m *Manager) ApplyAllStaged(ctx context.Context, objs []*unstructured.Unstr
 	return cs, nil
 }
 
-// ApplyAll applies objs in one stage, without waiting: use it when objs cannot depend on
-// each other. The change set lists them in apply order.
+// ApplyAll applies objs as one stage, without waiting: use it when objs cannot depend on
+// each other. It works in two phases, as Flux does:
+//
+//  1. Plan, concurrently and without writing: read each live object, dry-run the apply and
+//     decide its action. If any object fails here (invalid, unknown kind, immutable field
+//     without force…), nothing is written and the error joins one error per such object.
+//  2. Write, in apply order: objects of the same kind rank (all Deployments, all
+//     ConfigMaps…) concurrently, ranks one after the other, so that Services come before
+//     Deployments and webhook configurations after everything they could intercept. A
+//     failing rank stops the stage.
+//
+// The change set lists the objects in apply order; after an error in phase 2 it lists those
+// done so far.
 func (m *Manager) ApplyAll(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
 	return m.applyAll(ctx, objs, opts.withDefaults())
 }
@@ -87,89 +98,143 @@ func (m *Manager) applyAll(ctx context.Context, objs []*unstructured.Unstructure
 	copy(sorted, objs)
 	sortObjects(sorted, m.custom)
 
-	entries := make([]*ChangeSetEntry, len(sorted))
+	plans := make([]*plan, len(sorted))
 	errs := make([]error, len(sorted))
+	m.forEach(len(sorted), func(i int) { plans[i], errs[i] = m.plan(ctx, sorted[i], opts) })
+	if err := errors.Join(errs...); err != nil {
+		return &ChangeSet{}, err
+	}
+
+	cs := &ChangeSet{}
+	for start := 0; start < len(plans); {
+		end := start + 1
+		rank := kindRank(plans[start].entry.ObjMetadata.Kind)
+		for end < len(plans) && kindRank(plans[end].entry.ObjMetadata.Kind) == rank {
+			end++
+		}
+		group := plans[start:end]
+		groupErrs := make([]error, len(group))
+		m.forEach(len(group), func(i int) { groupErrs[i] = m.execute(ctx, group[i], opts) })
+		for i, p := range group {
+			if groupErrs[i] == nil {
+				cs.Add(p.entry)
+			}
+		}
+		if err := errors.Join(groupErrs...); err != nil {
+			return cs, err
+		}
+		start = end
+	}
+	return cs, nil
+}
+
+// forEach runs fn(0…n-1) with at most the manager's concurrency at once.
+func (m *Manager) forEach(n int, fn func(i int)) {
 	var g errgroup.Group
 	g.SetLimit(m.limit)
-	for i, obj := range sorted {
+	for i := range n {
 		g.Go(func() error {
-			e, err := m.apply(ctx, obj, opts)
-			entries[i], errs[i] = e, err
+			fn(i)
 			return nil
 		})
 	}
 	_ = g.Wait()
-
-	cs := &ChangeSet{}
-	for _, e := range entries {
-		if e != nil {
-			cs.Add(*e)
-		}
-	}
-	return cs, errors.Join(errs...)
 }
 
-// Apply applies one object: see ApplyAllStaged for what happens, and the package
-// documentation for the rules.
+// Apply applies one object (see ApplyAll) and returns what it did.
 func (m *Manager) Apply(ctx context.Context, obj *unstructured.Unstructured, opts ApplyOptions) (ChangeSetEntry, error) {
-	e, err := m.apply(ctx, obj, opts.withDefaults())
-	if e == nil {
+	opts = opts.withDefaults()
+	p, err := m.plan(ctx, obj, opts)
+	if err != nil {
 		return ChangeSetEntry{}, err
 	}
-	return *e, err
+	if err := m.execute(ctx, p, opts); err != nil {
+		return ChangeSetEntry{}, err
+	}
+	return p.entry, nil
 }
 
-func (m *Manager) apply(ctx context.Context, obj *unstructured.Unstructured, opts ApplyOptions) (*ChangeSetEntry, error) {
+// plan is what applying one object will do, decided without writing.
+type plan struct {
+	entry ChangeSetEntry
+	// desired is the object to apply: the declaration with owner labels.
+	desired *unstructured.Unstructured
+	// live is the object in the cluster, nil when there is none.
+	live *unstructured.Unstructured
+	// dryRun is the server's answer to the dry-run apply; nil when it failed.
+	dryRun *unstructured.Unstructured
+	// cleanup is the JSON patch taking kubectl's fields over, nil when there is none.
+	cleanup []byte
+	// recreate: the apply changes immutable fields and force allows deleting live first.
+	recreate bool
+}
+
+// plan decides what applying obj does: Skipped for excluded and IfNotPresent objects,
+// Created for new ones (or ones to recreate), Configured for drifted ones or ones whose
+// fields must be taken over from kubectl, Unchanged otherwise.
+func (m *Manager) plan(ctx context.Context, obj *unstructured.Unstructured, opts ApplyOptions) (*plan, error) {
 	desired, err := m.prepare(obj)
 	if err != nil {
 		return nil, fmt.Errorf("apply %s: %w", ObjMetadataFor(obj).Subject(), err)
 	}
 	meta := ObjMetadataFor(desired)
-	subject, version := meta.Subject(), desired.GroupVersionKind().Version
-	entry := func(a Action) (*ChangeSetEntry, error) {
-		e := newEntry(meta, version, a)
-		return &e, nil
+	p := &plan{entry: newEntry(meta, desired.GroupVersionKind().Version, Unchanged), desired: desired}
+	if p.live, err = m.getLive(ctx, desired); err != nil {
+		return nil, fmt.Errorf("apply %s: %w", meta.Subject(), err)
 	}
-
-	live, err := m.getLive(ctx, desired)
-	if err != nil {
-		return nil, fmt.Errorf("apply %s: %w", subject, err)
-	}
-	if Excluded(desired) || Excluded(live) {
-		return entry(Skipped)
-	}
-	if live != nil && SSAPolicy(desired) == compat.SSAIfNotPresent {
-		return entry(Skipped)
+	if Excluded(desired) || Excluded(p.live) || (p.live != nil && SSAPolicy(desired) == compat.SSAIfNotPresent) {
+		p.entry.Action = Skipped
+		return p, nil
 	}
 
 	dryRun := desired.DeepCopy()
 	if err := m.serverSideApply(ctx, dryRun, true); err != nil {
-		if live == nil || !IsImmutableError(err) {
-			return nil, fmt.Errorf("apply %s: %w", subject, sanitizeSecretError(meta.Kind, err))
+		if p.live == nil || !IsImmutableError(err) {
+			return nil, fmt.Errorf("apply %s: %w", meta.Subject(), sanitizeSecretError(meta.Kind, err))
 		}
-		if !opts.Force && !ForceEnabled(desired) && !ForceEnabled(live) {
-			return nil, fmt.Errorf("apply %s: %w", subject, newImmutableError(err))
+		if !opts.Force && !ForceEnabled(desired) && !ForceEnabled(p.live) {
+			return nil, fmt.Errorf("apply %s: %w", meta.Subject(), newImmutableError(err))
 		}
-		if err := m.recreate(ctx, desired, live, opts); err != nil {
-			return nil, fmt.Errorf("recreate %s: %w", subject, err)
-		}
-		return entry(Created)
+		p.recreate = true
+		p.entry.Action = Created
+		return p, nil
 	}
+	p.dryRun = dryRun
 
-	patched, err := m.cleanup(ctx, desired, live)
-	if err != nil {
-		return nil, fmt.Errorf("take over fields of %s: %w", subject, err)
+	if p.cleanup, err = cleanupPatch(desired, p.live, m.field, m.takeover); err != nil {
+		return nil, fmt.Errorf("apply %s: %w", meta.Subject(), err)
 	}
-	if live != nil && !patched && !Drifted(live, dryRun) {
-		return entry(Unchanged)
+	switch {
+	case p.live == nil:
+		p.entry.Action = Created
+	case p.cleanup != nil || Drifted(p.live, dryRun):
+		p.entry.Action = Configured
 	}
-	if err := m.serverSideApply(ctx, desired.DeepCopy(), false); err != nil {
-		return nil, fmt.Errorf("apply %s: %w", subject, sanitizeSecretError(meta.Kind, err))
+	return p, nil
+}
+
+// execute carries a plan out.
+func (m *Manager) execute(ctx context.Context, p *plan, opts ApplyOptions) error {
+	subject := p.entry.Subject
+	switch {
+	case p.entry.Action == Skipped || p.entry.Action == Unchanged:
+		return nil
+	case p.recreate:
+		if err := m.recreate(ctx, p.desired, p.live, opts); err != nil {
+			return fmt.Errorf("recreate %s: %w", subject, err)
+		}
+		return nil
 	}
-	if live == nil {
-		return entry(Created)
+	if p.cleanup != nil {
+		err := m.client.Patch(ctx, p.live.DeepCopy(), client.RawPatch(types.JSONPatchType, p.cleanup), client.FieldOwner(m.field))
+		if err != nil {
+			return fmt.Errorf("take over fields of %s: %w", subject, err)
+		}
 	}
-	return entry(Configured)
+	if err := m.serverSideApply(ctx, p.desired.DeepCopy(), false); err != nil {
+		return fmt.Errorf("apply %s: %w", subject, sanitizeSecretError(p.entry.ObjMetadata.Kind, err))
+	}
+	return nil
 }
 
 // getLive returns the live object, or nil when there is none.
@@ -193,19 +258,6 @@ func (m *Manager) serverSideApply(ctx context.Context, obj *unstructured.Unstruc
 		opts = append(opts, client.DryRunAll)
 	}
 	return m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), opts...)
-}
-
-// cleanup removes kubectl's metadata from live and takes over the fields of kubectl and the
-// other takeover managers, so that the next apply removes what they added. live is updated.
-func (m *Manager) cleanup(ctx context.Context, desired, live *unstructured.Unstructured) (bool, error) {
-	patch, err := cleanupPatch(desired, live, m.field, m.takeover)
-	if err != nil || patch == nil {
-		return false, err
-	}
-	if err := m.client.Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch), client.FieldOwner(m.field)); err != nil {
-		return false, err
-	}
-	return true, nil
 }
 
 // recreate deletes live, waits until it is gone and creates desired in its place.

@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,11 @@ func TestApplyCreatesThenLeavesUnchanged(t *testing.T) {
 		versions[kind] = live(t, apiVersion, kind, ns, "app").GetResourceVersion()
 	}
 
+	// Writes follow the apply order (kind ranks one after the other): etcd revisions grow.
+	if !(rv(t, versions["ConfigMap"]) < rv(t, versions["Service"]) && rv(t, versions["Service"]) < rv(t, versions["Deployment"])) {
+		t.Errorf("written out of order: %v", versions)
+	}
+
 	cs, err = m.ApplyAllStaged(t.Context(), objects(t, ns, app), apply.ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +119,15 @@ func TestApplyCreatesThenLeavesUnchanged(t *testing.T) {
 	if len(inv.Entries) != 3 || inv.Entries[2].ID != ns+"_app_apps_Deployment" || inv.Entries[2].Version != "v1" {
 		t.Errorf("inventory = %+v", inv.Entries)
 	}
+}
+
+func rv(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatalf("resourceVersion %q: %v", s, err)
+	}
+	return n
 }
 
 func TestApplyCorrectsDrift(t *testing.T) {
@@ -374,7 +389,7 @@ func TestApplyImmutableFields(t *testing.T) {
 	}
 }
 
-func TestApplyAggregatesErrors(t *testing.T) {
+func TestApplyAggregatesErrorsAndWritesNothing(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t)
 	m := apply.NewManager(env.Client, apply.Options{Owner: apply.Owner{Name: "apps", Namespace: ns}, Concurrency: 2})
@@ -414,7 +429,11 @@ metadata:
 			t.Errorf("error does not name %s:\n%v", subject, err)
 		}
 	}
-	wantActions(t, cs, map[string]apply.Action{"ConfigMap/" + ns + "/good": apply.Created})
+	// Planning failed, so nothing was written, as in Flux: a broken manifest does not
+	// half-apply a revision.
+	if len(cs.Entries) != 0 || exists(t, "v1", "ConfigMap", ns, "good") {
+		t.Errorf("objects applied despite planning errors:\n%s", cs)
+	}
 	var joined interface{ Unwrap() []error }
 	if !errors.As(err, &joined) || len(joined.Unwrap()) != 3 {
 		t.Errorf("want 3 joined errors, got %v", err)

@@ -3,13 +3,10 @@ package apply
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/weirgitops/weir/internal/compat"
 )
 
 // DiffEntry is what applying one object would do.
@@ -20,13 +17,16 @@ type DiffEntry struct {
 	Diff string
 }
 
-// Diff previews ApplyAllStaged without writing: each object is applied as a server-side dry
+// Diff previews ApplyAllStaged with opts without writing: each object is applied as a server-side dry
 // run (with the owner labels) and compared with the live object. Entries come in apply order
-// and say Created, Configured (with a diff), Unchanged or Skipped. An object whose dry run
-// fails (for instance, a custom resource whose CRD is only in objs) is left out and its
-// error joined into the returned error. Unlike a real apply, fields that kubectl added and
-// the apply would remove by taking them over are not shown.
-func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured) ([]DiffEntry, error) {
+// and say Created, Configured (with a diff), Unchanged or Skipped; an object that would be
+// recreated (immutable field changed, with force) is Created with a diff from the live object
+// to the declaration. An object whose dry run fails (for instance, a custom resource whose
+// CRD is only in objs) is left out and its error joined into the returned error. Unlike a
+// real apply, fields that kubectl added and the apply would remove by taking them over are
+// not shown.
+func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) ([]DiffEntry, error) {
+	opts = opts.withDefaults()
 	sorted := make([]*unstructured.Unstructured, len(objs))
 	copy(sorted, objs)
 	sortObjects(sorted, m.custom)
@@ -37,7 +37,7 @@ func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured) (
 	g.SetLimit(m.limit)
 	for i, obj := range sorted {
 		g.Go(func() error {
-			entries[i], errs[i] = m.diff(ctx, obj)
+			entries[i], errs[i] = m.diff(ctx, obj, opts)
 			return nil
 		})
 	}
@@ -51,37 +51,27 @@ func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured) (
 	return out, errors.Join(errs...)
 }
 
-func (m *Manager) diff(ctx context.Context, obj *unstructured.Unstructured) (*DiffEntry, error) {
-	desired, err := m.prepare(obj)
+func (m *Manager) diff(ctx context.Context, obj *unstructured.Unstructured, opts ApplyOptions) (*DiffEntry, error) {
+	p, err := m.plan(ctx, obj, opts)
 	if err != nil {
-		return nil, fmt.Errorf("diff %s: %w", ObjMetadataFor(obj).Subject(), err)
+		return nil, err
 	}
-	meta := ObjMetadataFor(desired)
-	e := &DiffEntry{ChangeSetEntry: newEntry(meta, desired.GroupVersionKind().Version, Unchanged)}
-	live, err := m.getLive(ctx, desired)
-	if err != nil {
-		return nil, fmt.Errorf("diff %s: %w", meta.Subject(), err)
-	}
-	if Excluded(desired) || Excluded(live) || (live != nil && SSAPolicy(desired) == compat.SSAIfNotPresent) {
-		e.Action = Skipped
-		return e, nil
-	}
-	dryRun := desired.DeepCopy()
-	if err := m.serverSideApply(ctx, dryRun, true); err != nil {
-		if live != nil && IsImmutableError(err) {
-			err = newImmutableError(err)
-		}
-		return nil, fmt.Errorf("diff %s: %w", meta.Subject(), sanitizeSecretError(meta.Kind, err))
-	}
+	e := &DiffEntry{ChangeSetEntry: p.entry}
 	switch {
-	case live == nil:
-		e.Action = Created
-	case Drifted(live, dryRun):
-		e.Action = Configured
-	default:
+	case p.entry.Action == Skipped:
 		return e, nil
+	case p.recreate:
+		e.Diff, err = ObjectDiff(p.live, p.desired)
+	case p.live == nil:
+		e.Diff, err = ObjectDiff(nil, p.dryRun)
+	case Drifted(p.live, p.dryRun):
+		e.Action = Configured
+		e.Diff, err = ObjectDiff(p.live, p.dryRun)
+	default:
+		// A takeover of kubectl's fields alone changes nothing visible.
+		e.Action = Unchanged
 	}
-	if e.Diff, err = ObjectDiff(live, dryRun); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return e, nil

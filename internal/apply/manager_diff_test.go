@@ -67,7 +67,7 @@ metadata:
   annotations:
     kustomize.toolkit.fluxcd.io/ssa: Ignore
 `
-	entries, err := m.Diff(t.Context(), objects(t, ns, desired))
+	entries, err := m.Diff(t.Context(), objects(t, ns, desired), apply.ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
