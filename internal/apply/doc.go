@@ -11,6 +11,8 @@
 //   - An object that has not drifted costs no write: every object is first applied as a
 //     server-side dry run and compared with the live object; only new or drifted objects are
 //     applied, so resourceVersion does not move on a no-op reconcile.
+//   - A stage is planned before anything is written (reads and dry runs only): one broken
+//     object fails the stage and writes nothing. Writes then follow Flux's kind order.
 //   - Stages run in order (cluster definitions, then classes, then custom kinds, then the
 //     rest) and a stage's objects are ready (CRDs established and served, Namespaces active)
 //     before the next stage starts; every wait has a deadline.

@@ -75,6 +75,7 @@ func shortReason(msg string) string {
 	return msg
 }
 
+// Error names the fields and says how to allow recreating the object.
 func (e *ImmutableError) Error() string {
 	what := "immutable field"
 	if len(e.Fields) > 0 {
