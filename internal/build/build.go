@@ -37,6 +37,9 @@ type Options struct {
 	// Decryptor, when set, decrypts SOPS-encrypted secretGenerator sources
 	// and patches before the build, and encrypted objects after it.
 	Decryptor *Decryptor
+	// Inputs, when set, receives what the build read, so that a later revision can be
+	// checked for changes without building it.
+	Inputs *Inputs
 }
 
 // kustomizeMu serialises krusty runs: kustomize has known data races on
@@ -70,6 +73,10 @@ func Build(ctx context.Context, root, path string, opts Options) ([]*unstructure
 	hook := &readHook{fs: c, dec: opts.Decryptor, noRemote: opts.NoRemoteBases, secrets: secrets, sources: map[string]sopsFormat{}}
 	c.onRead = hook.read
 	c.allowTemp = !opts.NoRemoteBases
+	if opts.Inputs != nil {
+		c.touched = map[string]struct{}{}
+		defer func() { opts.Inputs.record(c, path) }()
+	}
 
 	if err := prepareKustomization(c, dir, opts.Overrides); err != nil {
 		return nil, fmt.Errorf("kustomization %q: %w", path, secrets.scrub(err))

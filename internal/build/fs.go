@@ -33,6 +33,15 @@ type confinedFS struct {
 	onRead func(path string, data []byte) ([]byte, error)
 	// allowTemp permits kustomize's remote-base clone directories.
 	allowTemp bool
+	// touched records every resolved path kustomize looked at, for Inputs.
+	touched map[string]struct{}
+}
+
+// touch records that kustomize looked at the resolved path r.
+func (c *confinedFS) touch(r string) {
+	if c.touched != nil {
+		c.touched[r] = struct{}{}
+	}
 }
 
 var _ filesys.FileSystem = (*confinedFS)(nil)
@@ -145,6 +154,7 @@ func (c *confinedFS) Open(p string) (filesys.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.touch(r)
 	if _, ok := c.overlay[r]; ok {
 		return nil, fmt.Errorf("open %s: in-memory file", c.rel(r))
 	}
@@ -156,6 +166,7 @@ func (c *confinedFS) IsDir(p string) bool {
 	if err != nil {
 		return false
 	}
+	c.touch(r)
 	if _, ok := c.overlay[r]; ok {
 		return false
 	}
@@ -167,6 +178,7 @@ func (c *confinedFS) Exists(p string) bool {
 	if err != nil {
 		return false
 	}
+	c.touch(r)
 	if _, ok := c.overlay[r]; ok {
 		return true
 	}
@@ -178,6 +190,7 @@ func (c *confinedFS) ReadDir(p string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.touch(r)
 	names, err := c.disk.ReadDir(r)
 	if err != nil {
 		return nil, err
@@ -238,6 +251,7 @@ func (c *confinedFS) ReadFile(p string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.touch(r)
 	data, ok := c.overlay[r]
 	if ok {
 		data = append([]byte(nil), data...)

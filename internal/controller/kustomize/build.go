@@ -2,7 +2,6 @@ package kustomize
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,7 +20,7 @@ import (
 // buildObjects unpacks (or reuses) the artifact, builds spec.path with the Kustomization's
 // overrides, decrypts, substitutes and validates. Every failure names its cause; none of them
 // touches the cluster.
-func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomization, src sourceArtifact) ([]*unstructured.Unstructured, error) {
+func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomization, src sourceArtifact, state *inputState) ([]*unstructured.Unstructured, error) {
 	root, release, err := r.workspaces.acquire(ctx, src.record())
 	if err != nil {
 		return nil, reconcile.Failed(compat.ArtifactFailedReason, fmt.Errorf("failed to extract artifact of '%s': %w", src, err))
@@ -37,7 +36,7 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 		return nil, reconcile.Failed(compat.ArtifactFailedReason, fmt.Errorf("kustomization path not found: %s", path))
 	}
 
-	opts := build.Options{Overrides: build.OverridesFromSpec(&ks.Spec), NoRemoteBases: r.NoRemoteBases}
+	opts := build.Options{Overrides: build.OverridesFromSpec(&ks.Spec), NoRemoteBases: r.NoRemoteBases, Inputs: &state.inputs}
 	if ks.Spec.Decryption != nil {
 		dec, err := r.decryptor(ctx, ks)
 		if err != nil {
@@ -47,10 +46,10 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 	}
 	objs, err := build.Build(ctx, root, path, opts)
 	if err != nil {
-		if errors.Is(err, build.ErrOutsideRoot) {
-			return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("kustomize build failed: %w", err))
-		}
 		return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("kustomize build failed: %w", err))
+	}
+	if state.digest, err = state.inputs.Digest(root); err != nil {
+		return nil, reconcile.Failed(compat.ArtifactFailedReason, err)
 	}
 	if ks.Spec.PostBuild != nil {
 		vars, err := r.substitutionVars(ctx, ks)

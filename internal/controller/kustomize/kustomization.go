@@ -8,6 +8,7 @@ import (
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,6 +43,31 @@ type Reconciler struct {
 	// source revision each one applied.
 	waitsMu sync.Mutex
 	waits   map[types.NamespacedName]healthWait
+
+	// inputs holds, per Kustomization, what its last successful build read.
+	inputsMu sync.Mutex
+	inputs   map[types.NamespacedName]*inputState
+}
+
+func (r *Reconciler) lastInputs(ks *kustomizev1.Kustomization) (*inputState, bool) {
+	r.inputsMu.Lock()
+	defer r.inputsMu.Unlock()
+	s, ok := r.inputs[types.NamespacedName{Namespace: ks.Namespace, Name: ks.Name}]
+	return s, ok
+}
+
+func (r *Reconciler) storeInputs(ks *kustomizev1.Kustomization, s *inputState) {
+	r.inputsMu.Lock()
+	defer r.inputsMu.Unlock()
+	key := types.NamespacedName{Namespace: ks.Namespace, Name: ks.Name}
+	if s == nil {
+		delete(r.inputs, key)
+		return
+	}
+	if r.inputs == nil {
+		r.inputs = map[types.NamespacedName]*inputState{}
+	}
+	r.inputs[key] = s
 }
 
 type healthWait struct {
@@ -80,14 +106,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		r.report(ks, out, time.Since(start))
 		result, retErr = reconcile.Result(out.err, ks.Spec.Interval.Duration, ks.GetRetryInterval())
+		if out.err == nil {
+			// Interval-driven re-applies wait behind work triggered by a change.
+			low := lowPriority
+			result.Priority = &low
+		}
 	}()
 	out = r.reconcile(ctx, ks)
 	return result, retErr
 }
 
+// lowPriority is the work-queue priority of interval-driven requeues; events (a new artifact,
+// a dependency turning Ready, a reconcile request) enqueue at the default, higher priority.
+const lowPriority = -100
+
 // outcome is what one reconcile did.
 type outcome struct {
-	err error
+	// unchanged is set when the new revision left the build's inputs identical, so nothing
+	// was built or applied; previous is the revision applied before.
+	unchanged bool
+	previous  string
+	phases    phases
+	err       error
 	// revision is the source revision attempted.
 	revision string
 	// changes lists applied and pruned objects ("Deployment/ns/app configured").
@@ -99,18 +139,42 @@ type outcome struct {
 	newRevision bool
 }
 
-func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomization) outcome {
-	src, err := r.getSource(ctx, ks)
+func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomization) (out outcome) {
+	out.phases = phases{}
+	defer func() {
+		if out.err != nil {
+			r.storeInputs(ks, nil)
+		}
+		out.phases.observe()
+	}()
+	var src sourceArtifact
+	var err error
+	out.phases.track(phaseFetch, func() { src, err = r.getSource(ctx, ks) })
 	if err != nil {
-		return outcome{err: err}
-	}
-	out := outcome{revision: src.artifact.Revision}
-	ks.Status.LastAttemptedRevision = src.artifact.Revision
-	if err := r.checkDependencies(ctx, ks, src); err != nil {
 		out.err = err
 		return out
 	}
-	objs, err := r.buildObjects(ctx, ks, src)
+	out.revision = src.artifact.Revision
+	if ks.Status.LastAppliedRevision != src.artifact.Revision {
+		out.phases[phaseQueue] = time.Since(src.artifact.LastUpdateTime.Time)
+	}
+	ks.Status.LastAttemptedRevision = src.artifact.Revision
+	out.phases.track(phaseDependencies, func() { err = r.checkDependencies(ctx, ks, src) })
+	if err != nil {
+		out.err = err
+		return out
+	}
+	var unchanged bool
+	out.phases.track(phaseBuild, func() { unchanged = r.unchangedInputs(ctx, ks, src) })
+	if unchanged {
+		out.unchanged, out.newRevision, out.previous = true, true, ks.Status.LastAppliedRevision
+		ks.Status.LastAppliedRevision = src.artifact.Revision
+		appliedSeconds.WithLabelValues(ks.Namespace, ks.Name).Observe(time.Since(src.artifact.LastUpdateTime.Time).Seconds())
+		return out
+	}
+	state := &inputState{generation: ks.Generation}
+	var objs []*unstructured.Unstructured
+	out.phases.track(phaseBuild, func() { objs, err = r.buildObjects(ctx, ks, src, state) })
 	if err != nil {
 		out.err = err
 		return out
@@ -120,7 +184,9 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 		out.err = err
 		return out
 	}
-	changes, applied, err := r.applyAndPrune(ctx, c, ks, objs)
+	var changes []string
+	var applied []*unstructured.Unstructured
+	out.phases.track(phaseApply, func() { changes, applied, err = r.applyAndPrune(ctx, c, ks, objs) })
 	out.changes = changes
 	if err != nil {
 		out.err = err
@@ -134,7 +200,7 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 	if len(targets) > 0 {
 		waitCtx, done := r.startWait(ctx, ks, sourceRefKey(ks), src.artifact.Revision)
 		start := time.Now()
-		err := r.waitHealthy(waitCtx, c, ks, targets)
+		out.phases.track(phaseHealth, func() { err = r.waitHealthy(waitCtx, c, ks, targets) })
 		done()
 		if err != nil {
 			out.err = err
@@ -143,8 +209,14 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 		out.checked, out.healthChecked = true, time.Since(start)
 	}
 	out.newRevision = ks.Status.LastAppliedRevision != src.artifact.Revision
+	if out.newRevision {
+		appliedSeconds.WithLabelValues(ks.Namespace, ks.Name).Observe(time.Since(src.artifact.LastUpdateTime.Time).Seconds())
+	}
 	ks.Status.LastAppliedRevision = src.artifact.Revision
 	ks.Status.LastAppliedOriginRevision = src.originRevision()
+	if state.vars, err = r.varsDigest(ctx, ks); err == nil {
+		r.storeInputs(ks, state)
+	}
 	return out
 }
 
@@ -216,10 +288,20 @@ func (r *Reconciler) report(ks *kustomizev1.Kustomization, out outcome, took tim
 	if out.revision != "" {
 		meta[compat.RevisionMetaKey] = out.revision
 	}
+	if len(out.phases) > 0 {
+		meta["phases"] = out.phases.String()
+	}
 	if len(out.changes) > 0 {
 		r.Recorder.Normal(ks, compat.ProgressingReason, meta, "%s", joinLines(out.changes))
 	}
 	switch {
+	case out.err == nil && out.unchanged:
+		path := ks.Spec.Path
+		if path == "" {
+			path = "./"
+		}
+		r.Recorder.Normal(ks, compat.ReconciliationSucceededReason, meta,
+			"No changes in the inputs of %s since %s: revision %s recorded as applied without a rebuild", path, out.previous, out.revision)
 	case out.err == nil && (out.newRevision || len(out.changes) > 0):
 		r.Recorder.Normal(ks, compat.ReconciliationSucceededReason, meta, "Reconciliation finished in %s, next run in %s",
 			took.Round(time.Millisecond), ks.Spec.Interval.Duration)
