@@ -26,6 +26,14 @@ data:
   color: blue
 ---
 apiVersion: v1
+kind: Secret
+metadata:
+  name: app
+  namespace: NS
+stringData:
+  token: s3cr3t
+---
+apiVersion: v1
 kind: Service
 metadata:
   name: app
@@ -66,6 +74,7 @@ func TestApplyCreatesThenLeavesUnchanged(t *testing.T) {
 	}
 	wantActions(t, cs, map[string]apply.Action{
 		"ConfigMap/" + ns + "/app":  apply.Created,
+		"Secret/" + ns + "/app":     apply.Created,
 		"Service/" + ns + "/app":    apply.Created,
 		"Deployment/" + ns + "/app": apply.Created,
 	})
@@ -80,7 +89,7 @@ func TestApplyCreatesThenLeavesUnchanged(t *testing.T) {
 		t.Errorf("managedFields = %+v", mf)
 	}
 	versions := map[string]string{}
-	for _, kind := range []string{"ConfigMap", "Service", "Deployment"} {
+	for _, kind := range []string{"ConfigMap", "Secret", "Service", "Deployment"} {
 		apiVersion := "v1"
 		if kind == "Deployment" {
 			apiVersion = "apps/v1"
@@ -99,6 +108,7 @@ func TestApplyCreatesThenLeavesUnchanged(t *testing.T) {
 	}
 	wantActions(t, cs, map[string]apply.Action{
 		"ConfigMap/" + ns + "/app":  apply.Unchanged,
+		"Secret/" + ns + "/app":     apply.Unchanged,
 		"Service/" + ns + "/app":    apply.Unchanged,
 		"Deployment/" + ns + "/app": apply.Unchanged,
 	})
@@ -116,7 +126,7 @@ func TestApplyCreatesThenLeavesUnchanged(t *testing.T) {
 	}
 
 	inv := apply.NewInventory(cs)
-	if len(inv.Entries) != 3 || inv.Entries[2].ID != ns+"_app_apps_Deployment" || inv.Entries[2].Version != "v1" {
+	if len(inv.Entries) != 4 || inv.Entries[3].ID != ns+"_app_apps_Deployment" || inv.Entries[3].Version != "v1" {
 		t.Errorf("inventory = %+v", inv.Entries)
 	}
 }
