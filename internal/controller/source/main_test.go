@@ -80,24 +80,32 @@ func waitReady(t *testing.T, key client.ObjectKey, status metav1.ConditionStatus
 // fetchArtifact downloads the artifact from its advertised URL and checks its digest.
 func fetchArtifact(t *testing.T, obj *sourcev1.GitRepository) []byte {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, obj.Status.Artifact.URL, nil)
+	data, err := getArtifact(t, obj)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return data
+}
+
+func getArtifact(t *testing.T, obj *sourcev1.GitRepository) ([]byte, error) {
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, obj.Status.Artifact.URL, nil)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", obj.Status.Artifact.URL, err)
+		return nil, fmt.Errorf("GET %s: %w", obj.Status.Artifact.URL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: status %d", obj.Status.Artifact.URL, resp.StatusCode)
+		return nil, fmt.Errorf("GET %s: status %d", obj.Status.Artifact.URL, resp.StatusCode)
 	}
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if got := fmt.Sprintf("sha256:%x", sha256.Sum256(data)); got != obj.Status.Artifact.Digest {
-		t.Fatalf("served artifact digest %s, status says %s", got, obj.Status.Artifact.Digest)
+		return nil, fmt.Errorf("served artifact digest %s, status says %s", got, obj.Status.Artifact.Digest)
 	}
-	return data
+	return data, nil
 }
