@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/weirgitops/weir/internal/testenv"
+)
+
+// Machine describes where and on what a result was measured.
+type Machine struct {
+	CPUs       int    `json:"cpus"`
+	CPUModel   string `json:"cpuModel"`
+	Kubernetes string `json:"kubernetes"`
+	Weir       string `json:"weirCommit"`
+	Go         string `json:"go"`
+	Date       string `json:"date"`
+	Concurrent int    `json:"concurrent"`
+}
+
+// Result is one measured run of a workload at one size. Fields that do not apply to the
+// workload are left out of the JSON.
+type Result struct {
+	Workload string  `json:"workload"`
+	Variant  string  `json:"variant"`
+	N        int     `json:"n"`
+	Objects  int     `json:"objects,omitempty"`
+	Machine  Machine `json:"machine"`
+
+	// CreateSeconds is how long the harness took to create the objects; ReadySeconds runs
+	// from the first creation to the last Kustomization Ready.
+	CreateSeconds float64 `json:"createSeconds,omitempty"`
+	ReadySeconds  float64 `json:"readySeconds,omitempty"`
+	// PeakRSSMiB is weir's VmHWM at the end of the run (the process started with the run);
+	// RSSAtReadyMiB its VmRSS when everything was Ready.
+	PeakRSSMiB    float64 `json:"peakRSSMiB,omitempty"`
+	RSSAtReadyMiB float64 `json:"rssAtReadyMiB,omitempty"`
+	// CPUSeconds is weir's user+system CPU time from creation to Ready; GitServerCPUSeconds
+	// that of the harness's children (git http-backend, kubectl); ControlPlaneCPUSeconds that
+	// of etcd, kube-apiserver and kube-controller-manager over the same window.
+	CPUSeconds             float64            `json:"cpuSeconds,omitempty"`
+	GitServerCPUSeconds    float64            `json:"gitServerCPUSeconds,omitempty"`
+	ControlPlaneCPUSeconds map[string]float64 `json:"controlPlaneCPUSeconds,omitempty"`
+
+	// Hops lists when each Kustomization of a hierarchy turned Ready, in seconds from creation.
+	Hops []Hop `json:"hops,omitempty"`
+
+	// PushSeconds are the push-to-applied latencies; SettleSeconds how long each push took
+	// until every Kustomization reported the new revision applied.
+	PushSeconds   []float64 `json:"pushSeconds,omitempty"`
+	PushP50       float64   `json:"pushP50,omitempty"`
+	PushP95       float64   `json:"pushP95,omitempty"`
+	PushMax       float64   `json:"pushMax,omitempty"`
+	SettleSeconds []float64 `json:"settleSeconds,omitempty"`
+	SettleP50     float64   `json:"settleP50,omitempty"`
+	SettleMax     float64   `json:"settleMax,omitempty"`
+
+	// Steady state: the window, weir's CPU over it, and its resident set.
+	SteadySeconds    float64 `json:"steadySeconds,omitempty"`
+	SteadyCPUSeconds float64 `json:"steadyCPUSeconds,omitempty"`
+	SteadyCPUPercent float64 `json:"steadyCPUPercent,omitempty"`
+	SteadyRSSMeanMiB float64 `json:"steadyRSSMeanMiB,omitempty"`
+	SteadyRSSMaxMiB  float64 `json:"steadyRSSMaxMiB,omitempty"`
+
+	// Floor: one `kubectl apply --server-side` of every object, and the same until every
+	// Deployment is Available.
+	ApplySeconds     float64 `json:"applySeconds,omitempty"`
+	AvailableSeconds float64 `json:"availableSeconds,omitempty"`
+}
+
+// Hop is one Kustomization of a hierarchy and when it turned Ready.
+type Hop struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+}
+
+// resultFile is the content of bench/results/<workload>.json.
+type resultFile struct {
+	Workload string   `json:"workload"`
+	Results  []Result `json:"results"`
+}
+
+// save merges r into <dir>/<workload>.json, replacing an earlier result of the same variant
+// and size.
+func save(dir string, r Result) error {
+	if dir == "" {
+		return nil
+	}
+	path := filepath.Join(dir, r.Workload+".json")
+	f := resultFile{Workload: r.Workload}
+	if data, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(data, &f); err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	kept := f.Results[:0]
+	for _, old := range f.Results {
+		if old.Variant != r.Variant || old.N != r.N {
+			kept = append(kept, old)
+		}
+	}
+	f.Results = append(kept, r)
+	sort.SliceStable(f.Results, func(i, j int) bool {
+		if f.Results[i].Variant != f.Results[j].Variant {
+			return f.Results[i].Variant < f.Results[j].Variant
+		}
+		return f.Results[i].N < f.Results[j].N
+	})
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return nil
+}
+
+// loadAll reads every <dir>/*.json result file, by workload.
+func loadAll(dir string) (map[string][]Result, error) {
+	out := map[string][]Result{}
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range files {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		var f resultFile
+		if err := json.Unmarshal(data, &f); err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		out[f.Workload] = append(out[f.Workload], f.Results...)
+	}
+	return out, nil
+}
+
+// machine describes this machine and the weir checkout being measured.
+func machine(concurrent int) Machine {
+	m := Machine{
+		CPUs:       runtime.NumCPU(),
+		Kubernetes: testenv.KubernetesVersion,
+		Go:         runtime.Version(),
+		Date:       time.Now().UTC().Format(time.RFC3339),
+		Concurrent: concurrent,
+		Weir:       "unknown",
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			if v, ok := strings.CutPrefix(s.Text(), "model name"); ok {
+				m.CPUModel = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+		f.Close()
+	}
+	if root, err := testenv.RepoRoot(); err == nil {
+		cmd := exec.Command("git", "describe", "--always", "--dirty", "--exclude", "*")
+		cmd.Dir = root
+		if out, err := cmd.Output(); err == nil {
+			m.Weir = strings.TrimSpace(string(out))
+		}
+	}
+	return m
+}
+
+// percentile returns the p-th percentile (0–100) of xs by the nearest-rank method.
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	k := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[min(max(k, 0), len(s)-1)]
+}
+
+func round(x float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(x*p) / p
+}
+
+func seconds(d time.Duration) float64 { return round(d.Seconds(), 3) }
