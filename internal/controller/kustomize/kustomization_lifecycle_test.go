@@ -47,7 +47,7 @@ func TestKustomizationDeletionPolicies(t *testing.T) {
 	testenv.Eventually(t, time.Minute, func() error {
 		for _, ks := range []*kustomizev1.Kustomization{mirror, orphan} {
 			if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(ks), &kustomizev1.Kustomization{}); !apierrors.IsNotFound(err) {
-				return fmt.Errorf("Kustomization %s still present: %v", ks.Name, err)
+				return fmt.Errorf("Kustomization %s still present: %w", ks.Name, err)
 			}
 		}
 		if v := configMapValue(t, ns, "mirror"); v != "" {
