@@ -10,5 +10,6 @@ func addCommands(root *cobra.Command, g *globals) {
 		newSuspendCommand(g),
 		newResumeCommand(g),
 		newDeleteCommand(g),
+		newCreateCommand(g),
 	)
 }

@@ -35,7 +35,7 @@ func fakeSourceController(t *testing.T, ns, name string, ready metav1.ConditionS
 				continue
 			}
 			req := r.Annotations[meta.ReconcileRequestAnnotation]
-			if req == "" || req == r.Status.LastHandledReconcileAt {
+			if req == r.Status.LastHandledReconcileAt && r.Status.ObservedGeneration == r.Generation {
 				continue
 			}
 			r.Status.LastHandledReconcileAt = req

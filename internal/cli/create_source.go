@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func secretRef(name string) *meta.LocalObjectReference {
+	if name == "" {
+		return nil
+	}
+	return &meta.LocalObjectReference{Name: name}
+}
+
+func ignorePaths(paths []string) *string {
+	if len(paths) == 0 {
+		return nil
+	}
+	s := strings.Join(paths, "\n")
+	return &s
+}
+
+func createSourceGitCommand(g *globals, f *createFlags) *cobra.Command {
+	var u, branch, tag, semver, commit, refName, secret string
+	var ignore []string
+	var submodules bool
+	cmd := &cobra.Command{
+		Use:   "git [name]",
+		Short: "Create or update a GitRepository source",
+		Example: `  # Create a source for a public Git repository and print it
+  weir create source git podinfo --url=https://github.com/stefanprodan/podinfo --branch=master --export`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if u == "" {
+				return fmt.Errorf("url is required")
+			}
+			parsed, err := url.Parse(u)
+			if err != nil {
+				return fmt.Errorf("git URL parse failed: %w", err)
+			}
+			if parsed.Scheme != "ssh" && parsed.Scheme != "http" && parsed.Scheme != "https" {
+				return fmt.Errorf("git URL scheme '%s' not supported, can be: ssh, http and https", parsed.Scheme)
+			}
+			if branch == "" && tag == "" && semver == "" && commit == "" && refName == "" {
+				return fmt.Errorf("a Git ref is required, use one of the following: --branch, --tag, --commit, --ref-name or --tag-semver")
+			}
+			om, err := f.objectMeta(g, args[0])
+			if err != nil {
+				return err
+			}
+			ref := &sourcev1.GitRepositoryRef{}
+			switch {
+			case commit != "":
+				ref.Commit, ref.Branch = commit, branch
+			case refName != "":
+				ref.Name = refName
+			case semver != "":
+				ref.SemVer = semver
+			case tag != "":
+				ref.Tag = tag
+			default:
+				ref.Branch = branch
+			}
+			obj := &sourcev1.GitRepository{ObjectMeta: om, Spec: sourcev1.GitRepositorySpec{
+				URL: u, Interval: metav1.Duration{Duration: f.interval}, Reference: ref,
+				SecretRef: secretRef(secret), RecurseSubmodules: submodules, Ignore: ignorePaths(ignore),
+			}}
+			return emit(cmd, g, f, obj, gitKind.GVK(), "GitRepository source", gitKind)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&u, "url", "", "git address, e.g. ssh://git@host/org/repository")
+	fl.StringVar(&branch, "branch", "", "git branch")
+	fl.StringVar(&tag, "tag", "", "git tag")
+	fl.StringVar(&semver, "tag-semver", "", "git tag semver range")
+	fl.StringVar(&refName, "ref-name", "", "git reference name")
+	fl.StringVar(&commit, "commit", "", "git commit")
+	fl.StringVar(&secret, "secret-ref", "", "the name of an existing secret containing SSH or basic credentials")
+	fl.BoolVar(&submodules, "recurse-submodules", false, "include Git submodules in the artifact")
+	fl.StringSliceVar(&ignore, "ignore-paths", nil, "set paths to ignore in git resource (can specify multiple paths with commas: path1,path2)")
+	return cmd
+}
+
+func createSourceHelmCommand(g *globals, f *createFlags) *cobra.Command {
+	var u, secret string
+	var passCredentials bool
+	cmd := &cobra.Command{
+		Use:   "helm [name]",
+		Short: "Create or update a HelmRepository source",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if u == "" {
+				return fmt.Errorf("url is required")
+			}
+			if _, err := url.Parse(u); err != nil {
+				return fmt.Errorf("url parse failed: %w", err)
+			}
+			om, err := f.objectMeta(g, args[0])
+			if err != nil {
+				return err
+			}
+			obj := &sourcev1.HelmRepository{ObjectMeta: om, Spec: sourcev1.HelmRepositorySpec{
+				URL: u, Interval: metav1.Duration{Duration: f.interval}, SecretRef: secretRef(secret),
+				PassCredentials: passCredentials,
+			}}
+			k := helmRepoKind
+			if strings.HasPrefix(u, "oci://") {
+				obj.Spec.Type = sourcev1.HelmRepositoryTypeOCI
+				k = nil // OCI Helm repositories have no status to wait on
+			}
+			return emit(cmd, g, f, obj, helmRepoKind.GVK(), "HelmRepository source", k)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&u, "url", "", "Helm repository address (https:// or oci://)")
+	fl.StringVar(&secret, "secret-ref", "", "the name of an existing secret containing TLS or basic auth credentials")
+	fl.BoolVar(&passCredentials, "pass-credentials", false, "pass credentials to all domains")
+	return cmd
+}
+
+func createSourceOCICommand(g *globals, f *createFlags) *cobra.Command {
+	var u, tag, semver, digest, secret, provider string
+	var ignore []string
+	var insecure bool
+	cmd := &cobra.Command{
+		Use:   "oci [name]",
+		Short: "Create or update an OCIRepository",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if u == "" {
+				return fmt.Errorf("url is required")
+			}
+			if !strings.HasPrefix(u, "oci://") {
+				return fmt.Errorf("url must start with oci://")
+			}
+			if tag == "" && semver == "" && digest == "" {
+				return fmt.Errorf("one of --tag, --tag-semver or --digest is required")
+			}
+			om, err := f.objectMeta(g, args[0])
+			if err != nil {
+				return err
+			}
+			ref := &sourcev1.OCIRepositoryRef{}
+			switch {
+			case digest != "":
+				ref.Digest = digest
+			case semver != "":
+				ref.SemVer = semver
+			default:
+				ref.Tag = tag
+			}
+			obj := &sourcev1.OCIRepository{ObjectMeta: om, Spec: sourcev1.OCIRepositorySpec{
+				URL: u, Interval: metav1.Duration{Duration: f.interval}, Reference: ref, Provider: provider,
+				SecretRef: secretRef(secret), Ignore: ignorePaths(ignore), Insecure: insecure,
+			}}
+			return emit(cmd, g, f, obj, ociKind.GVK(), "OCIRepository", ociKind)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&u, "url", "", "the OCI repository address, e.g. oci://ghcr.io/stefanprodan/manifests/podinfo")
+	fl.StringVar(&tag, "tag", "", "the OCI artifact tag")
+	fl.StringVar(&semver, "tag-semver", "", "the OCI artifact tag semver range")
+	fl.StringVar(&digest, "digest", "", "the OCI artifact digest")
+	fl.StringVar(&secret, "secret-ref", "", "the name of the Kubernetes image pull secret (type 'kubernetes.io/dockerconfigjson')")
+	fl.StringVar(&provider, "provider", "generic", "the OCI provider name, available options are: (generic, aws, azure, gcp)")
+	fl.StringSliceVar(&ignore, "ignore-paths", nil, "set paths to ignore resources (can specify multiple paths with commas: path1,path2)")
+	fl.BoolVar(&insecure, "insecure", false, "for when connecting to a non-TLS registries over plain HTTP")
+	return cmd
+}
+
+func createSourceBucketCommand(g *globals, f *createFlags) *cobra.Command {
+	var bucket, endpoint, provider, region, secret string
+	var insecure bool
+	cmd := &cobra.Command{
+		Use:   "bucket [name]",
+		Short: "Create or update a Bucket source",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if bucket == "" {
+				return fmt.Errorf("bucket-name is required")
+			}
+			if endpoint == "" {
+				return fmt.Errorf("endpoint is required")
+			}
+			om, err := f.objectMeta(g, args[0])
+			if err != nil {
+				return err
+			}
+			obj := &sourcev1.Bucket{ObjectMeta: om, Spec: sourcev1.BucketSpec{
+				BucketName: bucket, Provider: provider, Insecure: insecure, Endpoint: endpoint, Region: region,
+				Interval: metav1.Duration{Duration: f.interval}, SecretRef: secretRef(secret),
+			}}
+			return emit(cmd, g, f, obj, bucketKind.GVK(), "Bucket source", bucketKind)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&bucket, "bucket-name", "", "the bucket name")
+	fl.StringVar(&endpoint, "endpoint", "", "the bucket endpoint address")
+	fl.StringVar(&provider, "provider", "generic", "the S3 compatible storage provider name, available options are: (generic, aws, azure, gcp)")
+	fl.StringVar(&region, "region", "", "the bucket region")
+	fl.StringVar(&secret, "secret-ref", "", "the name of an existing secret containing credentials")
+	fl.BoolVar(&insecure, "insecure", false, "for when connecting to a non-TLS S3 HTTP endpoint")
+	return cmd
+}

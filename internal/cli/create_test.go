@@ -1,0 +1,148 @@
+package cli_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weirgitops/weir/internal/testenv/gitserver"
+)
+
+// applyDocs creates every YAML document of out on the API server, so that the CRD schemas
+// validate what `create --export` printed.
+func applyDocs(t *testing.T, out string) int {
+	t.Helper()
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(out), 4096)
+	n := 0
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			return n
+		} else if err != nil {
+			t.Fatalf("decode output: %v\n%s", err, out)
+		}
+		if m == nil {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: m}
+		if err := env.Client.Create(t.Context(), u, client.FieldOwner("weir")); err != nil {
+			t.Fatalf("the API server rejects %s %s: %v\n%s", u.GetKind(), u.GetName(), err, out)
+		}
+		n++
+	}
+}
+
+func TestCreateExport(t *testing.T) {
+	ns := env.Namespace(t)
+	dir := t.TempDir()
+	values := filepath.Join(dir, "values.yaml")
+	if err := os.WriteFile(values, []byte("replicaCount: 2\nimage:\n  tag: 6.0.0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	crt, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	for _, f := range []string{crt, key} {
+		if err := os.WriteFile(f, []byte("PEM "+filepath.Base(f)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"source_git", []string{"source", "git", "podinfo", "--url=https://github.com/stefanprodan/podinfo", "--branch=master", "--ignore-paths=docs/,*.md"}},
+		{"source_git_semver", []string{"source", "git", "podinfo-semver", "--url=ssh://git@github.com/stefanprodan/podinfo", "--tag-semver=>=6.0.0", "--secret-ref=podinfo-auth", "--interval=10m"}},
+		{"source_helm", []string{"source", "helm", "bitnami", "--url=https://charts.bitnami.com/bitnami"}},
+		{"source_helm_oci", []string{"source", "helm", "podinfo-oci", "--url=oci://ghcr.io/stefanprodan/charts"}},
+		{"source_oci", []string{"source", "oci", "manifests", "--url=oci://ghcr.io/stefanprodan/manifests/podinfo", "--tag=6.6.0"}},
+		{"source_bucket", []string{"source", "bucket", "podinfo-bucket", "--bucket-name=podinfo", "--endpoint=minio.minio.svc.cluster.local:9000", "--insecure"}},
+		{"kustomization", []string{"kustomization", "apps", "--source=podinfo", "--path=./kustomize", "--prune=true", "--depends-on=infra,other/base", "--health-check=Deployment/podinfo.default", "--target-namespace=apps"}},
+		{"kustomization_wait", []string{"ks", "infra", "--source=OCIRepository/manifests.flux-system", "--path=./", "--wait", "--interval=5m"}},
+		{"helmrelease", []string{"helmrelease", "podinfo", "--source=HelmRepository/bitnami", "--chart=podinfo", "--chart-version=>6.0.0", "--values=" + values, "--target-namespace=apps"}},
+		{"alert_provider", []string{"alert-provider", "slack", "--type=slack", "--channel=general", "--secret-ref=slack-url"}},
+		{"alert", []string{"alert", "on-call", "--provider-ref=slack", "--event-severity=error", "--event-source=Kustomization/*,GitRepository/podinfo"}},
+		{"receiver", []string{"receiver", "github", "--type=github", "--event=ping,push", "--secret-ref=webhook-token", "--resource=GitRepository/podinfo"}},
+		{"image_repository", []string{"image", "repository", "podinfo", "--image=ghcr.io/stefanprodan/podinfo"}},
+		{"image_policy", []string{"image", "policy", "podinfo", "--image-ref=podinfo", "--select-semver=5.0.x"}},
+		{"image_update", []string{"image", "update", "podinfo", "--git-repo-ref=podinfo", "--checkout-branch=main", "--push-branch=image-updates", "--author-name=weir", "--author-email=weir@example.com", "--git-repo-path=./clusters"}},
+		{"secret_git_basic", []string{"secret", "git", "git-basic", "--url=https://github.com/x/y", "-u=git", "-p=token"}},
+		{"secret_git_bearer", []string{"secret", "git", "git-bearer", "--url=https://github.com/x/y", "--bearer-token=abc"}},
+		{"secret_helm", []string{"secret", "helm", "helm-auth", "-u=user", "-p=pass"}},
+		{"secret_oci", []string{"secret", "oci", "ghcr", "--url=ghcr.io/stefanprodan", "-u=user", "-p=pass"}},
+		{"secret_tls", []string{"secret", "tls", "tls-certs", "--tls-crt-file=" + crt, "--tls-key-file=" + key}},
+		{"secret_githubapp", []string{"secret", "githubapp", "gh-app", "--app-id=1", "--app-installation-id=2", "--app-private-key=" + key}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"create"}, tc.args...)
+			out, errOut, code := weir(t, nil, append(args, "--export", "-n", ns)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if !strings.HasPrefix(out, "---\n") {
+				t.Errorf("export does not start with ---:\n%s", out)
+			}
+			golden(t, "create_"+tc.name+".golden", ns, strings.ReplaceAll(out, dir, "DIR"))
+			if n := applyDocs(t, out); n != 1 {
+				t.Errorf("applied %d objects, want 1", n)
+			}
+		})
+	}
+}
+
+func TestCreateSecretGitSSH(t *testing.T) {
+	ns := env.Namespace(t)
+	root := gitserver.NewRoot(t)
+	srv := root.ServeSSH()
+	out, errOut, code := weir(t, nil, "create", "secret", "git", "ssh-auth", "--url", srv.RepoURL("repo"), "--export", "-n", ns)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "deploy key: ecdsa-sha2-nistp384 ") {
+		t.Errorf("no deploy key printed: %s", errOut)
+	}
+	applyDocs(t, out)
+	var s corev1.Secret
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "ssh-auth"}, &s); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(bytes.TrimSpace(s.Data["known_hosts"]), bytes.TrimSpace(srv.KnownHosts)) {
+		t.Errorf("known_hosts = %q, want %q", s.Data["known_hosts"], srv.KnownHosts)
+	}
+	if !bytes.Contains(s.Data["identity"], []byte("OPENSSH PRIVATE KEY")) || len(s.Data["identity.pub"]) == 0 {
+		t.Errorf("identity keys missing: %v", s.Data)
+	}
+}
+
+func TestCreateAppliesAndWaits(t *testing.T) {
+	ns := env.Namespace(t)
+	fakeSourceController(t, ns, "podinfo", metav1.ConditionTrue, "stored", rev1)
+	out, errOut, code := weir(t, nil, "create", "source", "git", "podinfo", "--url=https://example.com/podinfo", "--branch=main", "-n", ns, "--timeout=1m")
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "✔ fetched revision "+rev1) {
+		t.Errorf("output lacks the revision:\n%s", out)
+	}
+	var r sourcev1.GitRepository
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "podinfo"}, &r); err != nil {
+		t.Fatal(err)
+	}
+	managers := map[string]bool{}
+	for _, m := range r.ManagedFields {
+		managers[m.Manager] = true
+	}
+	if !managers["weir"] {
+		t.Errorf("field managers = %v, want weir", managers)
+	}
+}
