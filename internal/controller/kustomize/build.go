@@ -36,6 +36,19 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 		return nil, reconcile.Failed(compat.ArtifactFailedReason, fmt.Errorf("kustomization path not found: %s", path))
 	}
 
+	// The inputs this Kustomization's last build reached, digested in the new tree, with
+	// its variables, name a build that may already have been computed.
+	if last, ok := r.lastInputs(ks); ok && last.generation == ks.Generation {
+		if digest, err := last.inputs.Digest(root); err == nil {
+			if vars, err := r.varsDigest(ctx, ks); err == nil {
+				if objs, ok := r.builds.get(buildKey(ks, digest, vars)); ok {
+					state.inputs, state.digest, state.vars = last.inputs, digest, vars
+					return objs, nil
+				}
+			}
+		}
+	}
+
 	opts := build.Options{Overrides: build.OverridesFromSpec(&ks.Spec), NoRemoteBases: r.NoRemoteBases, Inputs: &state.inputs}
 	if ks.Spec.Decryption != nil {
 		dec, err := r.decryptor(ctx, ks)
@@ -62,6 +75,9 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 	}
 	if err := build.Validate(objs); err != nil {
 		return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("validation failed: %w", err))
+	}
+	if state.vars, err = r.varsDigest(ctx, ks); err == nil {
+		r.builds.put(buildKey(ks, state.digest, state.vars), objs)
 	}
 	return objs, nil
 }

@@ -38,6 +38,7 @@ type Reconciler struct {
 
 	workspaces *workspaces
 	clients    *clients
+	builds     buildCache
 
 	// waits holds the cancel functions of running health waits, by Kustomization, with the
 	// source revision each one applied.
@@ -214,7 +215,7 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 	}
 	ks.Status.LastAppliedRevision = src.artifact.Revision
 	ks.Status.LastAppliedOriginRevision = src.originRevision()
-	if state.vars, err = r.varsDigest(ctx, ks); err == nil {
+	if state.vars != "" {
 		r.storeInputs(ks, state)
 	}
 	return out

@@ -42,6 +42,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
 		return err
 	}
 	r.workspaces = ws
+	r.builds.max = 256
 	r.clients = &clients{base: mgr.GetConfig(), new: func(cfg *rest.Config) (client.Client, error) {
 		return client.New(cfg, client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
 	}}

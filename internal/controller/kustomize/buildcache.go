@@ -1,0 +1,81 @@
+package kustomize
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/weirgitops/weir/internal/build"
+)
+
+// buildCache keeps the objects of recent builds by the digest of everything that decides
+// them: the files the build reached, the Kustomization's overrides and path, and its
+// variables. Identical builds, such as an interval re-apply of an unchanged revision or two
+// Kustomizations building the same inputs the same way, are computed once.
+type buildCache struct {
+	mu      sync.Mutex
+	max     int
+	entries map[string][]*unstructured.Unstructured
+	order   []string
+}
+
+// buildKey is the cache key of a build, or "" when the spec cannot be encoded.
+func buildKey(ks *kustomizev1.Kustomization, inputsDigest, varsDigest string) string {
+	spec, err := json.Marshal(struct {
+		Path      string
+		Overrides build.Overrides
+	}{ks.Spec.Path, build.OverridesFromSpec(&ks.Spec)})
+	if err != nil {
+		return ""
+	}
+	h := sha256.New()
+	h.Write([]byte(inputsDigest + "\x00" + varsDigest + "\x00"))
+	h.Write(spec)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// get returns deep copies of the cached objects for key.
+func (c *buildCache) get(key string) ([]*unstructured.Unstructured, bool) {
+	if key == "" {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	objs, ok := c.entries[key]
+	if !ok {
+		return nil, false
+	}
+	return deepCopy(objs), true
+}
+
+// put remembers deep copies of objs under key, evicting the oldest entries beyond max.
+func (c *buildCache) put(key string, objs []*unstructured.Unstructured) {
+	if key == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string][]*unstructured.Unstructured{}
+	}
+	if _, ok := c.entries[key]; !ok {
+		c.order = append(c.order, key)
+	}
+	c.entries[key] = deepCopy(objs)
+	for len(c.order) > c.max {
+		delete(c.entries, c.order[0])
+		c.order = c.order[1:]
+	}
+}
+
+func deepCopy(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		out[i] = o.DeepCopy()
+	}
+	return out
+}
