@@ -11,5 +11,6 @@ func addCommands(root *cobra.Command, g *globals) {
 		newResumeCommand(g),
 		newDeleteCommand(g),
 		newCreateCommand(g),
+		newExportCommand(g),
 	)
 }
