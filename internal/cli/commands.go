@@ -12,5 +12,7 @@ func addCommands(root *cobra.Command, g *globals) {
 		newDeleteCommand(g),
 		newCreateCommand(g),
 		newExportCommand(g),
+		newTreeCommand(g),
+		newTraceCommand(g),
 	)
 }
