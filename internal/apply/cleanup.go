@@ -77,7 +77,7 @@ func TakeOverManagedFields(entries []metav1.ManagedFieldsEntry, owner string, ma
 			return nil
 		}
 		s := &fieldpath.Set{}
-		if err := s.FromJSON(bytes.NewReader(e.FieldsV1.Raw)); err != nil {
+		if err := s.FromJSON(bytes.NewReader(e.FieldsV1.GetRawBytes())); err != nil {
 			return fmt.Errorf("read managed fields of %s: %w", e.Manager, err)
 		}
 		if merged == nil {
@@ -126,7 +126,7 @@ func TakeOverManagedFields(entries []metav1.ManagedFieldsEntry, owner string, ma
 			return nil, false, fmt.Errorf("write managed fields of %s: %w", owner, err)
 		}
 		out[ownerAt].FieldsType = "FieldsV1"
-		out[ownerAt].FieldsV1 = &metav1.FieldsV1{Raw: raw}
+		out[ownerAt].FieldsV1 = metav1.NewFieldsV1(string(raw))
 	}
 	return out, true, nil
 }
@@ -135,7 +135,7 @@ func matchesAny(e metav1.ManagedFieldsEntry, managers []FieldManager, owner stri
 	for _, m := range managers {
 		if m.matches(e) {
 			// The owner's own Apply entry is never taken over from itself.
-			return !(e.Manager == owner && e.Operation == metav1.ManagedFieldsOperationApply)
+			return e.Manager != owner || e.Operation != metav1.ManagedFieldsOperationApply
 		}
 	}
 	return false

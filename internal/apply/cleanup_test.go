@@ -11,7 +11,7 @@ import (
 	"github.com/weirgitops/weir/internal/compat"
 )
 
-func fields(raw string) *metav1.FieldsV1 { return &metav1.FieldsV1{Raw: []byte(raw)} }
+func fields(raw string) *metav1.FieldsV1 { return metav1.NewFieldsV1(raw) }
 
 func entry(manager string, op metav1.ManagedFieldsOperationType, raw string) metav1.ManagedFieldsEntry {
 	return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, APIVersion: "v1", FieldsType: "FieldsV1", FieldsV1: fields(raw)}
@@ -105,7 +105,7 @@ func TestTakeOverManagedFields(t *testing.T) {
 				if e.Operation != apply {
 					t.Errorf("owner entry operation = %s", e.Operation)
 				}
-				if got := string(e.FieldsV1.Raw); !jsonEqual(t, got, c.ownerJSON) {
+				if got := string(e.FieldsV1.GetRawBytes()); !jsonEqual(t, got, c.ownerJSON) {
 					t.Errorf("owner fields = %s, want %s", got, c.ownerJSON)
 				}
 			}

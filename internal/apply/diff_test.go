@@ -126,7 +126,7 @@ func TestSanitizeSecretError(t *testing.T) {
 	if !apierrors.IsInvalid(got) || !strings.Contains(got.Error(), "data.pass word") {
 		t.Errorf("sanitized error = %v", got)
 	}
-	if sanitizeSecretError("ConfigMap", err) != err {
+	if got := sanitizeSecretError("ConfigMap", err); got != err { //nolint:errorlint // identity is the point
 		t.Error("non-secret error changed")
 	}
 }

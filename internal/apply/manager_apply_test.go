@@ -98,7 +98,7 @@ func TestApplyCreatesThenLeavesUnchanged(t *testing.T) {
 	}
 
 	// Writes follow the apply order (kind ranks one after the other): etcd revisions grow.
-	if !(rv(t, versions["ConfigMap"]) < rv(t, versions["Service"]) && rv(t, versions["Service"]) < rv(t, versions["Deployment"])) {
+	if rv(t, versions["ConfigMap"]) >= rv(t, versions["Service"]) || rv(t, versions["Service"]) >= rv(t, versions["Deployment"]) {
 		t.Errorf("written out of order: %v", versions)
 	}
 
