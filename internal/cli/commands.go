@@ -14,5 +14,7 @@ func addCommands(root *cobra.Command, g *globals) {
 		newExportCommand(g),
 		newTreeCommand(g),
 		newTraceCommand(g),
+		newEventsCommand(g),
+		newLogsCommand(g),
 	)
 }

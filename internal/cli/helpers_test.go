@@ -70,3 +70,5 @@ func artifact(rev string) *meta.Artifact {
 	return &meta.Artifact{Path: "x.tar.gz", URL: "http://x/x.tar.gz", Revision: rev, Digest: "sha256:0000",
 		LastUpdateTime: metav1.Now()}
 }
+
+func timeMinutes(n int) time.Duration { return time.Duration(n) * time.Minute }
