@@ -119,6 +119,7 @@ func (m *Manager) prepare(obj *unstructured.Unstructured) (*unstructured.Unstruc
 	for _, f := range []string{"managedFields", "resourceVersion", "uid", "generation", "creationTimestamp"} {
 		unstructured.RemoveNestedField(u.Object, "metadata", f)
 	}
+	dropRemovedFluxFields(u)
 	namespaced, err := m.client.IsObjectNamespaced(u)
 	if err != nil {
 		return nil, fmt.Errorf("resolve kind %s: %w", u.GroupVersionKind(), err)
@@ -130,4 +131,19 @@ func (m *Manager) prepare(obj *unstructured.Unstructured) (*unstructured.Unstruc
 		return nil, fmt.Errorf("namespace not specified for namespaced kind %s", u.GetKind())
 	}
 	return u, nil
+}
+
+// removedFluxFields are fields Flux's own APIs dropped when they went GA, which manifests
+// written for the betas still carry (the seed examples among them). Server-side apply refuses
+// a field the schema does not declare, so weir drops these few before applying; any other
+// unknown field stays an error, so that a typo is never silently lost.
+var removedFluxFields = map[string][][]string{
+	"kustomize.toolkit.fluxcd.io/Kustomization": {{"spec", "validation"}},
+}
+
+func dropRemovedFluxFields(u *unstructured.Unstructured) {
+	gvk := u.GroupVersionKind()
+	for _, path := range removedFluxFields[gvk.Group+"/"+gvk.Kind] {
+		unstructured.RemoveNestedField(u.Object, path...)
+	}
 }

@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/weirgitops/weir/examples"
 	"github.com/weirgitops/weir/internal/testenv"
@@ -177,15 +176,25 @@ func TestSeed003WebApp(t *testing.T) {
 	if err := env.Client.Create(t.Context(), gitRepository("flux-system", "web-app", srv.RepoURL("web-app"))); err != nil {
 		t.Fatal(err)
 	}
-	// Created as a client would: the API server drops the `validation` field that v1 no longer
-	// has, with a warning.
-	var obj unstructured.Unstructured
-	if err := yaml.Unmarshal([]byte(files["web-app.yaml"]), &obj.Object); err != nil {
+	// The Kustomization itself comes from Git, verbatim, applied by a parent Kustomization.
+	// Its `validation: client` field is one Flux's v1 API dropped: weir drops it on apply
+	// instead of failing, as server-side apply would.
+	fleet := root.NewRepo("fleet")
+	fleet.Commit("main", "fleet", map[string]string{"clusters/web-app.yaml": files["web-app.yaml"]})
+	if err := env.Client.Create(t.Context(), gitRepository("flux-system", "fleet", srv.RepoURL("fleet"))); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Client.Create(t.Context(), &obj); err != nil {
+	parent := &kustomizev1.Kustomization{
+		ObjectMeta: metav1.ObjectMeta{Name: "fleet", Namespace: "flux-system"},
+		Spec: kustomizev1.KustomizationSpec{
+			Interval: metav1.Duration{Duration: 10 * time.Minute}, Path: "./clusters", Prune: true,
+			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: "fleet"},
+		},
+	}
+	if err := env.Client.Create(t.Context(), parent); err != nil {
 		t.Fatal(err)
 	}
+	waitKustomization(t, client.ObjectKeyFromObject(parent), metav1.ConditionTrue, time.Minute, nil)
 	ks := waitKustomization(t, client.ObjectKey{Namespace: "flux-system", Name: "web-app"}, metav1.ConditionTrue, 2*time.Minute, nil)
 	if c := apimeta.FindStatusCondition(ks.Status.Conditions, "Healthy"); c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("Healthy = %+v", c)
