@@ -16,5 +16,7 @@ func addCommands(root *cobra.Command, g *globals) {
 		newTraceCommand(g),
 		newEventsCommand(g),
 		newLogsCommand(g),
+		newBuildCommand(g),
+		newDiffCommand(g),
 	)
 }

@@ -23,23 +23,30 @@ import (
 // validate what `create --export` printed.
 func applyDocs(t *testing.T, out string) int {
 	t.Helper()
-	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(out), 4096)
-	n := 0
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-			return n
-		} else if err != nil {
-			t.Fatalf("decode output: %v\n%s", err, out)
-		}
-		if m == nil {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: m}
+	objs := decodeDocs(t, out)
+	for _, u := range objs {
 		if err := env.Client.Create(t.Context(), u, client.FieldOwner("weir")); err != nil {
 			t.Fatalf("the API server rejects %s %s: %v\n%s", u.GetKind(), u.GetName(), err, out)
 		}
-		n++
+	}
+	return len(objs)
+}
+
+// decodeDocs decodes `---` separated YAML documents.
+func decodeDocs(t *testing.T, out string) []*unstructured.Unstructured {
+	t.Helper()
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(out), 4096)
+	var objs []*unstructured.Unstructured
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			return objs
+		} else if err != nil {
+			t.Fatalf("decode output: %v\n%s", err, out)
+		}
+		if m != nil {
+			objs = append(objs, &unstructured.Unstructured{Object: m})
+		}
 	}
 }
 
