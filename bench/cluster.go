@@ -15,7 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -83,7 +86,21 @@ func startCluster(ctx context.Context, cfg *config, noWeir bool) (c *cluster, er
 			return nil, err
 		}
 	}
-	return c, nil
+	return c, c.warmUp(ctx)
+}
+
+// warmUp lists every kind the workloads create, so that the harness client's REST mapping
+// and the API server's first requests for weir's CRDs happen before any measured window.
+func (c *cluster) warmUp(ctx context.Context) error {
+	for _, l := range []client.ObjectList{
+		&sourcev1.GitRepositoryList{}, &kustomizev1.KustomizationList{},
+		&corev1.NamespaceList{}, &corev1.SecretList{}, &corev1.ConfigMapList{},
+	} {
+		if err := c.client.List(ctx, l, client.Limit(1)); err != nil {
+			return fmt.Errorf("warm up: %w", err)
+		}
+	}
+	return nil
 }
 
 func (c *cluster) startWeir(ctx context.Context, cfg *config) error {
@@ -145,6 +162,14 @@ func (c *cluster) logTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// keepLog copies weir's log so far to path, for a look at where a profiled run spent its time.
+func (c *cluster) keepLog(path string) {
+	if data, err := os.ReadFile(c.weirLog); err == nil {
+		_ = os.MkdirAll(filepath.Dir(path), 0o755)
+		_ = os.WriteFile(path, data, 0o644)
+	}
 }
 
 // Close stops weir, the Git server and the control plane, and removes the work directory.

@@ -15,11 +15,15 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // workloads lists every workload in the order a full run takes them.
@@ -55,6 +59,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
+	// The harness's watches log nothing worth reading; keep controller-runtime quiet.
+	ctrllog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg); err != nil {
@@ -208,6 +214,9 @@ func run(ctx context.Context, cfg *config) error {
 			if tail := c.logTail(20); tail != "" {
 				cfg.logf("weir log (last lines):\n%s", tail)
 			}
+		}
+		if cfg.profileDir != "" {
+			c.keepLog(filepath.Join(cfg.profileDir, strings.NewReplacer(" ", "-", "=", "").Replace(j.name)+".log"))
 		}
 		if c != shared {
 			c.Close()

@@ -37,6 +37,7 @@ func measureReady(ctx context.Context, c *cluster, cfg *config, ns string, n int
 		return r, err
 	}
 	u1 := c.usage()
+	r.PeakAnonMiB = round(s.PeakAnon(), 1)
 	r.ReadySeconds = seconds(at.Sub(start))
 	r.CPUSeconds, r.GitServerCPUSeconds, r.ControlPlaneCPUSeconds = u1.since(u0)
 	if pid := c.weirPid(); pid > 0 {
@@ -49,8 +50,8 @@ func measureReady(ctx context.Context, c *cluster, cfg *config, ns string, n int
 	if err := waitProfile(); err != nil {
 		cfg.logf("! profile %s: %v", profile, err)
 	}
-	cfg.logf("✔ %d Kustomizations Ready in %.2f s (objects created in %.2f s), weir CPU %.1f s, peak RSS %.1f MiB",
-		n, r.ReadySeconds, r.CreateSeconds, r.CPUSeconds, r.PeakRSSMiB)
+	cfg.logf("✔ %d Kustomizations Ready in %.2f s (objects created in %.2f s), weir CPU %.1f s, peak RSS %.1f MiB (anonymous %.1f MiB)",
+		n, r.ReadySeconds, r.CreateSeconds, r.CPUSeconds, r.PeakRSSMiB, r.PeakAnonMiB)
 	return r, nil
 }
 

@@ -50,9 +50,19 @@ func readCPU(pid int) (cpuTimes, error) {
 
 // memory reads VmRSS and VmHWM (the peak resident set) of pid, in MiB.
 func memory(pid int) (rss, hwm float64, err error) {
+	m, err := readStatus(pid)
+	return m.rss, m.hwm, err
+}
+
+// memStatus is the memory part of /proc/<pid>/status, in MiB. anon is RssAnon: heap, stacks
+// and other private memory, without the pages of the mapped binary (RssFile).
+type memStatus struct{ rss, hwm, anon float64 }
+
+func readStatus(pid int) (m memStatus, err error) {
+	rss, hwm, anon := &m.rss, &m.hwm, &m.anon
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, fmt.Errorf("read memory of %d: %w", pid, err)
+		return m, fmt.Errorf("read memory of %d: %w", pid, err)
 	}
 	defer f.Close()
 	s := bufio.NewScanner(f)
@@ -61,17 +71,17 @@ func memory(pid int) (rss, hwm float64, err error) {
 		for _, k := range []struct {
 			key string
 			dst *float64
-		}{{"VmRSS:", &rss}, {"VmHWM:", &hwm}} {
+		}{{"VmRSS:", rss}, {"VmHWM:", hwm}, {"RssAnon:", anon}} {
 			if v, ok := strings.CutPrefix(line, k.key); ok {
 				kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 				if err != nil {
-					return 0, 0, fmt.Errorf("parse %s of %d: %w", k.key, pid, err)
+					return m, fmt.Errorf("parse %s of %d: %w", k.key, pid, err)
 				}
 				*k.dst = kb / 1024
 			}
 		}
 	}
-	return rss, hwm, s.Err()
+	return m, s.Err()
 }
 
 // childrenByName returns the pids of this process's children by command name (etcd,
@@ -107,6 +117,7 @@ type sampler struct {
 	pid  int
 	mu   sync.Mutex
 	max  float64
+	anon float64
 	sum  float64
 	n    int
 	done chan struct{}
@@ -120,10 +131,11 @@ func sample(pid int, interval time.Duration) *sampler {
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
-			if rss, _, err := memory(pid); err == nil {
+			if m, err := readStatus(pid); err == nil {
 				s.mu.Lock()
-				s.max = max(s.max, rss)
-				s.sum += rss
+				s.max = max(s.max, m.rss)
+				s.anon = max(s.anon, m.anon)
+				s.sum += m.rss
 				s.n++
 				s.mu.Unlock()
 			}
@@ -146,6 +158,13 @@ func (s *sampler) Stop() (peak, mean float64) {
 		return 0, 0
 	}
 	return s.max, s.sum / float64(s.n)
+}
+
+// PeakAnon returns the largest RssAnon seen so far, in MiB.
+func (s *sampler) PeakAnon() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.anon
 }
 
 // usage is a snapshot of the CPU consumed so far by weir, the harness's children (the Git

@@ -82,21 +82,21 @@ func header(b *strings.Builder, title string, list []Result) {
 		}
 	}
 	fmt.Fprintf(b, "\n### %s\n\n", title)
-	fmt.Fprintf(b, "%d CPUs (%s), Kubernetes %s, weir %s (`--concurrent %d`), %s, %s\n\n",
-		m.CPUs, m.CPUModel, m.Kubernetes, m.Weir, m.Concurrent, m.Go, m.Date)
+	fmt.Fprintf(b, "%d CPUs (%s), Kubernetes %s, weir %s (`--concurrent %d`), %s, %s, load average %.1f\n\n",
+		m.CPUs, m.CPUModel, m.Kubernetes, m.Weir, m.Concurrent, m.Go, m.Date, m.LoadAverage)
 }
 
 func renderTTP(b *strings.Builder, list []Result) {
 	header(b, "Time to production", list)
-	b.WriteString("| variant | N | objects | all Ready | peak RSS | weir CPU | git server CPU | kube-apiserver / etcd / kcm CPU | Flux (published) | weir target | met |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | :-: |\n")
+	b.WriteString("| variant | N | objects | all Ready | peak RSS | peak anonymous RSS | weir CPU | git server CPU | kube-apiserver / etcd / kcm CPU | Flux (published) | weir target | met |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | :-: |\n")
 	for _, r := range list {
 		flux, target, met := "", "", ""
 		if r.Variant == "per-app" {
 			flux, target, met = fluxTTP[r.N].flux, fluxTTP[r.N].target, ttpMet(r)
 		}
-		fmt.Fprintf(b, "| %s | %d | %d | %s | %.1f MiB | %.1f s | %.1f s | %s | %s | %s | %s |\n",
-			r.Variant, r.N, r.Objects, dur(r.ReadySeconds), r.PeakRSSMiB, r.CPUSeconds, r.GitServerCPUSeconds,
+		fmt.Fprintf(b, "| %s | %d | %d | %s | %.1f MiB | %s | %.1f s | %.1f s | %s | %s | %s | %s |\n",
+			r.Variant, r.N, r.Objects, dur(r.ReadySeconds), r.PeakRSSMiB, mib(r.PeakAnonMiB), r.CPUSeconds, r.GitServerCPUSeconds,
 			planeCPU(r.ControlPlaneCPUSeconds), flux, target, met)
 	}
 }
@@ -176,6 +176,14 @@ func renderFloor(b *strings.Builder, list []Result, ttp []Result) {
 		fmt.Fprintf(b, "| %d | %d | %s | %s | %s | %s | %s | ≤ 3× | %s |\n",
 			r.N, r.Objects, dur(r.ApplySeconds), dur(r.AvailableSeconds), weir, x, xa, met)
 	}
+}
+
+// mib formats MiB, with a dash for a figure not measured.
+func mib(x float64) string {
+	if x == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f MiB", x)
 }
 
 // dur formats seconds for a table: milliseconds under 10 s, then seconds, then minutes.

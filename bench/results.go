@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,9 @@ type Machine struct {
 	Go         string `json:"go"`
 	Date       string `json:"date"`
 	Concurrent int    `json:"concurrent"`
+	// LoadAverage is the machine's one-minute load when the result was taken: other work on a
+	// shared machine shows here.
+	LoadAverage float64 `json:"loadAverage"`
 }
 
 // Result is one measured run of a workload at one size. Fields that do not apply to the
@@ -44,6 +48,9 @@ type Result struct {
 	// RSSAtReadyMiB its VmRSS when everything was Ready.
 	PeakRSSMiB    float64 `json:"peakRSSMiB,omitempty"`
 	RSSAtReadyMiB float64 `json:"rssAtReadyMiB,omitempty"`
+	// PeakAnonMiB is the largest RssAnon sampled (every 100 ms) from creation to Ready: weir's
+	// heap, stacks and private memory, without the pages of its mapped binary.
+	PeakAnonMiB float64 `json:"peakAnonMiB,omitempty"`
 	// CPUSeconds is weir's user+system CPU time from creation to Ready; GitServerCPUSeconds
 	// that of the harness's children (git http-backend, kubectl); ControlPlaneCPUSeconds that
 	// of etcd, kube-apiserver and kube-controller-manager over the same window.
@@ -168,6 +175,11 @@ func machine(concurrent int) Machine {
 			}
 		}
 		f.Close()
+	}
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(data)); len(f) > 0 {
+			m.LoadAverage, _ = strconv.ParseFloat(f[0], 64)
+		}
 	}
 	if root, err := testenv.RepoRoot(); err == nil {
 		cmd := exec.Command("git", "describe", "--always", "--dirty", "--exclude", "*")
