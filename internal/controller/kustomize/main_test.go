@@ -1,21 +1,17 @@
 package kustomize_test
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"os"
 	"testing"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	"github.com/go-logr/logr"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/weirgitops/weir/internal/manager"
 	"github.com/weirgitops/weir/internal/testenv"
 )
 
@@ -24,32 +20,7 @@ var env *testenv.Env
 // TestMain runs the tests on one control plane, kube-controller-manager included, with weir's
 // GitRepository and Kustomization controllers running in-process.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(m, testenv.Options{ControllerManager: true}, &env, func(ctx context.Context, e *testenv.Env) error {
-		opts := manager.DefaultOptions()
-		opts.Controllers = []string{"gitrepository", "kustomization"}
-		opts.MetricsAddr, opts.HealthAddr = "0", "0"
-		opts.StorageAddr, opts.ReceiverAddr = freeAddr(), freeAddr()
-		dir, err := os.MkdirTemp("", "weir-kustomize-test-")
-		if err != nil {
-			return err
-		}
-		opts.StoragePath = dir
-		mgr, err := manager.New(e.Config, opts, logr.Discard())
-		if err != nil {
-			return err
-		}
-		go func() { _ = mgr.Start(ctx) }()
-		return nil
-	}))
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	os.Exit(testenv.Run(m, testenv.Options{ControllerManager: true}, &env, testenv.WithControllers("gitrepository", "kustomization")))
 }
 
 // waitKustomization waits until the Kustomization's Ready condition, for its current

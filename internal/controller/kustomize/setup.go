@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/weirgitops/weir/internal/artifact"
+	"github.com/weirgitops/weir/internal/reconcile"
 )
 
 // Field indexes on Kustomizations.
@@ -108,16 +109,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("kustomization").
 		For(&kustomizev1.Kustomization{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, reconcileRequested{}))).
+			predicate.GenerationChangedPredicate{}, reconcile.ReconcileRequested{}))).
 		Watches(&sourcev1.GitRepository{}, r.enqueueBy(ctx, sourceIndex, func(o client.Object) string {
 			return sourceKey(sourcev1.GitRepositoryKind, o.GetNamespace(), o.GetName())
-		}), builder.WithPredicates(artifactChanged{})).
+		}), builder.WithPredicates(reconcile.ArtifactChanged{})).
 		Watches(&sourcev1.OCIRepository{}, r.enqueueBy(ctx, sourceIndex, func(o client.Object) string {
 			return sourceKey(sourcev1.OCIRepositoryKind, o.GetNamespace(), o.GetName())
-		}), builder.WithPredicates(artifactChanged{})).
+		}), builder.WithPredicates(reconcile.ArtifactChanged{})).
 		Watches(&sourcev1.Bucket{}, r.enqueueBy(ctx, sourceIndex, func(o client.Object) string {
 			return sourceKey(sourcev1.BucketKind, o.GetNamespace(), o.GetName())
-		}), builder.WithPredicates(artifactChanged{})).
+		}), builder.WithPredicates(reconcile.ArtifactChanged{})).
 		Watches(&kustomizev1.Kustomization{}, r.enqueueBy(ctx, dependsOnIndex, func(o client.Object) string {
 			return o.GetNamespace() + "/" + o.GetName()
 		}), builder.WithPredicates(becameReady{})).

@@ -64,9 +64,9 @@ func (r *GitRepositoryReconciler) SetupWithManager(mgr ctrl.Manager, concurrent 
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("gitrepository").
 		For(&sourcev1.GitRepository{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, reconcileRequested{}))).
+			predicate.GenerationChangedPredicate{}, reconcile.ReconcileRequested{}))).
 		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.includers),
-			builder.WithPredicates(artifactChanged{})).
+			builder.WithPredicates(reconcile.ArtifactChanged{})).
 		WithOptions(controllerOptions(concurrent)).
 		Complete(r)
 }

@@ -1,23 +1,19 @@
 package source_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"testing"
 	"time"
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	"github.com/go-logr/logr"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/weirgitops/weir/internal/manager"
 	"github.com/weirgitops/weir/internal/testenv"
 )
 
@@ -26,34 +22,7 @@ var env *testenv.Env
 // TestMain runs the tests on one control plane with weir's GitRepository controller running
 // in-process.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(m, testenv.Options{}, &env, func(ctx context.Context, e *testenv.Env) error {
-		opts := manager.DefaultOptions()
-		opts.Controllers = []string{"gitrepository"}
-		opts.MetricsAddr = "0"
-		opts.HealthAddr = "0"
-		opts.StorageAddr = freeAddr()
-		opts.ReceiverAddr = freeAddr()
-		dir, err := os.MkdirTemp("", "weir-source-test-")
-		if err != nil {
-			return err
-		}
-		opts.StoragePath = dir
-		mgr, err := manager.New(e.Config, opts, logr.Discard())
-		if err != nil {
-			return err
-		}
-		go func() { _ = mgr.Start(ctx) }()
-		return nil
-	}))
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	os.Exit(testenv.Run(m, testenv.Options{}, &env, testenv.WithControllers("gitrepository")))
 }
 
 // waitReady waits until the GitRepository's Ready condition has the wanted status and
