@@ -4,6 +4,7 @@ import "github.com/spf13/cobra"
 
 // addCommands attaches the Flux-shaped command groups to the root command.
 func addCommands(root *cobra.Command, g *globals) {
+	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
 		newGetCommand(g),
 		newReconcileCommand(g),
@@ -18,5 +19,8 @@ func addCommands(root *cobra.Command, g *globals) {
 		newLogsCommand(g),
 		newBuildCommand(g),
 		newDiffCommand(g),
+		newCheckCommand(g),
+		newStatsCommand(g),
+		newCompletionCommand(g, root),
 	)
 }
