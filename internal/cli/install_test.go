@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"os/exec"
 	"strings"
 	"testing"
@@ -10,10 +11,13 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weirgitops/weir/internal/install"
 	"github.com/weirgitops/weir/internal/testenv"
 )
 
@@ -22,6 +26,8 @@ import (
 // an object a Kustomization manages stays.
 func TestInstallExportAppliesAndUninstallRemoves(t *testing.T) {
 	const ns = "weir-install-test"
+	// Uninstalling removes weir's CRDs, which the rest of the package's tests need.
+	t.Cleanup(func() { reinstallCRDs(t) })
 	manifests, stderr, code := weir(t, nil, "install", "--export", "-n", ns)
 	if code != 0 {
 		t.Fatalf("install --export: exit %d: %s", code, stderr)
@@ -90,5 +96,51 @@ func TestInstallExportAppliesAndUninstallRemoves(t *testing.T) {
 	})
 	if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(managed), &corev1.ConfigMap{}); err != nil {
 		t.Fatalf("uninstall deleted an object a Kustomization manages: %v", err)
+	}
+}
+
+// reinstallCRDs waits for weir's CRDs to be gone after an uninstall and installs them again.
+func reinstallCRDs(t *testing.T) {
+	t.Helper()
+	objs, err := install.Objects(install.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crds []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "CustomResourceDefinition" {
+			crds = append(crds, o)
+		}
+	}
+	// t.Context is already cancelled in cleanups, and so testenv.Eventually ends at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	gone := func() error {
+		for _, crd := range crds {
+			live := &apiextensionsv1.CustomResourceDefinition{}
+			if err := env.Client.Get(ctx, client.ObjectKey{Name: crd.GetName()}, live); err == nil {
+				if live.DeletionTimestamp != nil {
+					return errorf("CRD %s is still terminating", crd.GetName())
+				}
+			} else if !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
+		return nil
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for err := gone(); err != nil; err = gone() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("weir's CRDs were not removed: %v", err)
+		case <-tick.C:
+		}
+	}
+	if err := install.Apply(ctx, env.Client, crds); err != nil {
+		t.Fatal(err)
+	}
+	if err := install.WaitCRDs(ctx, env.Client, crds); err != nil {
+		t.Fatal(err)
 	}
 }

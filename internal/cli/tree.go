@@ -154,6 +154,25 @@ func helmReleaseTree(ctx context.Context, c client.Client, node *treeNode) error
 	if err != nil {
 		return nil // not there (yet): a leaf
 	}
+	if entries, ok, _ := unstructured.NestedSlice(hr.Object, "status", "inventory", "entries"); ok {
+		inv := &kustomizev1.ResourceInventory{}
+		for _, e := range entries {
+			m, _ := e.(map[string]any)
+			id, _ := m["id"].(string)
+			v, _ := m["v"].(string)
+			inv.Entries = append(inv.Entries, kustomizev1.ResourceRef{ID: id, Version: v})
+		}
+		objs, err := apply.InventoryObjects(inv)
+		if err != nil {
+			return fmt.Errorf("read inventory of HelmRelease %s/%s: %w", hr.GetNamespace(), hr.GetName(), err)
+		}
+		for _, o := range objs {
+			gvk := o.GroupVersionKind()
+			node.Children = append(node.Children, &treeNode{Resource: objMeta{Namespace: o.GetNamespace(), Name: o.GetName(),
+				GroupKind: groupKind{Group: gvk.Group, Kind: gvk.Kind}}})
+		}
+		return nil
+	}
 	storageNS, _, _ := unstructured.NestedString(hr.Object, "spec", "storageNamespace")
 	if storageNS == "" {
 		storageNS = hr.GetNamespace()
