@@ -114,6 +114,7 @@ func (c *cluster) startWeir(ctx context.Context, cfg *config) error {
 		"--concurrent", strconv.Itoa(cfg.concurrent),
 		"--log-encoding", "json", "--log-level", "info",
 	}
+	args = append(args, cfg.weirArgs...)
 	if cfg.profileDir != "" {
 		c.pprof = freeAddr()
 		args = append(args, "--pprof-addr", c.pprof)

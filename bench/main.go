@@ -39,6 +39,7 @@ type config struct {
 	steadyN        int           // applications at rest for the steady-state workload
 	steadyDuration time.Duration // steady-state window
 	concurrent     int           // weir --concurrent
+	weirArgs       []string      // extra flags for weir controller
 	weirBin        string
 	resultsDir     string // where <workload>.json go; empty writes none
 	docsPath       string // the markdown file to update; empty writes none
@@ -81,6 +82,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.steadyDuration, "steady-duration", 5*time.Minute, "steady-state measurement window")
 	fs.IntVar(&cfg.concurrent, "concurrent", 10, "weir controller --concurrent")
 	fs.StringVar(&cfg.weirBin, "weir", "bin/weir", "path of the weir binary")
+	weirArgs := fs.String("weir-args", "", "extra space-separated flags for weir controller, e.g. \"--kube-api-qps=500 --kube-api-burst=1000\"")
 	fs.StringVar(&cfg.resultsDir, "results", "bench/results", "directory for the raw JSON results; empty writes none")
 	fs.StringVar(&cfg.docsPath, "docs", "docs/benchmarks.md", "markdown file whose generated section is rewritten; empty writes none")
 	fs.StringVar(&cfg.profileDir, "profile", "", "save CPU and heap profiles of weir (via --pprof-addr) to this directory")
@@ -89,6 +91,7 @@ func parseFlags(args []string) (*config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	cfg.weirArgs = strings.Fields(*weirArgs)
 	var err error
 	if cfg.workloads, err = parseWorkloads(*wl); err != nil {
 		return nil, err

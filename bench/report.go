@@ -84,6 +84,9 @@ func header(b *strings.Builder, title string, list []Result) {
 	fmt.Fprintf(b, "\n### %s\n\n", title)
 	fmt.Fprintf(b, "%d CPUs (%s), Kubernetes %s, weir %s (`--concurrent %d`), %s, %s, load average %.1f\n\n",
 		m.CPUs, m.CPUModel, m.Kubernetes, m.Weir, m.Concurrent, m.Go, m.Date, m.LoadAverage)
+	if len(m.WeirArgs) > 0 {
+		fmt.Fprintf(b, "weir ran with `%s`\n\n", strings.Join(m.WeirArgs, " "))
+	}
 }
 
 func renderTTP(b *strings.Builder, list []Result) {

@@ -29,6 +29,8 @@ type Machine struct {
 	// LoadAverage is the machine's one-minute load when the result was taken: other work on a
 	// shared machine shows here.
 	LoadAverage float64 `json:"loadAverage"`
+	// WeirArgs are extra flags weir ran with (-weir-args), when any.
+	WeirArgs []string `json:"weirArgs,omitempty"`
 }
 
 // Result is one measured run of a workload at one size. Fields that do not apply to the
@@ -157,7 +159,7 @@ func loadAll(dir string) (map[string][]Result, error) {
 }
 
 // machine describes this machine and the weir checkout being measured.
-func machine(concurrent int) Machine {
+func machine(concurrent int, weirArgs ...string) Machine {
 	m := Machine{
 		CPUs:       runtime.NumCPU(),
 		Kubernetes: testenv.KubernetesVersion,
@@ -165,6 +167,7 @@ func machine(concurrent int) Machine {
 		Date:       time.Now().UTC().Format(time.RFC3339),
 		Concurrent: concurrent,
 		Weir:       "unknown",
+		WeirArgs:   weirArgs,
 	}
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		s := bufio.NewScanner(f)
