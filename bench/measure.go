@@ -16,7 +16,7 @@ const profileSeconds = 30
 // measuring the time, weir's CPU and memory, and the CPU of everything else on the machine
 // the harness started.
 func measureReady(ctx context.Context, c *cluster, cfg *config, ns string, n int, objs []client.Object, profile string) (Result, error) {
-	r := Result{N: n, Machine: machine(cfg.concurrent, cfg.weirArgs...)}
+	r := Result{N: n, Machine: machine(cfg)}
 	waitProfile := c.captureProfiles(ctx, cfg.profileDir, profile, profileSeconds)
 	s := sample(c.weirPid(), 100*time.Millisecond)
 	defer s.Stop()

@@ -158,8 +158,9 @@ func loadAll(dir string) (map[string][]Result, error) {
 	return out, nil
 }
 
-// machine describes this machine and the weir checkout being measured.
-func machine(concurrent int, weirArgs ...string) Machine {
+// machine describes this machine and the weir binary being measured.
+func machine(cfg *config) Machine {
+	concurrent, weirArgs := cfg.concurrent, cfg.weirArgs
 	m := Machine{
 		CPUs:       runtime.NumCPU(),
 		Kubernetes: testenv.KubernetesVersion,
@@ -184,11 +185,13 @@ func machine(concurrent int, weirArgs ...string) Machine {
 			m.LoadAverage, _ = strconv.ParseFloat(f[0], 64)
 		}
 	}
-	if root, err := testenv.RepoRoot(); err == nil {
-		cmd := exec.Command("git", "describe", "--always", "--dirty", "--exclude", "*")
-		cmd.Dir = root
-		if out, err := cmd.Output(); err == nil {
-			m.Weir = strings.TrimSpace(string(out))
+	// The binary's own version, not the checkout's HEAD: the binary may be older.
+	if out, err := exec.Command(cfg.weirBin, "version", "--client", "-o", "json").Output(); err == nil {
+		var v struct {
+			Weir string `json:"weir"`
+		}
+		if json.Unmarshal(out, &v) == nil && v.Weir != "" {
+			m.Weir = v.Weir
 		}
 	}
 	return m

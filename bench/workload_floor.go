@@ -28,7 +28,7 @@ func runFloor(ctx context.Context, c *cluster, cfg *config, n int) ([]Result, er
 	if err := os.WriteFile(file, []byte(strings.Join(docs, "---\n")), 0o644); err != nil {
 		return nil, err
 	}
-	r := Result{Workload: "floor", Variant: "kubectl", N: n, Objects: n * objectsPerApp, Machine: machine(cfg.concurrent, cfg.weirArgs...)}
+	r := Result{Workload: "floor", Variant: "kubectl", N: n, Objects: n * objectsPerApp, Machine: machine(cfg)}
 	kubectl := func(args ...string) error {
 		ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 		defer cancel()

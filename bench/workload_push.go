@@ -54,7 +54,7 @@ func runPushSingle(ctx context.Context, c *cluster, cfg *config) ([]Result, erro
 // until the new value is seen in the cluster, then waits until every Kustomization reports the
 // new revision applied (the system at rest again) before the next push.
 func runPushes(ctx context.Context, c *cluster, cfg *config, p pushSet) (Result, error) {
-	r := Result{N: p.n, Machine: machine(cfg.concurrent, cfg.weirArgs...)}
+	r := Result{N: p.n, Machine: machine(cfg)}
 	cfg.logf("► %d pushes to %s", cfg.pushes, p.repo.Name)
 	for k := 1; k <= cfg.pushes; k++ {
 		// Spread the changed applications over the repository.
