@@ -121,7 +121,7 @@ func TestDiffKustomization(t *testing.T) {
 func applyAs(t *testing.T, docs, manager string) {
 	t.Helper()
 	for _, u := range decodeDocs(t, docs) {
-		if err := env.Client.Patch(t.Context(), u, client.Apply, client.FieldOwner(manager), client.ForceOwnership); err != nil {
+		if err := env.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(manager), client.ForceOwnership); err != nil {
 			t.Fatalf("apply %s: %v", u.GetName(), err)
 		}
 	}

@@ -124,7 +124,7 @@ func emit(cmd *cobra.Command, g *globals, f *createFlags, obj client.Object, gvk
 // applyMap server-side applies one object as the weir field manager.
 func applyMap(ctx context.Context, c client.Client, m map[string]any) error {
 	u := &unstructured.Unstructured{Object: m}
-	if err := c.Patch(ctx, u, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
 	}
 	return nil

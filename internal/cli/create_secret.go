@@ -180,7 +180,7 @@ func scanHostKey(cmd *cobra.Command, host string, timeout time.Duration) (string
 	if err != nil {
 		return "", fmt.Errorf("scan host key of %s: %w", addr, err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	_, _, _, err = ssh.NewClientConn(conn, addr, cfg)
 	if line == "" {
 		return "", fmt.Errorf("scan host key of %s: %w", addr, err)

@@ -14,6 +14,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -151,8 +152,10 @@ func kustomizationTree(ctx context.Context, c client.Client, node *treeNode, com
 // Helm storage Secret, as children.
 func helmReleaseTree(ctx context.Context, c client.Client, node *treeNode) error {
 	hr, err := getObject(ctx, c, hrKind, node.Resource.Namespace, node.Resource.Name)
-	if err != nil {
+	if apierrors.IsNotFound(err) {
 		return nil // not there (yet): a leaf
+	} else if err != nil {
+		return err
 	}
 	if entries, ok, _ := unstructured.NestedSlice(hr.Object, "status", "inventory", "entries"); ok {
 		inv := &kustomizev1.ResourceInventory{}
@@ -238,7 +241,7 @@ func helmManifest(data []byte) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("gunzip: %w", err)
 		}
-		defer zr.Close()
+		defer func() { _ = zr.Close() }()
 		if raw, err = io.ReadAll(io.LimitReader(zr, 64<<20)); err != nil {
 			return "", fmt.Errorf("gunzip: %w", err)
 		}
