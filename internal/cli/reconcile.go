@@ -49,6 +49,10 @@ func reconcileKindCommand(g *globals, k *fluxKind) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if isStatic(k, obj) {
+				fmt.Fprintln(g.out, "✔ reconciliation not supported by the object")
+				return nil
+			}
 			if isSuspended(obj) {
 				return fmt.Errorf("%s %s/%s is suspended: resume it before reconciling", k.Kind, g.namespace, args[0])
 			}
@@ -108,10 +112,8 @@ func reconcileSourceOf(ctx context.Context, g *globals, c client.Client, k *flux
 	if isSuspended(src) {
 		return fmt.Errorf("%s %s/%s is suspended: resume it before reconciling", sk.Kind, ns, name)
 	}
-	if sk == helmRepoKind {
-		if t, _, _ := unstructured.NestedString(src.Object, "spec", "type"); t == "oci" {
-			return nil // OCI HelmRepositories have no status to wait on.
-		}
+	if isStatic(sk, src) {
+		return nil
 	}
 	return reconcileObject(ctx, g, c, sk, src, nil)
 }
@@ -131,7 +133,6 @@ func reconcileObject(ctx context.Context, g *globals, c client.Client, k *fluxKi
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(g.out, "✔ %s reconciliation completed\n", k.Kind)
 	if k.Revision != nil {
 		if rev := k.Revision(done); rev != "" {
 			fmt.Fprintf(g.out, "✔ %s revision %s\n", k.Verb, rev)
@@ -201,4 +202,13 @@ func waitHandled(ctx context.Context, c client.Client, k *fluxKind, ns, name, re
 		return nil, fmt.Errorf("%s %s/%s: timed out waiting for reconciliation: %s", k.Kind, ns, name, msg)
 	}
 	return last, nil
+}
+
+// isStatic reports objects that have no reconciliation to wait on: OCI HelmRepositories.
+func isStatic(k *fluxKind, u *unstructured.Unstructured) bool {
+	if k != helmRepoKind {
+		return false
+	}
+	t, _, _ := unstructured.NestedString(u.Object, "spec", "type")
+	return t == "oci"
 }

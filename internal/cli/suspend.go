@@ -109,12 +109,12 @@ func suspendKindCommand(g *globals, k *fluxKind, suspend bool) *cobra.Command {
 
 func waitResumed(ctx context.Context, g *globals, c client.Client, k *fluxKind, objs []*unstructured.Unstructured, requested map[string]string) error {
 	for _, o := range objs {
-		fmt.Fprintf(g.out, "◎ waiting for %s %s reconciliation\n", k.Kind, o.GetName())
+		fmt.Fprintf(g.out, "◎ waiting for %s reconciliation\n", k.Kind)
 		u, err := waitHandled(ctx, c, k, o.GetNamespace(), o.GetName(), requested[o.GetName()])
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(g.out, "✔ %s %s reconciliation completed\n", k.Kind, o.GetName())
+		fmt.Fprintf(g.out, "✔ %s reconciliation completed\n", k.Kind)
 		if k.Revision != nil {
 			if rev := k.Revision(u); rev != "" {
 				fmt.Fprintf(g.out, "✔ %s revision %s\n", k.Verb, rev)
