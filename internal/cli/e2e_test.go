@@ -1,0 +1,98 @@
+package cli_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weirgitops/weir/internal/testenv"
+	"github.com/weirgitops/weir/internal/testenv/gitserver"
+)
+
+// startController runs `weir controller` against the test control plane with JSON logs
+// written to the returned file, until the test ends.
+func startController(t *testing.T) string {
+	t.Helper()
+	health := freePort(t)
+	logPath := filepath.Join(t.TempDir(), "weir.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(weirBin, "controller", "--kubeconfig", env.Kubeconfig,
+		"--health-addr", health, "--metrics-addr", freePort(t),
+		"--storage-addr", freePort(t), "--receiver-addr", freePort(t),
+		"--storage-path", t.TempDir(), "--log-encoding", "json")
+	cmd.Env = append(cmd.Environ(), "RUNTIME_NAMESPACE=default")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = logFile.Close()
+	})
+	testenv.Eventually(t, 60*time.Second, func() error {
+		code, err := testenv.HTTPGet(t.Context(), "http://"+health+"/readyz")
+		if err != nil {
+			return err
+		}
+		if code != http.StatusOK {
+			return fmt.Errorf("readyz: %d", code)
+		}
+		return nil
+	})
+	return logPath
+}
+
+// TestCreateReconcileWithController runs the CLI against the real GitRepository controller:
+// create waits for the first artifact, reconcile for the next commit, and logs reads what the
+// controller wrote.
+func TestCreateReconcileWithController(t *testing.T) {
+	ns := env.Namespace(t)
+	root := gitserver.NewRoot(t)
+	repo := root.NewRepo("podinfo")
+	first := repo.Commit("main", "init", map[string]string{"apps/cm.yaml": "kind: ConfigMap\n"})
+	srv := root.ServeHTTP(gitserver.HTTPOptions{})
+	logPath := startController(t)
+
+	out, errOut, code := weir(t, nil, "create", "source", "git", "podinfo", "--url", srv.RepoURL("podinfo"),
+		"--branch", "main", "--interval", "1h", "-n", ns, "--timeout", "2m")
+	if code != 0 {
+		t.Fatalf("create source git: exit %d\n%s%s", code, out, errOut)
+	}
+	if want := "✔ fetched revision main@sha1:" + first; !strings.Contains(out, want) {
+		t.Errorf("create output lacks %q:\n%s", want, out)
+	}
+
+	second := repo.Commit("main", "second", map[string]string{"apps/cm.yaml": "kind: ConfigMap\n# 2\n"})
+	out, errOut, code = weir(t, nil, "reconcile", "source", "git", "podinfo", "-n", ns, "--timeout", "2m")
+	if code != 0 {
+		t.Fatalf("reconcile source git: exit %d\n%s%s", code, out, errOut)
+	}
+	if want := "✔ fetched revision main@sha1:" + second; !strings.Contains(out, want) {
+		t.Errorf("reconcile output lacks %q:\n%s", want, out)
+	}
+
+	out, errOut, code = weir(t, nil, "get", "sources", "git", "-n", ns)
+	if code != 0 || !strings.Contains(out, "main@sha1:"+second) {
+		t.Errorf("get sources git: exit %d\n%s%s", code, out, errOut)
+	}
+
+	testenv.Eventually(t, 30*time.Second, func() error {
+		out, errOut, code := weir(t, nil, "logs", "--from-file", logPath, "--kind", "GitRepository", "--name", "podinfo", "-n", ns)
+		if code != 0 {
+			return fmt.Errorf("logs: exit %d: %s", code, errOut)
+		}
+		if !strings.Contains(out, "GitRepository/podinfo."+ns+" - ") {
+			return fmt.Errorf("logs lack the GitRepository's lines:\n%s", out)
+		}
+		return nil
+	})
+}
