@@ -19,7 +19,7 @@ func newDeleteCommand(g *globals) *cobra.Command {
 func deleteKindCommand(g *globals, k *fluxKind, silent *bool) *cobra.Command {
 	return &cobra.Command{
 		Use:   k.Use + " [name]",
-		Short: fmt.Sprintf("Delete a %s", k.Kind),
+		Short: fmt.Sprintf("Delete %s objects", k.Kind),
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()

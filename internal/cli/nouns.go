@@ -40,14 +40,14 @@ func singular(k *fluxKind) (string, []string) {
 // built by mk.
 func addNouns(verb *cobra.Command, vk verbKinds, mk func(k *fluxKind) *cobra.Command) {
 	if len(vk.sources) > 0 {
-		src := &cobra.Command{Use: "source", Aliases: []string{"sources"}, Short: verb.Name() + " sources"}
+		src := &cobra.Command{Use: "source", Aliases: []string{"sources"}, Short: strings.ToUpper(verb.Name()[:1]) + verb.Name()[1:] + " sources"}
 		for _, k := range vk.sources {
 			src.AddCommand(mk(k))
 		}
 		verb.AddCommand(src)
 	}
 	if len(vk.images) > 0 {
-		img := &cobra.Command{Use: "image", Aliases: []string{"images"}, Short: verb.Name() + " image automation objects"}
+		img := &cobra.Command{Use: "image", Aliases: []string{"images"}, Short: strings.ToUpper(verb.Name()[:1]) + verb.Name()[1:] + " image automation objects"}
 		for _, k := range vk.images {
 			img.AddCommand(mk(k))
 		}

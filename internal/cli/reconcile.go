@@ -36,7 +36,7 @@ func reconcileKindCommand(g *globals, k *fluxKind) *cobra.Command {
 	var withSource, force, reset bool
 	cmd := &cobra.Command{
 		Use:   k.Use + " [name]",
-		Short: fmt.Sprintf("Reconcile a %s", k.Kind),
+		Short: fmt.Sprintf("Reconcile %s objects", k.Kind),
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()

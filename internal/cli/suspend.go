@@ -40,7 +40,7 @@ func suspendKindCommand(g *globals, k *fluxKind, suspend bool) *cobra.Command {
 	}
 	cmd := &cobra.Command{
 		Use:   k.Use + " [name]",
-		Short: fmt.Sprintf("%s the reconciliation of a %s", map[bool]string{true: "Suspend", false: "Resume"}[suspend], k.Kind),
+		Short: fmt.Sprintf("%s the reconciliation of %s objects", map[bool]string{true: "Suspend", false: "Resume"}[suspend], k.Kind),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) > 0) {
 				return fmt.Errorf("give a %s name or --all", k.Kind)
