@@ -204,6 +204,10 @@ func diffKustomization(ctx context.Context, g *globals, c client.Client, ks *kus
 		case apply.Configured:
 			changed = true
 			fmt.Fprintf(g.out, "► %s drifted\n", e.Subject)
+			if e.ObjMetadata.Kind == "Secret" && e.ObjMetadata.Group == "" {
+				fmt.Fprintln(g.out, "  (the values of a Secret are not shown)")
+				continue
+			}
 			if d := strings.TrimRight(e.Diff, "\n"); d != "" {
 				fmt.Fprintln(g.out, d)
 			}
