@@ -113,10 +113,8 @@ func emit(cmd *cobra.Command, g *globals, f *createFlags, obj client.Object, gvk
 		return err
 	}
 	fmt.Fprintf(g.out, "✔ %s %s is ready\n", k.Kind, obj.GetName())
-	if k.Revision != nil {
-		if rev := k.Revision(u); rev != "" {
-			fmt.Fprintf(g.out, "✔ %s revision %s\n", k.Verb, rev)
-		}
+	if msg := k.successMessage(u); msg != "" {
+		fmt.Fprintf(g.out, "✔ %s\n", msg)
 	}
 	return nil
 }

@@ -30,10 +30,35 @@ type fluxKind struct {
 	NoStatus bool
 	// Suspendable kinds have spec.suspend.
 	Suspendable bool
-	// Revision returns the revision the object reached, for reconcile's last line.
+	// Revision returns the revision the object reached.
 	Revision func(u *unstructured.Unstructured) string
-	// Verb is the past tense reconcile prints with the revision ("fetched", "applied").
+	// Verb is the past tense flux prints with the revision ("fetched", "applied").
 	Verb string
+}
+
+// successMessage is the last line reconcile, resume and create print for a Ready object, as
+// flux words it: "fetched revision …", "applied revision …", "scan fetched 3 tags".
+func (k *fluxKind) successMessage(u *unstructured.Unstructured) string {
+	switch k {
+	case imageRepoKind:
+		n, _, _ := unstructured.NestedInt64(u.Object, "status", "lastScanResult", "tagCount")
+		return fmt.Sprintf("scan fetched %d tags", n)
+	case imagePolicyKind:
+		return fmt.Sprintf("selected ref %s", latestImage(u))
+	case imageUpdateKind:
+		if c, _, _ := unstructured.NestedString(u.Object, "status", "lastPushCommit"); c != "" {
+			return "last push commit " + c
+		}
+		return "repository up-to-date"
+	}
+	if k.Revision == nil {
+		return ""
+	}
+	rev := k.Revision(u)
+	if rev == "" {
+		return ""
+	}
+	return k.Verb + " revision " + rev
 }
 
 // GVK returns the kind's group, version and kind.
@@ -123,26 +148,20 @@ var (
 			ready, msg := readyStatus(u)
 			scan, _, _ := unstructured.NestedString(u.Object, "status", "lastScanResult", "scanTime")
 			return []string{formatTime(scan), suspendedCell(u), ready, msg}
-		}, Revision: func(u *unstructured.Unstructured) string {
-			n, _, _ := unstructured.NestedInt64(u.Object, "status", "lastScanResult", "tagCount")
-			return fmt.Sprintf("%d tags", n)
-		}, Verb: "scan fetched"}
+		}}
 	imagePolicyKind = &fluxKind{Kind: "ImagePolicy", GV: imageGV, Use: "policy",
 		Headers: []string{"Latest image", "Ready", "Message"}, Suspendable: true,
 		Row: func(u *unstructured.Unstructured) []string {
 			ready, msg := readyStatus(u)
 			return []string{latestImage(u), ready, msg}
-		}, Revision: latestImage, Verb: "selected"}
+		}, Revision: latestImage}
 	imageUpdateKind = &fluxKind{Kind: "ImageUpdateAutomation", GV: imageGV, Use: "update",
 		Headers: []string{"Last run", "Suspended", "Ready", "Message"}, Suspendable: true,
 		Row: func(u *unstructured.Unstructured) []string {
 			ready, msg := readyStatus(u)
 			run, _, _ := unstructured.NestedString(u.Object, "status", "lastAutomationRunTime")
 			return []string{formatTime(run), suspendedCell(u), ready, msg}
-		}, Revision: func(u *unstructured.Unstructured) string {
-			s, _, _ := unstructured.NestedString(u.Object, "status", "lastPushCommit")
-			return s
-		}, Verb: "pushed"}
+		}}
 )
 
 // sourceKinds are the kinds under `get sources`, in flux's order.

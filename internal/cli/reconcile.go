@@ -133,10 +133,8 @@ func reconcileObject(ctx context.Context, g *globals, c client.Client, k *fluxKi
 	if err != nil {
 		return err
 	}
-	if k.Revision != nil {
-		if rev := k.Revision(done); rev != "" {
-			fmt.Fprintf(g.out, "✔ %s revision %s\n", k.Verb, rev)
-		}
+	if msg := k.successMessage(done); msg != "" {
+		fmt.Fprintf(g.out, "✔ %s\n", msg)
 	}
 	return nil
 }

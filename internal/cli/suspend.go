@@ -115,10 +115,8 @@ func waitResumed(ctx context.Context, g *globals, c client.Client, k *fluxKind, 
 			return err
 		}
 		fmt.Fprintf(g.out, "✔ %s reconciliation completed\n", k.Kind)
-		if k.Revision != nil {
-			if rev := k.Revision(u); rev != "" {
-				fmt.Fprintf(g.out, "✔ %s revision %s\n", k.Verb, rev)
-			}
+		if msg := k.successMessage(u); msg != "" {
+			fmt.Fprintf(g.out, "✔ %s\n", msg)
 		}
 	}
 	return nil
