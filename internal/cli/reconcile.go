@@ -74,6 +74,8 @@ func reconcileKindCommand(g *globals, k *fluxKind) *cobra.Command {
 	switch k {
 	case ksKind:
 		cmd.Flags().BoolVar(&withSource, "with-source", false, "reconcile the Kustomization's source first")
+	case chartKind:
+		cmd.Flags().BoolVar(&withSource, "with-source", false, "reconcile the HelmChart's source first")
 	case hrKind:
 		cmd.Flags().BoolVar(&withSource, "with-source", false, "reconcile the HelmRelease's source first")
 		cmd.Flags().BoolVar(&force, "force", false, "force a one-off install or upgrade of the HelmRelease resource")
@@ -91,9 +93,18 @@ func reconcileSourceOf(ctx context.Context, g *globals, c client.Client, k *flux
 	case hrKind:
 		if r, ok, _ := unstructured.NestedMap(obj.Object, "spec", "chartRef"); ok {
 			ref = r
-		} else {
-			ref, _, _ = unstructured.NestedMap(obj.Object, "spec", "chart", "spec", "sourceRef")
+			break
 		}
+		ref, _, _ = unstructured.NestedMap(obj.Object, "spec", "chart", "spec", "sourceRef")
+		// As flux: the HelmChart made for the release is the source to reconcile.
+		if chart := helmChartOf(ctx, c, obj, ref); chart != nil {
+			if isSuspended(chart) {
+				return fmt.Errorf("HelmChart %s/%s is suspended: resume it before reconciling", chart.GetNamespace(), chart.GetName())
+			}
+			return reconcileObject(ctx, g, c, chartKind, chart, nil)
+		}
+	case chartKind:
+		ref, _, _ = unstructured.NestedMap(obj.Object, "spec", "sourceRef")
 	}
 	kind, _ := ref["kind"].(string)
 	name, _ := ref["name"].(string)

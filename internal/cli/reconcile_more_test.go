@@ -79,7 +79,8 @@ func TestReconcileHelmReleaseForce(t *testing.T) {
 	ns := env.Namespace(t)
 	seedHelm(t, ns)
 	fakeController(t, hrKindGVK, ns, "podinfo", nil)
-	out, errOut, code := weir(t, nil, "reconcile", "hr", "podinfo", "--force", "--reset", "-n", ns)
+	fakeController(t, schema.GroupVersionKind{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "HelmChart"}, ns, ns+"-podinfo", nil)
+	out, errOut, code := weir(t, nil, "reconcile", "hr", "podinfo", "--force", "--reset", "--with-source", "-n", ns)
 	if code != 0 {
 		t.Fatalf("exit %d: %s%s", code, out, errOut)
 	}
@@ -91,7 +92,8 @@ func TestReconcileHelmReleaseForce(t *testing.T) {
 	if req == "" || hr.Annotations[meta.ForceRequestAnnotation] != req || hr.Annotations["reconcile.fluxcd.io/resetAt"] != req {
 		t.Errorf("annotations = %v, want requestedAt, forceAt and resetAt equal", hr.Annotations)
 	}
-	if !strings.Contains(out, "✔ applied revision 6.5.0") {
+	if !strings.Contains(out, "► annotating HelmChart "+ns+"-podinfo") || !strings.Contains(out, "✔ fetched revision 6.5.0") ||
+		!strings.Contains(out, "✔ applied revision 6.5.0") {
 		t.Errorf("output lacks the chart version:\n%s", out)
 	}
 }
