@@ -66,7 +66,7 @@ func newLogsCommand(g *globals) *cobra.Command {
 				return logsFromFile(ctx, g.out, fromFile, f, follow)
 			}
 			if fluxNS == "" {
-				fluxNS = "flux-system"
+				fluxNS = g.namespace
 			}
 			return logsFromPod(ctx, g, fluxNS, f, follow, since, tail)
 		},
@@ -77,7 +77,7 @@ func newLogsCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.level, "level", "", "log level, available options are: (debug, info, error)")
 	fl.BoolVarP(&follow, "follow", "f", false, "specifies if the logs should be streamed")
 	fl.BoolVarP(&all, "all-namespaces", "A", false, "displays logs for objects across all namespaces")
-	fl.StringVar(&fluxNS, "flux-namespace", "", "the namespace where the weir controller runs (default flux-system)")
+	fl.StringVar(&fluxNS, "flux-namespace", "", "the namespace where the weir controller runs (defaults to --namespace)")
 	fl.StringVar(&fromFile, "from-file", "", "read JSON logs from a file instead of the controller Pod")
 	fl.StringVar(&since, "since", "", "only return logs newer than a relative duration like 5s, 2m, or 3h")
 	fl.Int64Var(&tail, "tail", -1, "lines of recent log file to display")
