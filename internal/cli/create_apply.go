@@ -150,7 +150,7 @@ func mergeMaps(a, b map[string]any) map[string]any {
 }
 
 func createHelmReleaseCommand(g *globals, f *createFlags) *cobra.Command {
-	var source, chart, version, targetNS, releaseName, sa, strategy string
+	var source, chart, chartRef, version, targetNS, releaseName, sa, strategy string
 	var deps, valueFiles []string
 	var createNS bool
 	var chartInterval time.Duration
@@ -160,18 +160,11 @@ func createHelmReleaseCommand(g *globals, f *createFlags) *cobra.Command {
 		Short:   "Create or update a HelmRelease resource",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if chart == "" {
-				return fmt.Errorf("chart name or path is required")
+			if chart == "" && chartRef == "" {
+				return fmt.Errorf("chart name or path is required, or --chart-ref")
 			}
 			if strategy != "Revision" && strategy != "ChartVersion" {
 				return fmt.Errorf("'%s' is an invalid reconcile strategy(valid: Revision, ChartVersion)", strategy)
-			}
-			if source == "" {
-				return fmt.Errorf("source is required")
-			}
-			kind, name, ns, err := parseKindRef(source, "", []string{"HelmRepository", "GitRepository", "Bucket"})
-			if err != nil {
-				return err
 			}
 			om, err := f.objectMeta(g, args[0])
 			if err != nil {
@@ -180,13 +173,28 @@ func createHelmReleaseCommand(g *globals, f *createFlags) *cobra.Command {
 			hr := &helmv2.HelmRelease{ObjectMeta: om, Spec: helmv2.HelmReleaseSpec{
 				ReleaseName: releaseName, DependsOn: dependsOn(deps), Interval: metav1.Duration{Duration: f.interval},
 				TargetNamespace: targetNS, ServiceAccountName: sa,
-				Chart: &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{
+			}}
+			if chartRef != "" {
+				kind, name, ns, err := parseKindRef(chartRef, "", []string{"OCIRepository", "HelmChart", "ExternalArtifact"})
+				if err != nil {
+					return err
+				}
+				hr.Spec.ChartRef = &helmv2.CrossNamespaceSourceReference{Kind: kind, Name: name, Namespace: ns}
+			} else {
+				if source == "" {
+					return fmt.Errorf("source is required")
+				}
+				kind, name, ns, err := parseKindRef(source, "", []string{"HelmRepository", "GitRepository", "Bucket"})
+				if err != nil {
+					return err
+				}
+				hr.Spec.Chart = &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{
 					Chart: chart, Version: version, ReconcileStrategy: strategy,
 					SourceRef: helmv2.CrossNamespaceObjectReference{Kind: kind, Name: name, Namespace: ns},
-				}},
-			}}
-			if chartInterval > 0 {
-				hr.Spec.Chart.Spec.Interval = &metav1.Duration{Duration: chartInterval}
+				}}
+				if chartInterval > 0 {
+					hr.Spec.Chart.Spec.Interval = &metav1.Duration{Duration: chartInterval}
+				}
 			}
 			if createNS {
 				hr.Spec.Install = &helmv2.Install{CreateNamespace: true}
@@ -203,6 +211,7 @@ func createHelmReleaseCommand(g *globals, f *createFlags) *cobra.Command {
 	fl.StringVar(&releaseName, "release-name", "", "name used for the Helm release, defaults to a composition of '[<target-namespace>-]<HelmRelease-name>'")
 	fl.StringVar(&source, "source", "", "source that contains the chart in the format '<kind>/<name>.<namespace>', where kind must be one of: (HelmRepository, GitRepository, Bucket)")
 	fl.StringVar(&chart, "chart", "", "Helm chart name or path")
+	fl.StringVar(&chartRef, "chart-ref", "", "Helm chart reference in the format '<kind>/<name>.<namespace>', where kind must be one of: (OCIRepository, HelmChart)")
 	fl.StringVar(&version, "chart-version", "", "Helm chart version, accepts a semver range (ignored for charts from GitRepository sources)")
 	fl.StringSliceVar(&deps, "depends-on", nil, "HelmReleases that must be ready before this release can be installed, supported formats '<name>' and '<namespace>/<name>'")
 	fl.StringVar(&targetNS, "target-namespace", "", "namespace to install this release, defaults to the HelmRelease namespace")

@@ -76,6 +76,7 @@ func TestCreateExport(t *testing.T) {
 		{"kustomization", []string{"kustomization", "apps", "--source=podinfo", "--path=./kustomize", "--prune=true", "--depends-on=infra,other/base", "--health-check=Deployment/podinfo.default", "--target-namespace=apps"}},
 		{"kustomization_wait", []string{"ks", "infra", "--source=OCIRepository/manifests.flux-system", "--path=./", "--wait", "--interval=5m"}},
 		{"helmrelease", []string{"helmrelease", "podinfo", "--source=HelmRepository/bitnami", "--chart=podinfo", "--chart-version=>6.0.0", "--values=" + values, "--target-namespace=apps"}},
+		{"helmrelease_chart_ref", []string{"hr", "podinfo-oci", "--chart-ref=OCIRepository/podinfo", "--target-namespace=apps", "--create-target-namespace"}},
 		{"alert_provider", []string{"alert-provider", "slack", "--type=slack", "--channel=general", "--secret-ref=slack-url"}},
 		{"alert", []string{"alert", "on-call", "--provider-ref=slack", "--event-severity=error", "--event-source=Kustomization/*,GitRepository/podinfo"}},
 		{"receiver", []string{"receiver", "github", "--type=github", "--event=ping,push", "--secret-ref=webhook-token", "--resource=GitRepository/podinfo"}},
