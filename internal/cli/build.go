@@ -161,7 +161,7 @@ func newDiffCommand(g *globals) *cobra.Command {
 		Short:   "Diff Kustomization",
 		Long: "The diff kustomization command builds the local directory as the Kustomization would, " +
 			"compares it with the cluster through a server-side dry run and lists what would be pruned. " +
-			"The exit code is 1 when there are differences and 0 when there are none.",
+			"The exit code is 1 when there are differences, 0 when there are none and 2 when the diff failed.",
 		Example: `  # Preview the changes of a local checkout
   weir diff kustomization apps --path ./clusters/prod/apps`,
 		Args: cobra.ExactArgs(1),
@@ -172,13 +172,14 @@ func newDiffCommand(g *globals) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
 			defer cancel()
+			// As diff(1): 1 means differences, 2 means the comparison itself failed.
 			ks, objs, err := buildKustomization(ctx, c, g.namespace, args[0], path)
 			if err != nil {
-				return err
+				return &exitError{code: 2, msg: err.Error()}
 			}
 			changed, err := diffKustomization(ctx, g, c, ks, objs)
 			if err != nil {
-				return err
+				return &exitError{code: 2, msg: err.Error()}
 			}
 			if changed {
 				return &exitError{code: 1}

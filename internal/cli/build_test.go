@@ -72,6 +72,10 @@ func TestDiffKustomization(t *testing.T) {
 	ns := env.Namespace(t)
 	dir := buildFixture(t, ns)
 
+	if _, errOut, code := weir(t, nil, "diff", "ks", "missing", "--path", dir, "-n", ns); code != 2 || !strings.Contains(errOut, "missing") {
+		t.Errorf("diff of a missing Kustomization: exit %d, want 2: %q", code, errOut)
+	}
+
 	out, errOut, code := weir(t, nil, "diff", "kustomization", "apps", "--path", dir, "-n", ns)
 	if code != 1 || !strings.Contains(out, "✚ ConfigMap/"+ns+"/prod-settings created") {
 		t.Fatalf("diff before apply: exit %d, stdout %q, stderr %q", code, out, errOut)
