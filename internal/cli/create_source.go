@@ -27,9 +27,9 @@ func ignorePaths(paths []string) *string {
 }
 
 func createSourceGitCommand(g *globals, f *createFlags) *cobra.Command {
-	var u, branch, tag, semver, commit, refName, secret string
+	var u, branch, tag, semver, commit, refName, secret, username, password string
 	var ignore []string
-	var submodules bool
+	var submodules, silent bool
 	cmd := &cobra.Command{
 		Use:   "git [name]",
 		Short: "Create or update a GitRepository source",
@@ -71,10 +71,20 @@ func createSourceGitCommand(g *globals, f *createFlags) *cobra.Command {
 				URL: u, Interval: metav1.Duration{Duration: f.interval}, Reference: ref,
 				SecretRef: secretRef(secret), RecurseSubmodules: submodules, Ignore: ignorePaths(ignore),
 			}}
+			if !f.export && secret == "" {
+				name, err := gitCredentials(cmd, g, f, om, parsed, username, password, silent)
+				if err != nil {
+					return err
+				}
+				obj.Spec.SecretRef = secretRef(name)
+			}
 			return emit(cmd, g, f, obj, gitKind.GVK(), "GitRepository source", gitKind)
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVarP(&username, "username", "u", "", "basic authentication username")
+	fl.StringVarP(&password, "password", "p", "", "basic authentication password")
+	fl.BoolVarP(&silent, "silent", "s", false, "assumes the deploy key is already setup, skips confirmation")
 	fl.StringVar(&u, "url", "", "git address, e.g. ssh://git@host/org/repository")
 	fl.StringVar(&branch, "branch", "", "git branch")
 	fl.StringVar(&tag, "tag", "", "git tag")
@@ -207,4 +217,45 @@ func createSourceBucketCommand(g *globals, f *createFlags) *cobra.Command {
 	fl.StringVar(&secret, "secret-ref", "", "the name of an existing secret containing credentials")
 	fl.BoolVar(&insecure, "insecure", false, "for when connecting to a non-TLS S3 HTTP endpoint")
 	return cmd
+}
+
+// gitCredentials creates, as flux does when no --secret-ref is given, a Secret named after
+// the source: basic auth for HTTP(S) with --username and --password, or for ssh:// a new key
+// pair with the host's known_hosts, whose public key the user adds as a deploy key. It
+// returns the Secret's name, or "" when no credentials are needed.
+func gitCredentials(cmd *cobra.Command, g *globals, f *createFlags, om metav1.ObjectMeta, u *url.URL, username, password string, silent bool) (string, error) {
+	data := map[string]string{}
+	switch u.Scheme {
+	case "ssh":
+		priv, pub, err := sshKeyPair("ecdsa", "p384", 0, "", "")
+		if err != nil {
+			return "", err
+		}
+		hosts, err := scanHostKey(cmd, u.Host, g.timeout)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(g.out, "✔ collected public key from SSH server:\n%s", hosts)
+		fmt.Fprintf(g.out, "✚ deploy key: %s\n", strings.TrimSpace(pub))
+		if !silent {
+			if !isTerminal(g.in) {
+				return "", fmt.Errorf("create GitRepository %s/%s: stdin is not a terminal: add the deploy key and use --silent", om.Namespace, om.Name)
+			}
+			if !confirm(g, "Have you added the deploy key to your repository") {
+				return "", fmt.Errorf("create GitRepository %s/%s: aborted", om.Namespace, om.Name)
+			}
+		}
+		data["identity"], data["identity.pub"], data["known_hosts"] = string(priv), pub, hosts
+	default:
+		if username == "" || password == "" {
+			return "", nil
+		}
+		data["username"], data["password"] = username, password
+	}
+	fmt.Fprintln(g.out, "► applying secret with repository credentials")
+	if err := emitSecret(cmd, g, f, secretMap(om, "", data)); err != nil {
+		return "", err
+	}
+	fmt.Fprintln(g.out, "✔ authentication configured")
+	return om.Name, nil
 }

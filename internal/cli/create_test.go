@@ -154,3 +154,42 @@ func TestCreateAppliesAndWaits(t *testing.T) {
 		t.Errorf("field managers = %v, want weir", managers)
 	}
 }
+
+func TestCreateSourceGitGeneratesCredentials(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := gitserver.NewRoot(t).ServeSSH()
+	fakeSourceController(t, ns, "over-ssh", metav1.ConditionTrue, "stored", rev1)
+	fakeSourceController(t, ns, "over-https", metav1.ConditionTrue, "stored", rev1)
+
+	_, errOut, code := weir(t, nil, "create", "source", "git", "over-ssh", "--url", srv.RepoURL("repo"), "--branch=main", "-n", ns)
+	if code == 0 || !strings.Contains(errOut, "--silent") {
+		t.Errorf("ssh without a terminal nor --silent: exit %d, %q", code, errOut)
+	}
+	out, errOut, code := weir(t, nil, "create", "source", "git", "over-ssh", "--url", srv.RepoURL("repo"), "--branch=main", "--silent", "-n", ns, "--timeout=1m")
+	if code != 0 || !strings.Contains(out, "✚ deploy key: ecdsa-sha2-nistp384 ") {
+		t.Fatalf("ssh: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = weir(t, nil, "create", "source", "git", "over-https", "--url", "https://example.com/repo", "--branch=main",
+		"-u", "git", "-p", "token", "-n", ns, "--timeout=1m")
+	if code != 0 {
+		t.Fatalf("https: exit %d\n%s%s", code, out, errOut)
+	}
+	for name, keys := range map[string][]string{"over-ssh": {"identity", "identity.pub", "known_hosts"}, "over-https": {"username", "password"}} {
+		var r sourcev1.GitRepository
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Spec.SecretRef == nil || r.Spec.SecretRef.Name != name {
+			t.Errorf("%s: secretRef = %v", name, r.Spec.SecretRef)
+		}
+		var s corev1.Secret
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, &s); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, k := range keys {
+			if len(s.Data[k]) == 0 {
+				t.Errorf("%s: secret lacks %s", name, k)
+			}
+		}
+	}
+}
