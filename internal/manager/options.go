@@ -55,9 +55,11 @@ func DefaultOptions() Options {
 		LogEncoding:        "json",
 		Controllers:        ControllerNames(),
 		GracefulShutdown:   30 * time.Second,
-		KubeAPIQPS:         50,
-		KubeAPIBurst:       300,
-		ArtifactMaxSize:    512 << 20,
+		// Flux gives each of its five controllers 50 queries per second (burst 300); weir runs
+		// them in one process with one client, so it gets their sum.
+		KubeAPIQPS:      250,
+		KubeAPIBurst:    1500,
+		ArtifactMaxSize: 512 << 20,
 	}
 }
 

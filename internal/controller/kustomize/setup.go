@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -88,7 +90,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
 		cancelSub := r.Store.Subscribe(func(e artifact.Event) {
 			key := sourceKey(e.Object.Kind, e.Object.Namespace, e.Object.Name)
 			r.cancelWaits(key, e.Revision)
-			for _, req := range r.requestsFor(ctx, sourceIndex, key) {
+			for _, req := range r.changedFirst(ctx, r.requestsFor(ctx, sourceIndex, key), e) {
 				ks := &kustomizev1.Kustomization{}
 				ks.Namespace, ks.Name = req.Namespace, req.Name
 				select {
@@ -150,4 +152,28 @@ func (r *Reconciler) requestsFor(ctx context.Context, index, key string) []ctrl.
 		reqs = append(reqs, ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ks.Namespace, Name: ks.Name}})
 	}
 	return reqs
+}
+
+// changedFirst orders the Kustomizations of a source that stored a new artifact so that those
+// whose build inputs changed are enqueued ahead of those that will only record the revision:
+// in a monorepo, the application that a push changed is applied first.
+func (r *Reconciler) changedFirst(ctx context.Context, reqs []ctrl.Request, e artifact.Event) []ctrl.Request {
+	if len(reqs) < 2 {
+		return reqs
+	}
+	size := e.Record.Size
+	src := sourceArtifact{kind: e.Object.Kind, namespace: e.Object.Namespace, name: e.Object.Name,
+		artifact: &meta.Artifact{Path: e.Record.Path, URL: e.Record.URL, Revision: e.Record.Revision,
+			Digest: e.Record.Digest, LastUpdateTime: metav1.NewTime(e.Record.LastUpdateTime), Size: &size}}
+	changed := make([]ctrl.Request, 0, len(reqs))
+	var unchanged []ctrl.Request
+	for _, req := range reqs {
+		var ks kustomizev1.Kustomization
+		if err := r.Get(ctx, req.NamespacedName, &ks); err == nil && r.unchangedInputs(ctx, &ks, src) {
+			unchanged = append(unchanged, req)
+			continue
+		}
+		changed = append(changed, req)
+	}
+	return append(changed, unchanged...)
 }
