@@ -34,7 +34,7 @@ type cluster struct {
 	client    client.Client
 	git       *gitserver.Root
 	http      *gitserver.HTTPServer
-	t         *runner
+	t         *gitserver.Standalone
 	weir      *exec.Cmd
 	pprof     string
 	work      string
@@ -50,7 +50,7 @@ func startCluster(ctx context.Context, cfg *config, noWeir bool) (c *cluster, er
 	if err != nil {
 		return nil, fmt.Errorf("create work dir: %w", err)
 	}
-	c = &cluster{work: work, t: &runner{dir: filepath.Join(work, "git")}}
+	c = &cluster{work: work, t: gitserver.NewStandalone(filepath.Join(work, "git"))}
 	defer func() {
 		if err != nil {
 			c.Close()
@@ -75,7 +75,7 @@ func startCluster(ctx context.Context, cfg *config, noWeir bool) (c *cluster, er
 	if err != nil {
 		return nil, err
 	}
-	if err := c.t.do(func() {
+	if err := c.t.Do(func() {
 		c.git = gitserver.NewRoot(c.t)
 		c.http = c.git.ServeHTTP(gitserver.HTTPOptions{})
 	}); err != nil {
@@ -189,7 +189,7 @@ func (c *cluster) Close() {
 	if c.stopWatch != nil {
 		c.stopWatch()
 	}
-	c.t.cleanup()
+	c.t.Close()
 	if c.env != nil {
 		c.env.Stop()
 	}
@@ -215,13 +215,13 @@ func (c *cluster) createAll(ctx context.Context, objs []client.Object) error {
 // commit runs one commit on the Git server and returns its hash.
 func (c *cluster) commit(repo *gitserver.Repo, msg string, files map[string]string) (string, error) {
 	var head string
-	err := c.t.do(func() { head = repo.Commit("main", msg, files) })
+	err := c.t.Do(func() { head = repo.Commit("main", msg, files) })
 	return head, err
 }
 
 // newRepo creates a repository with one commit of files on main.
 func (c *cluster) newRepo(name string, files map[string]string) (repo *gitserver.Repo, url, head string, err error) {
-	err = c.t.do(func() {
+	err = c.t.Do(func() {
 		repo = c.git.NewRepo(name)
 		head = repo.Commit("main", "bench: "+name, files)
 	})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -27,16 +26,16 @@ import (
 type site struct {
 	env         *testenv.Env
 	storageAddr string
-	t           *runner
+	t           *gitserver.Standalone
 	repo        *gitserver.Repo
 	files       map[string]string
 	url         string
 }
 
 func startSite(_ context.Context, out io.Writer, env *testenv.Env, work string) (*site, error) {
-	t := &runner{dir: filepath.Join(work, "git")}
+	t := gitserver.NewStandalone(filepath.Join(work, "git"))
 	s := &site{env: env, storageAddr: freeAddr(), t: t}
-	err := t.do(func() {
+	err := t.Do(func() {
 		files, err := examples.Files("seed001")
 		if err != nil {
 			t.Fatal(err)
@@ -54,7 +53,7 @@ func startSite(_ context.Context, out io.Writer, env *testenv.Env, work string) 
 	return s, nil
 }
 
-func (s *site) Close() { s.t.cleanup() }
+func (s *site) Close() { s.t.Close() }
 
 // converge creates the GitRepository and the root Kustomization, prints the Kustomizations
 // as they turn Ready, then pushes a change and shows it applied.
@@ -94,7 +93,7 @@ func (s *site) converge(ctx context.Context, out io.Writer, weir func(...string)
 	s.files["clusters/mycluster-0/cluster-vars-configmap.yaml"] = strings.Replace(
 		s.files["clusters/mycluster-0/cluster-vars-configmap.yaml"], "priv.cloud.ogenki.io", "demo.example.org", 1)
 	var head string
-	if err := s.t.do(func() { head = s.repo.Commit("main", "move the cluster domain", s.files) }); err != nil {
+	if err := s.t.Do(func() { head = s.repo.Commit("main", "move the cluster domain", s.files) }); err != nil {
 		return err
 	}
 	pushed := time.Now()
@@ -165,50 +164,5 @@ func (s *site) waitAll(ctx context.Context, out io.Writer, n int, revision strin
 			return ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
-	}
-}
-
-// runner lets the demo use the test Git servers outside a test: Fatal aborts the step that
-// called it, and cleanups run when the demo ends.
-type runner struct {
-	dir      string
-	cleanups []func()
-	n        int
-}
-
-type fatal struct{ msg string }
-
-func (r *runner) Helper()                           {}
-func (r *runner) Fatal(args ...any)                 { panic(fatal{fmt.Sprint(args...)}) }
-func (r *runner) Fatalf(format string, args ...any) { panic(fatal{fmt.Sprintf(format, args...)}) }
-func (r *runner) Cleanup(f func())                  { r.cleanups = append(r.cleanups, f) }
-
-func (r *runner) TempDir() string {
-	r.n++
-	dir := filepath.Join(r.dir, fmt.Sprintf("%03d", r.n))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		r.Fatal(err)
-	}
-	return dir
-}
-
-// do runs f and turns a Fatal inside it into an error.
-func (r *runner) do(f func()) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			if f, ok := p.(fatal); ok {
-				err = errors.New(f.msg)
-				return
-			}
-			panic(p)
-		}
-	}()
-	f()
-	return nil
-}
-
-func (r *runner) cleanup() {
-	for i := len(r.cleanups) - 1; i >= 0; i-- {
-		r.cleanups[i]()
 	}
 }
