@@ -13,10 +13,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -90,9 +92,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
 		cancelSub := r.Store.Subscribe(func(e artifact.Event) {
 			key := sourceKey(e.Object.Kind, e.Object.Namespace, e.Object.Name)
 			r.cancelWaits(key, e.Revision)
-			for _, req := range r.changedFirst(ctx, r.requestsFor(ctx, sourceIndex, key), e) {
+			reqs, changed := r.changedFirst(ctx, r.requestsFor(ctx, sourceIndex, key), e)
+			for i, req := range reqs {
 				ks := &kustomizev1.Kustomization{}
 				ks.Namespace, ks.Name = req.Namespace, req.Name
+				if i < changed {
+					ks.Annotations = map[string]string{inputsChangedMark: "true"}
+				}
 				select {
 				case signals <- event.TypedGenericEvent[*kustomizev1.Kustomization]{Object: ks}:
 				case <-ctx.Done():
@@ -130,7 +136,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
 		Watches(&corev1.Secret{}, r.enqueueBy(ctx, varsFromIndex, func(o client.Object) string {
 			return "Secret/" + o.GetNamespace() + "/" + o.GetName()
 		}), builder.OnlyMetadata, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
-		WatchesRawSource(source.Channel(signals, &handler.TypedEnqueueRequestForObject[*kustomizev1.Kustomization]{})).
+		WatchesRawSource(source.Channel(signals, handler.TypedFuncs[*kustomizev1.Kustomization, ctrl.Request]{
+			GenericFunc: enqueueSignal,
+		})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrent}).
 		Complete(r)
 }
@@ -157,9 +165,9 @@ func (r *Reconciler) requestsFor(ctx context.Context, index, key string) []ctrl.
 // changedFirst orders the Kustomizations of a source that stored a new artifact so that those
 // whose build inputs changed are enqueued ahead of those that will only record the revision:
 // in a monorepo, the application that a push changed is applied first.
-func (r *Reconciler) changedFirst(ctx context.Context, reqs []ctrl.Request, e artifact.Event) []ctrl.Request {
+func (r *Reconciler) changedFirst(ctx context.Context, reqs []ctrl.Request, e artifact.Event) ([]ctrl.Request, int) {
 	if len(reqs) < 2 {
-		return reqs
+		return reqs, len(reqs)
 	}
 	size := e.Record.Size
 	src := sourceArtifact{kind: e.Object.Kind, namespace: e.Object.Namespace, name: e.Object.Name,
@@ -175,5 +183,26 @@ func (r *Reconciler) changedFirst(ctx context.Context, reqs []ctrl.Request, e ar
 		}
 		changed = append(changed, req)
 	}
-	return append(changed, unchanged...)
+	return append(changed, unchanged...), len(changed)
 }
+
+// inputsChangedMark marks, on the in-process signal's events only, a Kustomization whose build
+// inputs the new artifact changed.
+const inputsChangedMark = "weir.internal/inputs-changed"
+
+// highPriority is the work-queue priority of Kustomizations a new artifact changed: they go
+// ahead of those that only record the revision and of interval re-applies.
+const highPriority = 100
+
+// enqueueSignal enqueues a Kustomization told of by the artifact store, ahead of the rest when
+// its inputs changed.
+func enqueueSignal(_ context.Context, e event.TypedGenericEvent[*kustomizev1.Kustomization], q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: e.Object.Namespace, Name: e.Object.Name}}
+	if pq, ok := q.(priorityqueue.PriorityQueue[ctrl.Request]); ok && e.Object.Annotations[inputsChangedMark] == "true" {
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptrTo(highPriority)}, req)
+		return
+	}
+	q.Add(req)
+}
+
+func ptrTo[T any](v T) *T { return &v }
