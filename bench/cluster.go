@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -104,19 +102,19 @@ func (c *cluster) warmUp(ctx context.Context) error {
 }
 
 func (c *cluster) startWeir(ctx context.Context, cfg *config) error {
-	health, storage := freeAddr(), freeAddr()
+	health, storage := mustFreeAddr(), mustFreeAddr()
 	args := []string{"controller",
 		"--kubeconfig", c.env.Kubeconfig,
-		"--health-addr", health, "--metrics-addr", freeAddr(),
+		"--health-addr", health, "--metrics-addr", mustFreeAddr(),
 		"--storage-addr", storage, "--storage-adv-addr", storage,
-		"--receiver-addr", freeAddr(),
+		"--receiver-addr", mustFreeAddr(),
 		"--storage-path", filepath.Join(c.work, "storage"),
 		"--concurrent", strconv.Itoa(cfg.concurrent),
 		"--log-encoding", "json", "--log-level", "info",
 	}
 	args = append(args, cfg.weirArgs...)
 	if cfg.profileDir != "" {
-		c.pprof = freeAddr()
+		c.pprof = mustFreeAddr()
 		args = append(args, "--pprof-addr", c.pprof)
 	}
 	// Not tied to ctx: Close stops weir with SIGTERM so that it can shut down cleanly.
@@ -134,7 +132,7 @@ func (c *cluster) startWeir(ctx context.Context, cfg *config) error {
 		return fmt.Errorf("start weir controller: %w", err)
 	}
 	logf.Close()
-	if err := waitHTTP(ctx, "http://"+health+"/readyz", time.Minute); err != nil {
+	if err := testenv.WaitHTTP(ctx, "http://"+health+"/readyz", time.Minute); err != nil {
 		return fmt.Errorf("weir controller not ready (log: %s): %w", c.weirLog, err)
 	}
 	cfg.logf("✔ weir controller running (pid %d, --concurrent %d)", c.weir.Process.Pid, cfg.concurrent)
@@ -273,26 +271,10 @@ func fetch(ctx context.Context, url, path string) error {
 	return f.Close()
 }
 
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func mustFreeAddr() string {
+	addr, err := testenv.FreeAddr()
 	if err != nil {
 		panic(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		if code, err := testenv.HTTPGet(ctx, url); err == nil && code == http.StatusOK {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return errors.New("timed out")
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return addr
 }

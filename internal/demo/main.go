@@ -9,8 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -55,12 +53,12 @@ func run(ctx context.Context, out io.Writer, weirBin string, timeout time.Durati
 	}
 	defer site.Close()
 
-	health := freeAddr()
+	health := mustFreeAddr()
 	ctrl := exec.CommandContext(ctx, weirBin, "controller",
 		"--kubeconfig", env.Kubeconfig,
-		"--health-addr", health, "--metrics-addr", freeAddr(),
+		"--health-addr", health, "--metrics-addr", mustFreeAddr(),
 		"--storage-addr", site.storageAddr, "--storage-adv-addr", site.storageAddr,
-		"--receiver-addr", freeAddr(),
+		"--receiver-addr", mustFreeAddr(),
 		"--storage-path", filepath.Join(work, "storage"),
 		"--log-encoding", "console", "--log-level", "info")
 	logPath := filepath.Join(work, "weir.log")
@@ -79,7 +77,7 @@ func run(ctx context.Context, out io.Writer, weirBin string, timeout time.Durati
 		_ = ctrl.Process.Signal(syscall.SIGTERM)
 		_ = ctrl.Wait()
 	}()
-	if err := waitReady(ctx, "http://"+health+"/readyz", time.Minute); err != nil {
+	if err := testenv.WaitHTTP(ctx, "http://"+health+"/readyz", time.Minute); err != nil {
 		return fmt.Errorf("weir controller not ready (log: %s): %w", logPath, err)
 	}
 	fmt.Fprintln(out, "✔ weir controller running")
@@ -100,26 +98,10 @@ func run(ctx context.Context, out io.Writer, weirBin string, timeout time.Durati
 	return nil
 }
 
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func mustFreeAddr() string {
+	addr, err := testenv.FreeAddr()
 	if err != nil {
 		panic(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitReady(ctx context.Context, url string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		if code, err := testenv.HTTPGet(ctx, url); err == nil && code == http.StatusOK {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return addr
 }

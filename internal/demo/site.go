@@ -34,7 +34,7 @@ type site struct {
 
 func startSite(_ context.Context, out io.Writer, env *testenv.Env, work string) (*site, error) {
 	t := gitserver.NewStandalone(filepath.Join(work, "git"))
-	s := &site{env: env, storageAddr: freeAddr(), t: t}
+	s := &site{env: env, storageAddr: mustFreeAddr(), t: t}
 	err := t.Do(func() {
 		files, err := examples.Files("seed001")
 		if err != nil {

@@ -19,10 +19,10 @@ func WithControllers(names ...string) func(context.Context, *Env) error {
 		opts.Controllers = names
 		opts.MetricsAddr, opts.HealthAddr = "0", "0"
 		var err error
-		if opts.StorageAddr, err = freeAddr(); err != nil {
+		if opts.StorageAddr, err = FreeAddr(); err != nil {
 			return err
 		}
-		if opts.ReceiverAddr, err = freeAddr(); err != nil {
+		if opts.ReceiverAddr, err = FreeAddr(); err != nil {
 			return err
 		}
 		if opts.StoragePath, err = os.MkdirTemp(e.dir, "storage-"); err != nil {
@@ -37,7 +37,8 @@ func WithControllers(names ...string) func(context.Context, *Env) error {
 	}
 }
 
-func freeAddr() (string, error) {
+// FreeAddr returns a loopback address with a port nobody listens on.
+func FreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err

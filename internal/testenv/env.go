@@ -256,6 +256,22 @@ func HTTPGet(ctx context.Context, url string) (int, error) {
 	return resp.StatusCode, nil
 }
 
+// WaitHTTP polls url until it answers 200 OK, or fails when timeout passes.
+func WaitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		if code, err := HTTPGet(ctx, url); err == nil && code == http.StatusOK {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s: %w", url, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // Eventually polls cond every interval until it returns true or the deadline passes, and fails
 // the test with the last error when it does not.
 func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
