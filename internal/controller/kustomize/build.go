@@ -38,13 +38,14 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 
 	// The inputs this Kustomization's last build reached, digested in the new tree, with
 	// its variables, name a build that may already have been computed.
-	if last, ok := r.lastInputs(ks); ok && last.generation == ks.Generation {
+	// The variables are read once per reconcile; a failure to read them leaves state.vars
+	// empty, which skips the cache and is reported by the substitution below.
+	state.vars, _ = r.varsDigest(ctx, ks)
+	if last, ok := r.lastInputs(ks); ok && last.generation == ks.Generation && state.vars != "" {
 		if digest, err := last.inputs.Digest(root); err == nil {
-			if vars, err := r.varsDigest(ctx, ks); err == nil {
-				if objs, ok := r.builds.get(buildKey(ks, digest, vars)); ok {
-					state.inputs, state.digest, state.vars = last.inputs, digest, vars
-					return objs, nil
-				}
+			if objs, ok := r.builds.get(buildKey(ks, digest, state.vars)); ok {
+				state.inputs, state.digest = last.inputs, digest
+				return objs, nil
 			}
 		}
 	}
@@ -76,7 +77,7 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 	if err := build.Validate(objs); err != nil {
 		return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("validation failed: %w", err))
 	}
-	if state.vars, err = r.varsDigest(ctx, ks); err == nil {
+	if state.vars != "" {
 		r.builds.put(buildKey(ks, state.digest, state.vars), objs)
 	}
 	return objs, nil
