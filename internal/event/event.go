@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weirgitops/weir/internal/redact"
 )
 
 // Severity of an event, as the notification API names it.
@@ -57,6 +59,7 @@ func (r *Recorder) Warning(obj client.Object, reason string, metadata map[string
 }
 
 func (r *Recorder) record(obj client.Object, typ, reason string, metadata map[string]string, msg string) {
+	msg = redact.Text(msg)
 	if len(msg) > maxMessage {
 		msg = msg[:maxMessage-3] + "..."
 	}

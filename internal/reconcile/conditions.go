@@ -5,6 +5,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/redact"
 )
 
 // Conditions edits a condition list for one generation of an object.
@@ -13,10 +14,11 @@ type Conditions struct {
 	Generation int64
 }
 
-// Set sets a condition; the transition time changes only when the status does.
+// Set sets a condition; the transition time changes only when the status does. The message
+// loses the userinfo of any URL in it, whatever step produced it.
 func (c Conditions) Set(typ string, status metav1.ConditionStatus, reason, message string) {
 	apimeta.SetStatusCondition(c.List, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: trimMessage(message),
+		Type: typ, Status: status, Reason: reason, Message: trimMessage(redact.Text(message)),
 		ObservedGeneration: c.Generation,
 	})
 }

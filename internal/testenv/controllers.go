@@ -1,22 +1,31 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"os"
+	"sync"
 
-	"github.com/go-logr/logr"
+	"go.uber.org/zap/zapcore"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/weirgitops/weir/internal/manager"
 )
 
 // WithControllers is a setup function for Run that starts weir's Manager in-process with the
 // named controllers, its artifact store in a temporary directory and its servers on free
-// loopback ports. The Manager stops when the tests end.
+// loopback ports. The Manager stops when the tests end; its log, at debug level, is kept for
+// Env.Logs.
 func WithControllers(names ...string) func(context.Context, *Env) error {
+	return WithManager(func(o *manager.Options) { o.Controllers = names })
+}
+
+// WithManager is WithControllers with the Manager's options edited by configure, which sets
+// at least the controllers to run.
+func WithManager(configure func(*manager.Options)) func(context.Context, *Env) error {
 	return func(ctx context.Context, e *Env) error {
 		opts := manager.DefaultOptions()
-		opts.Controllers = names
 		opts.MetricsAddr, opts.HealthAddr = "0", "0"
 		var err error
 		if opts.StorageAddr, err = FreeAddr(); err != nil {
@@ -28,13 +37,36 @@ func WithControllers(names ...string) func(context.Context, *Env) error {
 		if opts.StoragePath, err = os.MkdirTemp(e.dir, "storage-"); err != nil {
 			return err
 		}
-		mgr, err := manager.New(e.Config, opts, logr.Discard())
+		configure(&opts)
+		log := zap.New(zap.WriteTo(&e.logs), zap.Level(zapcore.DebugLevel), zap.JSONEncoder())
+		mgr, err := manager.New(e.Config, opts, log)
 		if err != nil {
 			return err
 		}
 		go func() { _ = mgr.Start(ctx) }()
 		return nil
 	}
+}
+
+// Logs returns what the in-process Manager has logged so far.
+func (e *Env) Logs() string { return e.logs.String() }
+
+// logBuffer is a bytes.Buffer safe for the Manager's goroutines and the tests.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // FreeAddr returns a loopback address with a port nobody listens on.

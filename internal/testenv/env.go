@@ -45,6 +45,7 @@ type Env struct {
 	kcm     *exec.Cmd
 	kcmDone chan struct{}
 	stop    sync.Once
+	logs    logBuffer
 }
 
 // Start starts etcd, kube-apiserver and, when asked, kube-controller-manager, and installs

@@ -47,7 +47,7 @@ func Clone(ctx context.Context, dir string, opts Options) (*Checkout, error) {
 	}
 	co, err := clone(ctx, dir, opts, ref, tr)
 	if err != nil {
-		return nil, scrub(fmt.Errorf("clone %s %s: %w", RedactURL(opts.URL), ref, err), opts.Auth.secrets()...)
+		return nil, scrub(fmt.Errorf("clone %s %s: %w", RedactURL(opts.URL), ref, err), append(opts.Auth.secrets(), urlSecrets(opts.URL)...)...)
 	}
 	return co, nil
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/weirgitops/weir/internal/redact"
 )
 
 var (
@@ -23,34 +25,9 @@ var (
 	ErrVerification = errors.New("signature verification failed")
 )
 
-// scrubbedError keeps the chain of err (so errors.Is still classifies it)
-// but shows a message with secrets removed.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
-// scrub returns err with every secret replaced by "***" in its message.
-func scrub(err error, secrets ...string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	changed := false
-	for _, s := range secrets {
-		if len(s) >= 4 && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, "***")
-			changed = true
-		}
-	}
-	if !changed {
-		return err
-	}
-	return &scrubbedError{msg: msg, err: err}
-}
+// scrub returns err with every secret and the userinfo of every URL replaced by "***" in
+// its message, keeping the chain for errors.Is.
+func scrub(err error, secrets ...string) error { return redact.Err(err, secrets...) }
 
 // classify wraps a go-git error with the sentinel that names its kind, if it
 // has one.

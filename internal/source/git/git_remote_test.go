@@ -44,8 +44,8 @@ func TestRedactURL(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"https://user:s3cret@host/repo", "https://***@host/repo"},
 		{"https://ghp_token@host/repo", "https://***@host/repo"},
-		{"ssh://git@host/repo", "ssh://git@host/repo"},
-		{"ssh://git:pw@host/repo", "ssh://git:***@host/repo"},
+		{"ssh://git@host/repo", "ssh://***@host/repo"},
+		{"ssh://git:pw@host/repo", "ssh://***@host/repo"},
 		{"https://host/repo", "https://host/repo"},
 	}
 	for _, tt := range tests {

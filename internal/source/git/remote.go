@@ -63,7 +63,7 @@ func LatestRevision(ctx context.Context, opts Options) (Revision, error) {
 	}
 	refs, err := listRefs(ctx, opts.URL, tr)
 	if err != nil {
-		return Revision{}, scrub(fmt.Errorf("list refs of %s: %w", RedactURL(opts.URL), err), opts.Auth.secrets()...)
+		return Revision{}, scrub(fmt.Errorf("list refs of %s: %w", RedactURL(opts.URL), err), append(opts.Auth.secrets(), urlSecrets(opts.URL)...)...)
 	}
 	rev, err := resolve(ref, refs)
 	if err != nil {

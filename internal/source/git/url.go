@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/weirgitops/weir/internal/redact"
 )
 
 // scpLike matches "user@host:path" and "host:path" addresses, which Flux does
@@ -37,33 +39,28 @@ func ParseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// RedactURL returns rawURL without secrets, for messages and logs: any
-// password is replaced by "***", and so is an http(s) user name (often a
-// token). An SSH user name is kept. Unparseable input gives "<invalid url>".
-func RedactURL(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "<invalid url>"
-	}
-	if u.User == nil {
-		return u.String()
-	}
-	_, hasPassword := u.User.Password()
-	user := "***"
-	switch {
-	case u.Scheme == "ssh" && hasPassword:
-		user = url.User(u.User.Username()).String() + ":***"
-	case u.Scheme == "ssh":
-		return u.String()
-	}
-	u.User = nil
-	scheme, rest, _ := strings.Cut(u.String(), "://")
-	return scheme + "://" + user + "@" + rest
-}
+// RedactURL returns rawURL without credentials, for messages and logs: the whole userinfo
+// (user name and password; a token is often passed as the user name) is replaced by "***".
+func RedactURL(rawURL string) string { return redact.URL(rawURL) }
 
 func redactSCP(raw string) string {
 	if i := strings.Index(raw, "@"); i >= 0 {
 		return "***" + raw[i:]
 	}
 	return raw
+}
+
+// urlSecrets returns the credentials in rawURL's userinfo, so that they are hidden
+// wherever an error repeats them outside the URL.
+func urlSecrets(rawURL string) []string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return nil
+	}
+	pw, _ := u.User.Password()
+	if u.Scheme == "ssh" {
+		// An SSH user name ("git") names an account, not a credential.
+		return []string{pw}
+	}
+	return []string{u.User.Username(), pw}
 }
