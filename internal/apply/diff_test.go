@@ -2,6 +2,7 @@ package apply
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -115,18 +116,94 @@ func TestImmutableError(t *testing.T) {
 	}
 }
 
-func TestSanitizeSecretError(t *testing.T) {
-	err := apierrors.NewInvalid(schema.GroupKind{Kind: "Secret"}, "token", field.ErrorList{
-		field.Invalid(field.NewPath("data", "pass word"), "hunter2", "a valid config key must consist of alphanumeric characters"),
-	})
-	got := sanitizeSecretError("Secret", err)
-	if strings.Contains(got.Error(), "hunter2") {
-		t.Errorf("secret value leaked: %v", got)
+func TestSecretErrorHidesValues(t *testing.T) {
+	secret := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "token", "namespace": "ns"},
+		"data": map[string]any{"pass word": "aHVudGVyMg=="}, "stringData": map[string]any{"api": "tok-123456"},
+	}}
+	cm := secret.DeepCopy()
+	cm.SetKind("ConfigMap")
+	gr := schema.GroupResource{Resource: "secrets"}
+	tests := []struct {
+		name    string
+		obj     *unstructured.Unstructured
+		err     error
+		want    string
+		apiKind func(error) bool
+	}{
+		{
+			name: "invalid quotes the value",
+			obj:  secret,
+			err: apierrors.NewInvalid(schema.GroupKind{Kind: "Secret"}, "token", field.ErrorList{
+				field.Invalid(field.NewPath("data", "pass word"), "hunter2", "a valid config key must consist of alphanumeric characters"),
+			}),
+			want: "secret rejected (Invalid, values hidden): data.pass word: FieldValueInvalid", apiKind: apierrors.IsInvalid,
+		},
+		{
+			name: "bad request quotes the value",
+			obj:  secret,
+			err:  apierrors.NewBadRequest(`.stringData.api: expected string, got &value.valueUnstructured{Value:"tok-123456"}`),
+			want: "secret rejected (BadRequest, values hidden)", apiKind: apierrors.IsBadRequest,
+		},
+		{
+			name: "internal error quotes the value",
+			obj:  secret,
+			err:  apierrors.NewInternalError(errors.New(`failed to create typed patch object: .data.x: hunter2`)),
+			want: "secret rejected (InternalError, values hidden)", apiKind: apierrors.IsInternalError,
+		},
+		{
+			name: "forbidden by a webhook quotes the value",
+			obj:  secret,
+			err:  apierrors.NewForbidden(gr, "token", errors.New(`admission webhook denied: value "tok-123456" is weak`)),
+			want: "secret rejected (Forbidden, values hidden)", apiKind: apierrors.IsForbidden,
+		},
+		{
+			name: "not an api error",
+			obj:  secret,
+			err:  errors.New(`json: cannot unmarshal "hunter2"`),
+			want: "secret values hidden: the request failed before reaching the API server",
+		},
+		{
+			name: "not found keeps its text",
+			obj:  secret,
+			err:  apierrors.NewNotFound(gr, "token"),
+			want: `secrets "token" not found`, apiKind: apierrors.IsNotFound,
+		},
+		{
+			name: "other kinds keep their text",
+			obj:  cm,
+			err:  apierrors.NewBadRequest("bad value hunter2"),
+			want: "bad value hunter2", apiKind: apierrors.IsBadRequest,
+		},
 	}
-	if !apierrors.IsInvalid(got) || !strings.Contains(got.Error(), "data.pass word") {
-		t.Errorf("sanitized error = %v", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := secretError(tt.obj, tt.err)
+			if got.Error() != tt.want {
+				t.Errorf("Error() = %q, want %q", got.Error(), tt.want)
+			}
+			if tt.apiKind != nil && !tt.apiKind(got) {
+				t.Errorf("%v lost its API status kind", got)
+			}
+		})
 	}
-	if got := sanitizeSecretError("ConfigMap", err); got != err { //nolint:errorlint // identity is the point
-		t.Error("non-secret error changed")
+}
+
+func TestObjectErrorMasksSensitiveValues(t *testing.T) {
+	secret := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "db"},
+		"data": map[string]any{"password": "aHVudGVyMjI="},
+	}}
+	opts := ApplyOptions{Sensitive: []string{"decrypted-value"}}.withSecrets([]*unstructured.Unstructured{secret})
+	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap"}}
+	err := opts.objectError(cm, fmt.Errorf("apply ConfigMap/x: %w",
+		apierrors.NewBadRequest(`value "hunter22" and decrypted-value from https://tok@host/x`)))
+	for _, leak := range []string{"hunter22", "decrypted-value", "tok@"} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("%q leaks %q", err, leak)
+		}
+	}
+	if !apierrors.IsBadRequest(err) {
+		t.Errorf("%v lost its API status kind", err)
 	}
 }

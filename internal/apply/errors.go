@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/weirgitops/weir/internal/compat"
 )
@@ -87,26 +86,3 @@ func (e *ImmutableError) Error() string {
 
 // Unwrap returns the API server's error.
 func (e *ImmutableError) Unwrap() error { return e.Err }
-
-// sanitizeSecretError drops the server's message of an invalid Secret, which can quote its
-// data, and keeps only the fields named.
-func sanitizeSecretError(kind string, err error) error {
-	if kind != "Secret" || !apierrors.IsInvalid(err) {
-		return err
-	}
-	var status apierrors.APIStatus
-	if !errors.As(err, &status) {
-		return err
-	}
-	var fields []string
-	if d := status.Status().Details; d != nil {
-		for _, c := range d.Causes {
-			fields = append(fields, c.Field+": "+string(c.Type))
-		}
-	}
-	st := status.Status()
-	return &apierrors.StatusError{ErrStatus: metav1.Status{
-		Status: st.Status, Code: st.Code, Reason: st.Reason,
-		Message: "invalid secret (values hidden): " + strings.Join(fields, "; "),
-	}}
-}

@@ -30,6 +30,9 @@ type ApplyOptions struct {
 	WaitTimeout time.Duration
 	// WaitInterval is the polling interval of those waits; default DefaultWaitInterval.
 	WaitInterval time.Duration
+	// Sensitive are values no error may show (values weir decrypted or substituted from
+	// Secrets); the values of the Secrets being applied are added to them.
+	Sensitive []string
 }
 
 func (o ApplyOptions) withDefaults() ApplyOptions {
@@ -51,7 +54,7 @@ func (o ApplyOptions) withDefaults() ApplyOptions {
 // The change set lists every object in apply order. On error, it lists what was done before
 // the failing stage stopped the apply; the error joins one error per failed object.
 func (m *Manager) ApplyAllStaged(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
-	opts = opts.withDefaults()
+	opts = opts.withDefaults().withSecrets(objs)
 	cs := &ChangeSet{}
 	for _, stage := range splitStages(objs, m.custom) {
 		s, err := m.applyAll(ctx, stage, opts)
@@ -90,7 +93,7 @@ func (m *Manager) ApplyAllStaged(ctx context.Context, objs []*unstructured.Unstr
 // The change set lists the objects in apply order; after an error in phase 2 it lists those
 // done so far.
 func (m *Manager) ApplyAll(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
-	return m.applyAll(ctx, objs, opts.withDefaults())
+	return m.applyAll(ctx, objs, opts.withDefaults().withSecrets(objs))
 }
 
 func (m *Manager) applyAll(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
@@ -143,7 +146,7 @@ func (m *Manager) forEach(n int, fn func(i int)) {
 
 // Apply applies one object (see ApplyAll) and returns what it did.
 func (m *Manager) Apply(ctx context.Context, obj *unstructured.Unstructured, opts ApplyOptions) (ChangeSetEntry, error) {
-	opts = opts.withDefaults()
+	opts = opts.withDefaults().withSecrets([]*unstructured.Unstructured{obj})
 	p, err := m.plan(ctx, obj, opts)
 	if err != nil {
 		return ChangeSetEntry{}, err
@@ -173,6 +176,11 @@ type plan struct {
 // Created for new ones (or ones to recreate), Configured for drifted ones or ones whose
 // fields must be taken over from kubectl, Unchanged otherwise.
 func (m *Manager) plan(ctx context.Context, obj *unstructured.Unstructured, opts ApplyOptions) (*plan, error) {
+	p, err := m.planObject(ctx, obj, opts)
+	return p, opts.objectError(obj, err)
+}
+
+func (m *Manager) planObject(ctx context.Context, obj *unstructured.Unstructured, opts ApplyOptions) (*plan, error) {
 	desired, err := m.prepare(obj)
 	if err != nil {
 		return nil, fmt.Errorf("apply %s: %w", ObjMetadataFor(obj).Subject(), err)
@@ -190,7 +198,7 @@ func (m *Manager) plan(ctx context.Context, obj *unstructured.Unstructured, opts
 	dryRun := desired.DeepCopy()
 	if err := m.serverSideApply(ctx, dryRun, true); err != nil {
 		if p.live == nil || !IsImmutableError(err) {
-			return nil, fmt.Errorf("apply %s: %w", meta.Subject(), sanitizeSecretError(meta.Kind, err))
+			return nil, fmt.Errorf("apply %s: %w", meta.Subject(), err)
 		}
 		if !opts.Force && !ForceEnabled(desired) && !ForceEnabled(p.live) {
 			return nil, fmt.Errorf("apply %s: %w", meta.Subject(), newImmutableError(err))
@@ -215,6 +223,10 @@ func (m *Manager) plan(ctx context.Context, obj *unstructured.Unstructured, opts
 
 // execute carries a plan out.
 func (m *Manager) execute(ctx context.Context, p *plan, opts ApplyOptions) error {
+	return opts.objectError(p.desired, m.executePlan(ctx, p, opts))
+}
+
+func (m *Manager) executePlan(ctx context.Context, p *plan, opts ApplyOptions) error {
 	subject := p.entry.Subject
 	switch {
 	case p.entry.Action == Skipped || p.entry.Action == Unchanged:
@@ -227,12 +239,12 @@ func (m *Manager) execute(ctx context.Context, p *plan, opts ApplyOptions) error
 	}
 	if p.cleanup != nil {
 		err := m.client.Patch(ctx, p.live.DeepCopy(), client.RawPatch(types.JSONPatchType, p.cleanup), client.FieldOwner(m.field))
-		if err != nil {
+		if err = secretError(p.live, err); err != nil {
 			return fmt.Errorf("take over fields of %s: %w", subject, err)
 		}
 	}
 	if err := m.serverSideApply(ctx, p.desired.DeepCopy(), false); err != nil {
-		return fmt.Errorf("apply %s: %w", subject, sanitizeSecretError(p.entry.ObjMetadata.Kind, err))
+		return fmt.Errorf("apply %s: %w", subject, err)
 	}
 	return nil
 }
@@ -245,7 +257,7 @@ func (m *Manager) getLive(ctx context.Context, obj *unstructured.Unstructured) (
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
-		return nil, err
+		return nil, secretError(obj, err)
 	}
 	return live, nil
 }
@@ -257,7 +269,7 @@ func (m *Manager) serverSideApply(ctx context.Context, obj *unstructured.Unstruc
 	if dryRun {
 		opts = append(opts, client.DryRunAll)
 	}
-	return m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), opts...)
+	return secretError(obj, m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), opts...))
 }
 
 // recreate deletes live, waits until it is gone and creates desired in its place.
@@ -267,7 +279,7 @@ func (m *Manager) recreate(ctx context.Context, desired, live *unstructured.Unst
 		client.PropagationPolicy(metav1.DeletePropagationBackground),
 		client.Preconditions{UID: &uid})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete: %w", err)
+		return fmt.Errorf("delete: %w", secretError(live, err))
 	}
 	err = wait.PollUntilContextTimeout(ctx, opts.WaitInterval, opts.WaitTimeout, true, func(ctx context.Context) (bool, error) {
 		cur, err := m.getLive(ctx, desired)

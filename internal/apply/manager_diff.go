@@ -26,7 +26,7 @@ type DiffEntry struct {
 // real apply, fields that kubectl added and the apply would remove by taking them over are
 // not shown.
 func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) ([]DiffEntry, error) {
-	opts = opts.withDefaults()
+	opts = opts.withDefaults().withSecrets(objs)
 	sorted := make([]*unstructured.Unstructured, len(objs))
 	copy(sorted, objs)
 	sortObjects(sorted, m.custom)

@@ -40,6 +40,9 @@ type Options struct {
 	// Inputs, when set, receives what the build read, so that a later revision can be
 	// checked for changes without building it.
 	Inputs *Inputs
+	// Decrypted, when set, receives every value SOPS decrypted, so that the caller can keep
+	// them out of messages about the objects.
+	Decrypted *[]string
 }
 
 // kustomizeMu serialises krusty runs: kustomize has known data races on
@@ -102,6 +105,11 @@ func Build(ctx context.Context, root, path string, opts Options) ([]*unstructure
 	}
 	if err := Validate(objs); err != nil {
 		return nil, secrets.scrub(err)
+	}
+	if opts.Decrypted != nil {
+		for v := range secrets.values {
+			*opts.Decrypted = append(*opts.Decrypted, v)
+		}
 	}
 	return objs, nil
 }

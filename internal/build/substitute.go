@@ -44,6 +44,21 @@ type Vars struct {
 	AllowUndefined bool
 }
 
+// SecretValues returns the values of the variables read from Secrets, which no message may
+// show.
+func (v Vars) SecretValues() []string {
+	var out []string
+	for _, src := range v.From {
+		if src.Kind != "Secret" {
+			continue
+		}
+		for _, val := range src.Data {
+			out = append(out, val)
+		}
+	}
+	return out
+}
+
 // Resolve merges the sources into one variable map and validates the names.
 // A missing source that is not optional is an error naming it.
 func (v Vars) Resolve() (map[string]string, error) {

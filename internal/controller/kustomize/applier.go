@@ -23,12 +23,12 @@ func (r *Reconciler) applier(c client.Client, ks *kustomizev1.Kustomization) *ap
 	})
 }
 
-// applyAndPrune applies the built objects in stages, records the new inventory, and, with
+// applyAndPrune applies the built objects in stages (no error showing a sensitive value), records the new inventory, and, with
 // spec.prune, deletes what left it. It returns the change lines for the event and the objects
 // applied.
-func (r *Reconciler) applyAndPrune(ctx context.Context, c client.Client, ks *kustomizev1.Kustomization, objs []*unstructured.Unstructured) ([]string, []*unstructured.Unstructured, error) {
+func (r *Reconciler) applyAndPrune(ctx context.Context, c client.Client, ks *kustomizev1.Kustomization, objs []*unstructured.Unstructured, sensitive []string) ([]string, []*unstructured.Unstructured, error) {
 	m := r.applier(c, ks)
-	cs, err := m.ApplyAllStaged(ctx, objs, apply.ApplyOptions{Force: ks.Spec.Force})
+	cs, err := m.ApplyAllStaged(ctx, objs, apply.ApplyOptions{Force: ks.Spec.Force, Sensitive: sensitive})
 	changes := changeLines(cs)
 	if err != nil {
 		if cs != nil && ks.Status.Inventory != nil {

@@ -43,14 +43,15 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 	state.vars, _ = r.varsDigest(ctx, ks)
 	if last, ok := r.lastInputs(ks); ok && last.generation == ks.Generation && state.vars != "" {
 		if digest, err := last.inputs.Digest(root); err == nil {
-			if objs, ok := r.builds.get(buildKey(ks, digest, state.vars)); ok {
-				state.inputs, state.digest = last.inputs, digest
-				return objs, nil
+			if b, ok := r.builds.get(buildKey(ks, digest, state.vars)); ok {
+				state.inputs, state.digest, state.sensitive = last.inputs, digest, b.sensitive
+				return b.objs, nil
 			}
 		}
 	}
 
-	opts := build.Options{Overrides: build.OverridesFromSpec(&ks.Spec), NoRemoteBases: r.NoRemoteBases, Inputs: &state.inputs}
+	opts := build.Options{Overrides: build.OverridesFromSpec(&ks.Spec), NoRemoteBases: r.NoRemoteBases, Inputs: &state.inputs,
+		Decrypted: &state.sensitive}
 	if ks.Spec.Decryption != nil {
 		dec, err := r.decryptor(ctx, ks)
 		if err != nil {
@@ -70,6 +71,7 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 		if err != nil {
 			return nil, err
 		}
+		state.sensitive = append(state.sensitive, vars.SecretValues()...)
 		if err := build.Substitute(objs, vars); err != nil {
 			return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("post build substitution failed: %w", err))
 		}
@@ -78,7 +80,7 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 		return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("validation failed: %w", err))
 	}
 	if state.vars != "" {
-		r.builds.put(buildKey(ks, state.digest, state.vars), objs)
+		r.builds.put(buildKey(ks, state.digest, state.vars), built{objs: objs, sensitive: state.sensitive})
 	}
 	return objs, nil
 }

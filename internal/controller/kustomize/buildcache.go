@@ -19,8 +19,15 @@ import (
 type buildCache struct {
 	mu      sync.Mutex
 	max     int
-	entries map[string][]*unstructured.Unstructured
+	entries map[string]built
 	order   []string
+}
+
+// built is the result of one build: its objects and the values no message may show (what
+// SOPS decrypted and what was substituted from Secrets).
+type built struct {
+	objs      []*unstructured.Unstructured
+	sensitive []string
 }
 
 // buildKey is the cache key of a build, or "" when the spec cannot be encoded.
@@ -39,33 +46,33 @@ func buildKey(ks *kustomizev1.Kustomization, inputsDigest, varsDigest string) st
 }
 
 // get returns deep copies of the cached objects for key.
-func (c *buildCache) get(key string) ([]*unstructured.Unstructured, bool) {
+func (c *buildCache) get(key string) (built, bool) {
 	if key == "" {
-		return nil, false
+		return built{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	objs, ok := c.entries[key]
+	b, ok := c.entries[key]
 	if !ok {
-		return nil, false
+		return built{}, false
 	}
-	return deepCopy(objs), true
+	return built{objs: deepCopy(b.objs), sensitive: b.sensitive}, true
 }
 
-// put remembers deep copies of objs under key, evicting the oldest entries beyond max.
-func (c *buildCache) put(key string, objs []*unstructured.Unstructured) {
+// put remembers deep copies of b's objects under key, evicting the oldest entries beyond max.
+func (c *buildCache) put(key string, b built) {
 	if key == "" {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {
-		c.entries = map[string][]*unstructured.Unstructured{}
+		c.entries = map[string]built{}
 	}
 	if _, ok := c.entries[key]; !ok {
 		c.order = append(c.order, key)
 	}
-	c.entries[key] = deepCopy(objs)
+	c.entries[key] = built{objs: deepCopy(b.objs), sensitive: b.sensitive}
 	for len(c.order) > c.max {
 		delete(c.entries, c.order[0])
 		c.order = c.order[1:]

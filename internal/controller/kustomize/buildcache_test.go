@@ -27,17 +27,17 @@ func TestBuildCacheKeysAndEviction(t *testing.T) {
 
 	c := buildCache{max: 2}
 	obj := &unstructured.Unstructured{Object: map[string]any{"kind": "ConfigMap"}}
-	c.put("a", []*unstructured.Unstructured{obj})
+	c.put("a", built{objs: []*unstructured.Unstructured{obj}, sensitive: []string{"s3cret"}})
 	got, ok := c.get("a")
-	if !ok || got[0].GetKind() != "ConfigMap" {
+	if !ok || got.objs[0].GetKind() != "ConfigMap" || got.sensitive[0] != "s3cret" {
 		t.Fatalf("get after put: %v %v", got, ok)
 	}
-	got[0].SetKind("Mutated")
-	if again, _ := c.get("a"); again[0].GetKind() != "ConfigMap" {
+	got.objs[0].SetKind("Mutated")
+	if again, _ := c.get("a"); again.objs[0].GetKind() != "ConfigMap" {
 		t.Error("a caller's change reached the cache")
 	}
-	c.put("b", nil)
-	c.put("c", nil)
+	c.put("b", built{})
+	c.put("c", built{})
 	if _, ok := c.get("a"); ok {
 		t.Error("the oldest entry was not evicted")
 	}

@@ -23,6 +23,9 @@ type inputState struct {
 	inputs     build.Inputs
 	digest     string
 	vars       string
+	// sensitive are the values no message may show: what SOPS decrypted and the values of
+	// substituteFrom Secrets.
+	sensitive []string
 }
 
 // varsDigest hashes the substitution variables and the decryption Secret's version, read

@@ -187,7 +187,7 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 	}
 	var changes []string
 	var applied []*unstructured.Unstructured
-	out.phases.track(phaseApply, func() { changes, applied, err = r.applyAndPrune(ctx, c, ks, objs) })
+	out.phases.track(phaseApply, func() { changes, applied, err = r.applyAndPrune(ctx, c, ks, objs, state.sensitive) })
 	out.changes = changes
 	if err != nil {
 		out.err = err
