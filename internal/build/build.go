@@ -119,6 +119,9 @@ func Build(ctx context.Context, root, path string, opts Options) ([]*unstructure
 func runKustomize(c *confinedFS, dir string) (objs []*unstructured.Unstructured, err error) {
 	kustomizeMu.Lock()
 	defer kustomizeMu.Unlock()
+	if c.allowTemp {
+		c.preexisting = cloneDirs()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("recovered from kustomize panic: %v", r)
@@ -200,12 +203,14 @@ func (h *readHook) kustomization(path string, data []byte) error {
 		return nil //nolint:nilerr // kustomize reports it, with better context
 	}
 	dir := filepath.Dir(path)
-	if h.noRemote {
-		refs := append(append(append([]string(nil), kus.Resources...), kus.Components...), kus.Bases...) //nolint:staticcheck // Bases is still read by kustomize.
-		for _, ref := range refs {
-			if looksRemote(ref) && !h.fs.Exists(filepath.Join(dir, ref)) {
-				return fmt.Errorf("%s: %q: %w", h.fs.rel(path), ref, ErrRemoteBase)
-			}
+	refs := append(append(append([]string(nil), kus.Resources...), kus.Components...), kus.Bases...) //nolint:staticcheck // Bases is still read by kustomize.
+	for _, ref := range refs {
+		if localRemote(ref) {
+			// git would read a repository from the controller's own file system.
+			return fmt.Errorf("%s: %q: the file protocol reads outside the artifact: %w", h.fs.rel(path), ref, ErrOutsideRoot)
+		}
+		if h.noRemote && looksRemote(ref) && !h.fs.Exists(filepath.Join(dir, ref)) {
+			return fmt.Errorf("%s: %q: %w", h.fs.rel(path), ref, ErrRemoteBase)
 		}
 	}
 	if h.dec == nil {

@@ -31,8 +31,10 @@ type confinedFS struct {
 	overlay map[string][]byte
 	// onRead, when set, may replace the contents of a file read from disk.
 	onRead func(path string, data []byte) ([]byte, error)
-	// allowTemp permits kustomize's remote-base clone directories.
-	allowTemp bool
+	// allowTemp permits kustomize's remote-base clone directories made by this build: those
+	// under the temporary directory named kustomize-* that are not in preexisting.
+	allowTemp   bool
+	preexisting map[string]struct{}
 	// touched records every resolved path kustomize looked at, for Inputs.
 	touched map[string]struct{}
 }
@@ -78,18 +80,48 @@ func within(root, p string) bool {
 	return strings.HasPrefix(p, root+string(filepath.Separator))
 }
 
-// tempCloneDir reports whether p lies in a kustomize remote-base clone dir.
-func tempCloneDir(p string) bool {
+// tempDir is the resolved temporary directory, where kustomize clones remote bases.
+func tempDir() string {
 	tmp, err := filepath.EvalSymlinks(os.TempDir())
 	if err != nil {
-		tmp = os.TempDir()
+		return os.TempDir()
 	}
-	rel, err := filepath.Rel(tmp, p)
-	if err != nil || strings.HasPrefix(rel, "..") {
+	return tmp
+}
+
+// cloneDirs lists the kustomize remote-base clone directories that exist now.
+func cloneDirs() map[string]struct{} {
+	out := map[string]struct{}{}
+	entries, err := os.ReadDir(tempDir())
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "kustomize-") {
+			out[e.Name()] = struct{}{}
+		}
+	}
+	return out
+}
+
+// tempCloneDir reports whether p lies in a kustomize remote-base clone directory that this
+// build made: another build's clone (another tenant's remote base) or any other directory
+// named like one is outside the build's reach. Builds run one at a time (kustomizeMu), so a
+// clone directory that appeared after the build started is the build's own.
+func (c *confinedFS) tempCloneDir(p string) bool {
+	if !c.allowTemp {
+		return false
+	}
+	rel, err := filepath.Rel(tempDir(), p)
+	if err != nil || !filepath.IsLocal(rel) {
 		return false
 	}
 	first := strings.Split(rel, string(filepath.Separator))[0]
-	return strings.HasPrefix(first, "kustomize-")
+	if !strings.HasPrefix(first, "kustomize-") {
+		return false
+	}
+	_, old := c.preexisting[first]
+	return !old
 }
 
 // resolve makes p absolute (relative paths are taken from the root), resolves
@@ -123,7 +155,7 @@ func (c *confinedFS) resolve(p string) (string, error) {
 	if rest != "" {
 		resolved = filepath.Join(resolved, rest)
 	}
-	if within(c.root, resolved) || (c.allowTemp && tempCloneDir(resolved)) {
+	if within(c.root, resolved) || c.tempCloneDir(resolved) {
 		return resolved, nil
 	}
 	return "", fmt.Errorf("%s: %w", c.rel(p), ErrOutsideRoot)
@@ -143,7 +175,7 @@ func (c *confinedFS) MkdirAll(string) error               { return errReadOnly }
 func (c *confinedFS) WriteFile(string, []byte) error      { return errReadOnly }
 
 func (c *confinedFS) RemoveAll(p string) error {
-	if c.allowTemp && tempCloneDir(filepath.Clean(p)) {
+	if c.tempCloneDir(filepath.Clean(p)) {
 		return os.RemoveAll(p)
 	}
 	return errReadOnly

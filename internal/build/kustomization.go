@@ -231,3 +231,11 @@ func looksRemote(entry string) bool {
 		!strings.HasSuffix(entry, ".yaml") && !strings.HasSuffix(entry, ".yml") ||
 		strings.Contains(entry, "?ref=")
 }
+
+// localRemote reports whether a kustomization entry is a remote base that git would fetch
+// from the local file system (file://, also behind kustomize's git:: prefix).
+func localRemote(entry string) bool {
+	e := strings.ToLower(strings.TrimSpace(entry))
+	e = strings.TrimPrefix(e, "git::")
+	return strings.HasPrefix(e, "file:")
+}
