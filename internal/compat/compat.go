@@ -58,10 +58,13 @@ const (
 
 // Condition reasons.
 const (
-	SucceededReason               = "Succeeded"
-	FailedReason                  = "Failed"
-	ProgressingReason             = "Progressing"
-	ProgressingWithRetryReason    = "ProgressingWithRetry"
+	SucceededReason            = "Succeeded"
+	FailedReason               = "Failed"
+	ProgressingReason          = "Progressing"
+	ProgressingWithRetryReason = "ProgressingWithRetry"
+	// IntervalRaisedReason (weir's) is the event reason telling that spec.interval is below
+	// the controller's --min-interval and was raised.
+	IntervalRaisedReason          = "IntervalRaised"
 	SuspendedReason               = "Suspended"
 	DependencyNotReadyReason      = "DependencyNotReady"
 	ReconciliationSucceededReason = "ReconciliationSucceeded"

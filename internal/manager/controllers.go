@@ -18,6 +18,7 @@ import (
 	"github.com/weirgitops/weir/internal/controller/kustomize"
 	"github.com/weirgitops/weir/internal/controller/source"
 	"github.com/weirgitops/weir/internal/event"
+	"github.com/weirgitops/weir/internal/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -44,6 +45,7 @@ var controllers = []controller{
 			Client:   mgr.GetClient(),
 			Store:    s.store,
 			Recorder: s.recorder(mgr, source.ControllerName, sourcev1.GroupVersion.Group),
+			Retry:    s.retry(),
 		}
 		return r.SetupWithManager(mgr, s.opts.Concurrent)
 	}},
@@ -53,12 +55,18 @@ var controllers = []controller{
 			Store:                 s.store,
 			Recorder:              s.recorder(mgr, kustomize.ControllerName, kustomizev1.GroupVersion.Group),
 			RequeueDependency:     s.opts.RequeueDependency,
+			Retry:                 s.retry(),
 			NoCrossNamespaceRefs:  s.opts.NoCrossNamespaceRefs,
 			NoRemoteBases:         s.opts.NoRemoteBases,
 			DefaultServiceAccount: s.opts.DefaultServiceAccount,
 		}
 		return r.SetupWithManager(mgr, s.opts.Concurrent)
 	}},
+}
+
+// retry returns a controller's own failure bookkeeping, with the process's delays.
+func (s *shared) retry() *reconcile.Retry {
+	return &reconcile.Retry{MinInterval: s.opts.MinInterval, MinDelay: s.opts.MinRetryDelay, MaxDelay: s.opts.MaxRetryDelay}
 }
 
 func (s *shared) recorder(mgr ctrl.Manager, controller, group string) *event.Recorder {

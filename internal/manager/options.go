@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/weirgitops/weir/internal/reconcile"
 )
 
 // Options are the settings of `weir controller`. Flag names follow Flux's controllers wherever
@@ -35,6 +37,11 @@ type Options struct {
 	KubeAPIQPS            float32
 	KubeAPIBurst          int
 	ArtifactMaxSize       int64
+	// MinRetryDelay and MaxRetryDelay bound the backoff of failing objects (Flux's flags).
+	MinRetryDelay time.Duration
+	MaxRetryDelay time.Duration
+	// MinInterval raises every interval and retry interval below it (weir's flag).
+	MinInterval time.Duration
 	// PprofAddr, when set, serves net/http/pprof there (a hidden flag, for profiling).
 	PprofAddr string
 }
@@ -55,6 +62,9 @@ func DefaultOptions() Options {
 		LogEncoding:        "json",
 		Controllers:        ControllerNames(),
 		GracefulShutdown:   30 * time.Second,
+		MinRetryDelay:      reconcile.DefaultMinRetryDelay,
+		MaxRetryDelay:      reconcile.DefaultMaxRetryDelay,
+		MinInterval:        reconcile.DefaultMinInterval,
 		// Flux gives each of its five controllers 50 queries per second (burst 300); weir runs
 		// them in one process with one client, so it gets their sum.
 		KubeAPIQPS:      250,
@@ -88,6 +98,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "queries per second to the Kubernetes API")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "burst of queries to the Kubernetes API")
 	fs.Int64Var(&o.ArtifactMaxSize, "artifact-max-size", o.ArtifactMaxSize, "largest artifact, in bytes, a source may store")
+	fs.DurationVar(&o.MinRetryDelay, "min-retry-delay", o.MinRetryDelay, "delay before the first retry of a failing object; it doubles with each failure in a row")
+	fs.DurationVar(&o.MaxRetryDelay, "max-retry-delay", o.MaxRetryDelay, "longest delay between retries of an object that keeps failing")
+	fs.DurationVar(&o.MinInterval, "min-interval", o.MinInterval, "floor under every spec.interval and spec.retryInterval; shorter ones are raised to it")
 	fs.StringVar(&o.PprofAddr, "pprof-addr", o.PprofAddr, "address net/http/pprof binds to; empty disables it")
 	_ = fs.MarkHidden("pprof-addr")
 }
@@ -112,6 +125,12 @@ func (o *Options) Validate() error {
 	case "debug", "info", "error", "trace":
 	default:
 		return fmt.Errorf("unknown log level %q: use debug, info, error or trace", o.LogLevel)
+	}
+	if o.MinRetryDelay <= 0 || o.MaxRetryDelay < o.MinRetryDelay {
+		return fmt.Errorf("--min-retry-delay %s and --max-retry-delay %s: want 0 < min <= max", o.MinRetryDelay, o.MaxRetryDelay)
+	}
+	if o.MinInterval < 0 {
+		return fmt.Errorf("--min-interval %s must not be negative", o.MinInterval)
 	}
 	if o.Concurrent < 1 {
 		return fmt.Errorf("--concurrent must be at least 1")

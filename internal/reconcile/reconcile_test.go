@@ -4,50 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/weirgitops/weir/internal/compat"
 )
-
-func TestResult(t *testing.T) {
-	boom := errors.New("boom")
-	cases := []struct {
-		name        string
-		err         error
-		retry       time.Duration
-		wantAfter   time.Duration
-		wantErr     bool
-		wantJitterd bool
-	}{
-		{name: "success requeues at interval", err: nil, wantAfter: time.Minute, wantJitterd: true},
-		{name: "stalled waits for a change", err: Stalled("InvalidPath", boom)},
-		{name: "waiting requeues at its time", err: fmt.Errorf("wrap: %w", Waiting("DependencyNotReady", 7*time.Second, boom)), wantAfter: 7 * time.Second},
-		{name: "transient with retry interval", err: Failed("BuildFailed", boom), retry: 30 * time.Second, wantAfter: 30 * time.Second},
-		{name: "transient without retry backs off", err: boom, wantErr: true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			res, err := Result(tc.err, time.Minute, tc.retry)
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
-			}
-			if err != nil && res.RequeueAfter != 0 {
-				t.Fatalf("non-zero result %v together with an error", res)
-			}
-			if tc.wantJitterd {
-				if d := res.RequeueAfter - tc.wantAfter; d < -3*time.Second || d > 3*time.Second {
-					t.Fatalf("RequeueAfter = %v, want %v ±5%%", res.RequeueAfter, tc.wantAfter)
-				}
-				return
-			}
-			if res.RequeueAfter != tc.wantAfter {
-				t.Fatalf("RequeueAfter = %v, want %v", res.RequeueAfter, tc.wantAfter)
-			}
-		})
-	}
-}
 
 func TestReason(t *testing.T) {
 	if got := Reason(fmt.Errorf("x: %w", Stalled("InvalidPath", errors.New("e"))), "Fallback"); got != "InvalidPath" {

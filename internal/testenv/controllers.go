@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 
 	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/weirgitops/weir/internal/manager"
@@ -39,7 +41,14 @@ func WithManager(configure func(*manager.Options)) func(context.Context, *Env) e
 		}
 		configure(&opts)
 		log := zap.New(zap.WriteTo(&e.logs), zap.Level(zapcore.DebugLevel), zap.JSONEncoder())
-		mgr, err := manager.New(e.Config, opts, log)
+		cfg := rest.CopyConfig(e.Config)
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+			return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				e.requests.Add(1)
+				return rt.RoundTrip(req)
+			})
+		})
+		mgr, err := manager.New(cfg, opts, log)
 		if err != nil {
 			return err
 		}
@@ -47,6 +56,14 @@ func WithManager(configure func(*manager.Options)) func(context.Context, *Env) e
 		return nil
 	}
 }
+
+// APIRequests returns how many requests the in-process Manager has sent to the API server
+// (watches count once, when they start).
+func (e *Env) APIRequests() int64 { return e.requests.Load() }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // Logs returns what the in-process Manager has logged so far.
 func (e *Env) Logs() string { return e.logs.String() }

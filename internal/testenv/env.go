@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -46,6 +47,8 @@ type Env struct {
 	kcmDone chan struct{}
 	stop    sync.Once
 	logs    logBuffer
+	// requests counts the in-process Manager's API requests.
+	requests atomic.Int64
 }
 
 // Start starts etcd, kube-apiserver and, when asked, kube-controller-manager, and installs

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -32,6 +33,8 @@ type Reconciler struct {
 	Recorder  *event.Recorder
 
 	RequeueDependency     time.Duration
+	// Retry spaces the retries of failing Kustomizations and raises tiny intervals.
+	Retry                 *reconcile.Retry
 	NoCrossNamespaceRefs  bool
 	NoRemoteBases         bool
 	DefaultServiceAccount string
@@ -81,6 +84,9 @@ type healthWait struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	ks := &kustomizev1.Kustomization{}
 	if err := r.Get(ctx, req.NamespacedName, ks); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Retry.Forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	patcher := reconcile.NewPatcher(r.Client, ks)
@@ -97,6 +103,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, nil
 	}
 
+	if ks.Status.ObservedGeneration != ks.Generation {
+		if msg := r.Retry.IntervalRaised("spec.interval", ks.Spec.Interval.Duration); msg != "" {
+			r.Recorder.Warning(ks, compat.IntervalRaisedReason, nil, "%s", msg)
+		}
+	}
 	start := time.Now()
 	var out outcome
 	defer func() {
@@ -106,7 +117,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			return
 		}
 		r.report(ks, out, time.Since(start))
-		result, retErr = reconcile.Result(out.err, ks.Spec.Interval.Duration, ks.GetRetryInterval())
+		result = r.Retry.Result(req.NamespacedName, out.err, ks.Spec.Interval.Duration, ks.GetRetryInterval())
+		if out.err != nil {
+			ctrl.LoggerFrom(ctx).Info("reconciliation failed", "error", out.err.Error(),
+				"failures", r.Retry.Failures(req.NamespacedName), "retryIn", result.RequeueAfter.Round(time.Millisecond).String())
+		}
 		if out.err == nil {
 			// Interval-driven re-applies wait behind work triggered by a change.
 			low := lowPriority

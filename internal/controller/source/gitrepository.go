@@ -44,6 +44,8 @@ type GitRepositoryReconciler struct {
 	Recorder *event.Recorder
 	// TempDir is where clones are made; the system temporary directory when empty.
 	TempDir string
+	// Retry spaces the retries of failing GitRepositories and raises tiny intervals.
+	Retry *reconcile.Retry
 
 	tokens tokenCache
 }
@@ -89,6 +91,9 @@ func (r *GitRepositoryReconciler) includers(ctx context.Context, o client.Object
 func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	obj := &sourcev1.GitRepository{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Retry.Forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	patcher := reconcile.NewPatcher(r.Client, obj)
@@ -105,6 +110,11 @@ func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, nil
 	}
 
+	if obj.Status.ObservedGeneration != obj.Generation {
+		if msg := r.Retry.IntervalRaised("spec.interval", obj.Spec.Interval.Duration); msg != "" {
+			r.Recorder.Warning(obj, compat.IntervalRaisedReason, nil, "%s", msg)
+		}
+	}
 	var err error
 	defer func() {
 		r.summarize(obj, err)
@@ -115,7 +125,11 @@ func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		if err != nil && !reconcile.IsStalled(err) {
 			r.Recorder.Warning(obj, reconcile.Reason(err, compat.GitOperationFailedReason), nil, "%s", err.Error())
 		}
-		result, retErr = reconcile.Result(err, obj.Spec.Interval.Duration, 0)
+		result = r.Retry.Result(req.NamespacedName, err, obj.Spec.Interval.Duration, 0)
+		if err != nil {
+			ctrl.LoggerFrom(ctx).Info("reconciliation failed", "error", err.Error(),
+				"failures", r.Retry.Failures(req.NamespacedName), "retryIn", result.RequeueAfter.Round(time.Millisecond).String())
+		}
 	}()
 	err = r.reconcile(ctx, obj)
 	return result, retErr
