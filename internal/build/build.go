@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
+
+	"github.com/weirgitops/weir/internal/safeyaml"
 )
 
 // Per-object annotations (or labels) honoured by the build, as in Flux.
@@ -73,7 +76,8 @@ func Build(ctx context.Context, root, path string, opts Options) ([]*unstructure
 		return nil, fmt.Errorf("kustomization path %q not found", path)
 	}
 	secrets := &secretSet{}
-	hook := &readHook{fs: c, dec: opts.Decryptor, noRemote: opts.NoRemoteBases, secrets: secrets, sources: map[string]sopsFormat{}}
+	hook := &readHook{fs: c, dec: opts.Decryptor, noRemote: opts.NoRemoteBases, secrets: secrets,
+		sources: map[string]sopsFormat{}, checked: map[[sha256.Size]byte]struct{}{}}
 	c.onRead = hook.read
 	c.allowTemp = !opts.NoRemoteBases
 	if opts.Inputs != nil {
@@ -82,6 +86,10 @@ func Build(ctx context.Context, root, path string, opts Options) ([]*unstructure
 	}
 
 	if err := prepareKustomization(c, dir, opts.Overrides); err != nil {
+		if hook.err != nil {
+			// The hook refused a file and names it.
+			err = hook.err
+		}
 		return nil, fmt.Errorf("kustomization %q: %w", path, secrets.scrub(err))
 	}
 	objs, err := runKustomize(c, dir)
@@ -149,9 +157,16 @@ func runKustomize(c *confinedFS, dir string) (objs []*unstructured.Unstructured,
 	return objs, nil
 }
 
-// readHook inspects every file kustomize reads: kustomization files are
-// checked for remote bases and their SOPS-encrypted generator sources and
-// patches are recorded; recorded sources are decrypted when read.
+// readHook inspects every file kustomize reads: every file, and every
+// decrypted file, must pass safeyaml.Check before anything parses it;
+// kustomization files are checked for remote bases and their SOPS-encrypted
+// generator sources and patches are recorded; recorded sources are decrypted
+// when read.
+//
+// Generator sources are checked too: the file system cannot tell a read for
+// a configMapGenerator from a read for a resource, patch or replacement of
+// the same file, and a data file that fails the limits cannot be a
+// ConfigMap anyway.
 type readHook struct {
 	fs       *confinedFS
 	dec      *Decryptor
@@ -159,6 +174,10 @@ type readHook struct {
 	secrets  *secretSet
 	// sources maps resolved paths to the format they are decrypted with.
 	sources map[string]sopsFormat
+	// checked holds the digests of the contents that passed safeyaml.Check,
+	// so that a file read again (by the generator, then kustomize) is not
+	// scanned again.
+	checked map[[sha256.Size]byte]struct{}
 	// err is the first error the hook raised.
 	err error
 }
@@ -172,6 +191,9 @@ func (h *readHook) read(path string, data []byte) ([]byte, error) {
 }
 
 func (h *readHook) transform(path string, data []byte) ([]byte, error) {
+	if err := h.check(path, data); err != nil {
+		return nil, err
+	}
 	base := filepath.Base(path)
 	for _, name := range konfig.RecognizedKustomizationFileNames() {
 		if base == name {
@@ -193,9 +215,30 @@ func (h *readHook) transform(path string, data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decrypt %s: %w", h.fs.rel(path), err)
 	}
+	// Not remembered in checked: no digest of plaintext is kept.
+	if err := safeyaml.Check(plain, safeyaml.DefaultLimits()); err != nil {
+		return nil, fmt.Errorf("decrypted %s: %w", h.fs.rel(path), err)
+	}
 	return plain, nil
 }
 
+// check refuses data, the contents of the file at path, when decoding it as
+// YAML would exceed safeyaml.DefaultLimits: an alias bomb, a too deeply
+// nested or too large file. Data that is not YAML passes.
+func (h *readHook) check(path string, data []byte) error {
+	sum := sha256.Sum256(data)
+	if _, ok := h.checked[sum]; ok {
+		return nil
+	}
+	if err := safeyaml.Check(data, safeyaml.DefaultLimits()); err != nil {
+		return fmt.Errorf("%s: %w", h.fs.rel(path), err)
+	}
+	h.checked[sum] = struct{}{}
+	return nil
+}
+
+// kustomization inspects the kustomization file at path; data has passed
+// check.
 func (h *readHook) kustomization(path string, data []byte) error {
 	var kus kustypes.Kustomization
 	if err := yaml.Unmarshal(data, &kus); err != nil {

@@ -11,6 +11,12 @@
 //     artifact root; a path or symlink leading out of it is an error. The build
 //     never writes to the artifact tree: a generated or rewritten
 //     kustomization.yaml lives in memory only.
+//   - Every file read during a build, and every file decrypted, passes
+//     safeyaml.Check with safeyaml.DefaultLimits before anything parses it:
+//     an alias bomb, a too deeply nested or too large file fails the build
+//     with a *safeyaml.LimitError naming the file from the artifact root.
+//     Generator sources are bounded too, as the file system cannot tell why
+//     kustomize reads a file; data that is not YAML passes.
 //   - Exec and Go plugins are disabled; only kustomize builtins run.
 //   - Decrypted values never appear in an error message: SOPS errors name the
 //     object or file and the reason, and kustomize errors raised after a
