@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/weirgitops/weir/internal/safeyaml"
 )
@@ -260,6 +261,28 @@ func TestBuildDecryptedYAMLBomb(t *testing.T) {
 	}
 	_, err = Build(t.Context(), root, "", Options{Decryptor: d})
 	want := fmt.Sprintf("decrypted patch.bin: yaml aliases expand to more than %d nodes", safeyaml.DefaultMaxNodes)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want containing %q", err, want)
+	}
+	if le := (*safeyaml.LimitError)(nil); !errors.As(err, &le) {
+		t.Fatalf("err = %v, want a *safeyaml.LimitError", err)
+	}
+}
+
+// TestSubstituteYAMLBomb checks that post-build substitution cannot build a
+// bomb either: defaults written in the repository are expanded as YAML text.
+func TestSubstituteYAMLBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: subst}\ndata:\n  l0: ${x:=&l0 [lol,lol,lol,lol,lol,lol,lol,lol,lol]}\n")
+	for i := 1; i < 9; i++ {
+		fmt.Fprintf(&b, "  l%d: ${x:=&l%d [%s*l%d]}\n", i, i, strings.Repeat(fmt.Sprintf("*l%d,", i-1), 8), i-1)
+	}
+	obj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(b.String()), &obj.Object); err != nil {
+		t.Fatal(err)
+	}
+	_, err := SubstituteObject(obj, map[string]string{}, true)
+	want := "post-build substitution ConfigMap/subst: yaml aliases expand to more than"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err = %v, want containing %q", err, want)
 	}

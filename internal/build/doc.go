@@ -16,7 +16,8 @@
 //     an alias bomb, a too deeply nested or too large file fails the build
 //     with a *safeyaml.LimitError naming the file from the artifact root.
 //     Generator sources are bounded too, as the file system cannot tell why
-//     kustomize reads a file; data that is not YAML passes.
+//     kustomize reads a file; data that is not YAML passes. The text
+//     post-build substitution produces is bounded the same way.
 //   - Exec and Go plugins are disabled; only kustomize builtins run.
 //   - Decrypted values never appear in an error message: SOPS errors name the
 //     object or file and the reason, and kustomize errors raised after a

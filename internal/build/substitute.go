@@ -10,6 +10,8 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/weirgitops/weir/internal/safeyaml"
 )
 
 // varName is Flux's variable name rule.
@@ -152,6 +154,11 @@ func SubstituteObject(obj *unstructured.Unstructured, vars map[string]string, st
 	}
 	if out == string(data) {
 		return obj, nil
+	}
+	// Substituted text is YAML again: a default such as ${v:=&a [...]} written
+	// in the repository can add anchors and aliases to it.
+	if err := safeyaml.Check([]byte(out), safeyaml.DefaultLimits()); err != nil {
+		return nil, fmt.Errorf("post-build substitution %s: %w", ObjectRef(obj), err)
 	}
 	res := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal([]byte(out), &res.Object); err != nil {
