@@ -32,7 +32,7 @@ type Reconciler struct {
 	Store     *artifact.Store
 	Recorder  *event.Recorder
 
-	RequeueDependency     time.Duration
+	RequeueDependency time.Duration
 	// Retry spaces the retries of failing Kustomizations and raises tiny intervals.
 	Retry                 *reconcile.Retry
 	NoCrossNamespaceRefs  bool

@@ -287,3 +287,60 @@ func label(m *dto.Metric, name string) string {
 	}
 	return ""
 }
+
+// billionLaughs is a YAML alias bomb: nine levels of nine aliases, 9^9 nodes once expanded.
+func billionLaughs(ns string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\n  namespace: %s\ndata:\n  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n", ns)
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		fmt.Fprintf(&b, "  %s: &%s [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = name
+	}
+	return b.String()
+}
+
+// TestKustomizationRejectsYAMLBombs commits alias bombs in a resource, in a generated
+// kustomization and in a kustomization file; each fails fast with BuildFailed naming the file,
+// and an unrelated Kustomization of the same repository applies meanwhile.
+func TestKustomizationRejectsYAMLBombs(t *testing.T) {
+	ns := env.Namespace(t)
+	bomb := billionLaughs(ns)
+	files := map[string]string{
+		"resource/kustomization.yaml":      "resources: [bomb.yaml]\n",
+		"resource/bomb.yaml":               bomb,
+		"generated/bomb.yaml":              bomb,
+		"kustomization/kustomization.yaml": "resources: [cm.yaml]\nlol:\n" + strings.SplitN(bomb, "data:\n", 2)[1],
+		"kustomization/cm.yaml":            configMapYAML(ns, "inner", "1"),
+		"ok/cm.yaml":                       configMapYAML(ns, "ok", "1"),
+	}
+	root := gitserver.NewRoot(t)
+	root.NewRepo("repo").Commit("main", "bombs", files)
+	srv := root.ServeHTTP(gitserver.HTTPOptions{})
+	if err := env.Client.Create(t.Context(), gitRepository(ns, "repo", srv.RepoURL("repo"))); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ name, file string }{
+		{"resource", "bomb.yaml"}, {"generated", "bomb.yaml"}, {"kustomization", "kustomization.yaml"},
+	}
+	for _, c := range cases {
+		if err := env.Client.Create(t.Context(), kustomization(ns, c.name, "./"+c.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := env.Client.Create(t.Context(), kustomization(ns, "ok", "./ok")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cond := failedCondition(t, client.ObjectKey{Namespace: ns, Name: c.name}, "BuildFailed", 30*time.Second)
+			if !strings.Contains(cond.Message, c.name+"/"+c.file) || !strings.Contains(cond.Message, "yaml") {
+				t.Errorf("message %q does not name %s/%s and the yaml limit", cond.Message, c.name, c.file)
+			}
+		})
+	}
+	waitKustomization(t, client.ObjectKey{Namespace: ns, Name: "ok"}, metav1.ConditionTrue, 30*time.Second, nil)
+	if v := configMapValue(t, ns, "bomb"); v != "" {
+		t.Fatal("the bomb's ConfigMap was applied")
+	}
+}
