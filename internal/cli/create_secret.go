@@ -22,6 +22,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/weirgitops/weir/internal/redact"
 )
 
 func createSecretGitCommand(g *globals, f *createFlags) *cobra.Command {
@@ -42,7 +44,7 @@ func createSecretGitCommand(g *globals, f *createFlags) *cobra.Command {
 			}
 			parsed, err := url.Parse(u)
 			if err != nil {
-				return fmt.Errorf("git URL parse failed: %w", err)
+				return fmt.Errorf("git URL parse failed: %w", redact.Err(err))
 			}
 			om, err := f.objectMeta(g, args[0])
 			if err != nil {

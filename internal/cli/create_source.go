@@ -9,6 +9,8 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/weirgitops/weir/internal/redact"
 )
 
 func secretRef(name string) *meta.LocalObjectReference {
@@ -42,7 +44,7 @@ func createSourceGitCommand(g *globals, f *createFlags) *cobra.Command {
 			}
 			parsed, err := url.Parse(u)
 			if err != nil {
-				return fmt.Errorf("git URL parse failed: %w", err)
+				return fmt.Errorf("git URL parse failed: %w", redact.Err(err))
 			}
 			if parsed.Scheme != "ssh" && parsed.Scheme != "http" && parsed.Scheme != "https" {
 				return fmt.Errorf("git URL scheme '%s' not supported, can be: ssh, http and https", parsed.Scheme)
@@ -109,7 +111,7 @@ func createSourceHelmCommand(g *globals, f *createFlags) *cobra.Command {
 				return fmt.Errorf("url is required")
 			}
 			if _, err := url.Parse(u); err != nil {
-				return fmt.Errorf("url parse failed: %w", err)
+				return fmt.Errorf("url parse failed: %w", redact.Err(err))
 			}
 			om, err := f.objectMeta(g, args[0])
 			if err != nil {

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/redact"
 )
 
 // Labels helm-controller puts on the objects of a release.
@@ -190,7 +191,7 @@ func trace(ctx context.Context, w io.Writer, c client.Client, obj *unstructured.
 	s.line(sk.Kind, src.GetName())
 	s.line("Namespace", src.GetNamespace())
 	if u, _, _ := unstructured.NestedString(src.Object, "spec", "url"); u != "" {
-		s.line("URL", u)
+		s.line("URL", redact.URL(u))
 	}
 	if e, _, _ := unstructured.NestedString(src.Object, "spec", "endpoint"); e != "" {
 		b, _, _ := unstructured.NestedString(src.Object, "spec", "bucketName")
