@@ -74,7 +74,7 @@ func TestErr(t *testing.T) {
 		t.Fatal("chain lost")
 	}
 	plain := errors.New("nothing to hide")
-	if Err(plain) != plain {
+	if Err(plain) != plain { //nolint:errorlint // identity is the point
 		t.Fatal("clean error was wrapped")
 	}
 	if Err(nil) != nil {
