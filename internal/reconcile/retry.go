@@ -35,6 +35,13 @@ type Retry struct {
 	failures map[types.NamespacedName]int
 }
 
+func (r *Retry) minDelay() time.Duration {
+	if r.MinDelay > 0 {
+		return r.MinDelay
+	}
+	return DefaultMinRetryDelay
+}
+
 func (r *Retry) minInterval() time.Duration {
 	if r.MinInterval > 0 {
 		return r.MinInterval
@@ -76,9 +83,13 @@ func (r *Retry) Result(key types.NamespacedName, err error, interval, retry time
 		r.Forget(key)
 		return ctrl.Result{}
 	}
-	backoff := r.failure(key)
 	var we *WaitingError
-	if errors.As(err, &we) {
+	if errors.As(err, &we) && we.RequeueAfter < r.minDelay() {
+		// "Again at once" (a health check canceled by a new revision) is not a failure.
+		return ctrl.Result{RequeueAfter: we.RequeueAfter}
+	}
+	backoff := r.failure(key)
+	if we != nil {
 		return ctrl.Result{RequeueAfter: max(we.RequeueAfter, backoff)}
 	}
 	if retry <= 0 {

@@ -47,6 +47,9 @@ type Reconciler struct {
 	// source revision each one applied.
 	waitsMu sync.Mutex
 	waits   map[types.NamespacedName]healthWait
+	// latest holds the newest revision the store signalled, by source, so that a wait that
+	// starts after the signal (during the build or apply of an older revision) is cancelled.
+	latest map[string]string
 
 	// inputs holds, per Kustomization, what its last successful build read.
 	inputsMu sync.Mutex
@@ -128,7 +131,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			result.Priority = &low
 		}
 	}()
-	out = r.reconcile(ctx, ks)
+	out = r.reconcile(ctx, ks, func(msg string) {
+		// Progress is written while the work goes on, so that a long apply or health wait
+		// shows as in progress (Reconciling=True, Ready=Unknown) with what is already known.
+		conds := reconcile.Conditions{List: &ks.Status.Conditions, Generation: ks.Generation}
+		conds.Progressing(compat.ProgressingReason, msg)
+		if err := patcher.Patch(ctx, ks); err != nil {
+			ctrl.LoggerFrom(ctx).V(1).Info("cannot record progress", "error", err.Error())
+		}
+	})
 	return result, retErr
 }
 
@@ -155,7 +166,10 @@ type outcome struct {
 	newRevision bool
 }
 
-func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomization) (out outcome) {
+// reconcile runs the steps. progress records a message about a step that can take long; it is
+// called for new work only (a new source revision or spec generation): a re-apply of what is
+// already applied, such as an interval's drift correction, reports its outcome only.
+func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomization, progress func(msg string)) (out outcome) {
 	out.phases = phases{}
 	defer func() {
 		if out.err != nil {
@@ -174,6 +188,11 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 	if ks.Status.LastAppliedRevision != src.artifact.Revision {
 		out.phases[phaseQueue] = time.Since(src.artifact.LastUpdateTime.Time)
 	}
+	newWork := ks.Status.LastAppliedRevision != src.artifact.Revision || ks.Status.ObservedGeneration != ks.Generation ||
+		!reconcile.IsReady(ks.Status.Conditions)
+	if !newWork {
+		progress = func(string) {}
+	}
 	ks.Status.LastAttemptedRevision = src.artifact.Revision
 	out.phases.track(phaseDependencies, func() { err = r.checkDependencies(ctx, ks, src) })
 	if err != nil {
@@ -188,6 +207,7 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 		appliedSeconds.WithLabelValues(ks.Namespace, ks.Name).Observe(time.Since(src.artifact.LastUpdateTime.Time).Seconds())
 		return out
 	}
+	progress(fmt.Sprintf("Fetching manifests for revision %s with a timeout of %s", src.artifact.Revision, ks.GetTimeout()))
 	state := &inputState{generation: ks.Generation}
 	var objs []*unstructured.Unstructured
 	out.phases.track(phaseBuild, func() { objs, err = r.buildObjects(ctx, ks, src, state) })
@@ -215,6 +235,8 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 	}
 	if len(targets) > 0 {
 		waitCtx, done := r.startWait(ctx, ks, sourceRefKey(ks), src.artifact.Revision)
+		// The inventory and the attempted revision reach the status before the wait.
+		progress(fmt.Sprintf("Running health checks for revision %s with a timeout of %s", src.artifact.Revision, ks.GetTimeout()))
 		start := time.Now()
 		out.phases.track(phaseHealth, func() { err = r.waitHealthy(waitCtx, c, ks, targets) })
 		done()
@@ -245,6 +267,9 @@ func (r *Reconciler) startWait(ctx context.Context, ks *kustomizev1.Kustomizatio
 		r.waits = map[types.NamespacedName]healthWait{}
 	}
 	r.waits[key] = healthWait{source: source, revision: revision, cancel: cancel}
+	if latest, ok := r.latest[source]; ok && latest != revision {
+		cancel(errHealthCanceled)
+	}
 	r.waitsMu.Unlock()
 	return ctx, func() {
 		r.waitsMu.Lock()
@@ -254,11 +279,15 @@ func (r *Reconciler) startWait(ctx context.Context, ks *kustomizev1.Kustomizatio
 	}
 }
 
-// cancelWaits cancels the health waits of Kustomizations of source that wait on an older
-// revision than the one just stored.
+// cancelWaits records revision as source's newest and cancels the health waits of
+// Kustomizations of source that wait on an older revision.
 func (r *Reconciler) cancelWaits(source, revision string) {
 	r.waitsMu.Lock()
 	defer r.waitsMu.Unlock()
+	if r.latest == nil {
+		r.latest = map[string]string{}
+	}
+	r.latest[source] = revision
 	for _, w := range r.waits {
 		if w.source == source && w.revision != revision {
 			w.cancel(errHealthCanceled)
