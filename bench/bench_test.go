@@ -1,36 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/weirgitops/weir/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for the harness's concurrent log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestSmoke runs every workload of the harness end to end at N = 5 on one cluster, so that
 // the benchmark cannot rot: a failing workload fails the test.
@@ -46,7 +26,7 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("build weir: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	var log syncBuffer
+	var log testenv.SyncBuffer
 	cfg := &config{
 		workloads:      workloads,
 		ns:             []int{5},

@@ -143,7 +143,7 @@ func TestSecretErrorHidesValues(t *testing.T) {
 			name: "bad request quotes the value",
 			obj:  secret,
 			err:  apierrors.NewBadRequest(`.stringData.api: expected string, got &value.valueUnstructured{Value:"tok-123456"}`),
-			want: "secret rejected (BadRequest, values hidden)", apiKind: apierrors.IsBadRequest,
+			want: "secret rejected (BadRequest, values hidden): .stringData.api: expected string", apiKind: apierrors.IsBadRequest,
 		},
 		{
 			name: "internal error quotes the value",

@@ -16,19 +16,7 @@ import (
 
 // laughs is a billion-laughs alias bomb in a ConfigMap: nine levels of nine
 // aliases, 9^9 strings once expanded. The node limit is crossed at line 10.
-const laughs = `apiVersion: v1
-kind: ConfigMap
-metadata: {name: bomb}
-a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-`
+var laughs = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\n" + safeyaml.AliasBomb()
 
 // anchored uses anchors as people do: a shared value and a merge key.
 const anchored = `apiVersion: v1

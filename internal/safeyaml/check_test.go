@@ -9,18 +9,8 @@ import (
 	"testing"
 )
 
-// billionLaughs is the classic alias bomb: nine levels of nine aliases to
-// the level below, 9^9 strings once expanded, in under 600 bytes.
-const billionLaughs = `a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-`
+// billionLaughs is the classic alias bomb, 9^9 strings once expanded.
+var billionLaughs = AliasBomb()
 
 // flowLaughs is billionLaughs on one line, without ": ".
 var flowLaughs = func() string {

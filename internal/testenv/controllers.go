@@ -68,19 +68,22 @@ func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { re
 // Logs returns what the in-process Manager has logged so far.
 func (e *Env) Logs() string { return e.logs.String() }
 
-// logBuffer is a bytes.Buffer safe for the Manager's goroutines and the tests.
-type logBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent writers and readers, for logs that a test
+// reads while processes or goroutines write them.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *logBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *logBuffer) String() string {
+// String returns what was written so far.
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -46,7 +46,7 @@ type Env struct {
 	kcm     *exec.Cmd
 	kcmDone chan struct{}
 	stop    sync.Once
-	logs    logBuffer
+	logs    SyncBuffer
 	// requests counts the in-process Manager's API requests.
 	requests atomic.Int64
 }

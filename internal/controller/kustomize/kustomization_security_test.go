@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/weirgitops/weir/internal/safeyaml"
 	"github.com/weirgitops/weir/internal/testenv"
 	"github.com/weirgitops/weir/internal/testenv/gitserver"
 )
@@ -288,16 +289,10 @@ func label(m *dto.Metric, name string) string {
 	return ""
 }
 
-// billionLaughs is a YAML alias bomb: nine levels of nine aliases, 9^9 nodes once expanded.
+// billionLaughs is safeyaml's alias bomb as the data of a ConfigMap in ns.
 func billionLaughs(ns string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\n  namespace: %s\ndata:\n  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n", ns)
-	prev := "a"
-	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
-		fmt.Fprintf(&b, "  %s: &%s [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev)
-		prev = name
-	}
-	return b.String()
+	data := strings.ReplaceAll(strings.TrimSuffix(safeyaml.AliasBomb(), "\n"), "\n", "\n  ")
+	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\n  namespace: %s\ndata:\n  %s\n", ns, data)
 }
 
 // TestKustomizationRejectsYAMLBombs commits alias bombs in a resource, in a generated
