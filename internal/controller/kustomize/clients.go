@@ -50,7 +50,18 @@ func (c *clients) get(key string, cfg func() (*rest.Config, error)) (client.Clie
 }
 
 // clientFor returns the client a Kustomization applies with.
+// A spec.kubeConfig without a secretRef (configMapRef: cloud workload identity, which weir
+// does not support yet) is refused: falling back to the local client would apply, and prune,
+// manifests meant for a remote cluster in the management cluster.
 func (r *Reconciler) clientFor(ctx context.Context, ks *kustomizev1.Kustomization) (client.Client, error) {
+	if kc := ks.Spec.KubeConfig; kc != nil && kc.SecretRef == nil {
+		what := "spec.kubeConfig without secretRef"
+		if kc.ConfigMapRef != nil {
+			what = fmt.Sprintf("spec.kubeConfig.configMapRef '%s'", kc.ConfigMapRef.Name)
+		}
+		return nil, reconcile.Stalled(compat.ReconciliationFailedReason,
+			fmt.Errorf("%s (workload identity) is not supported: nothing is applied, to the remote cluster or to this one; use spec.kubeConfig.secretRef", what))
+	}
 	if kc := ks.Spec.KubeConfig; kc != nil && kc.SecretRef != nil {
 		var s corev1.Secret
 		key := client.ObjectKey{Namespace: ks.Namespace, Name: kc.SecretRef.Name}

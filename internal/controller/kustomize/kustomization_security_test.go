@@ -339,3 +339,37 @@ func TestKustomizationRejectsYAMLBombs(t *testing.T) {
 		t.Fatal("the bomb's ConfigMap was applied")
 	}
 }
+
+// TestKustomizationRefusesKubeConfigWithoutSecret checks that a Kustomization meant for a
+// remote cluster through spec.kubeConfig.configMapRef (workload identity, not supported) is
+// refused as stalled, and that nothing it declares lands in this cluster.
+func TestKustomizationRefusesKubeConfigWithoutSecret(t *testing.T) {
+	ns := env.Namespace(t)
+	root := gitserver.NewRoot(t)
+	root.NewRepo("repo").Commit("main", "remote", map[string]string{"remote/cm.yaml": configMapYAML(ns, "remote-only", "1")})
+	srv := root.ServeHTTP(gitserver.HTTPOptions{})
+	if err := env.Client.Create(t.Context(), gitRepository(ns, "repo", srv.RepoURL("repo"))); err != nil {
+		t.Fatal(err)
+	}
+	ks := kustomization(ns, "remote", "./remote", func(k *kustomizev1.Kustomization) {
+		k.Spec.KubeConfig = &meta.KubeConfigReference{ConfigMapRef: &meta.LocalObjectReference{Name: "cluster-identity"}}
+	})
+	if err := env.Client.Create(t.Context(), ks); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(ks)
+	cond := failedCondition(t, key, "ReconciliationFailed", time.Minute)
+	if !strings.Contains(cond.Message, "configMapRef 'cluster-identity'") {
+		t.Errorf("message %q does not name the configMapRef", cond.Message)
+	}
+	var got kustomizev1.Kustomization
+	if err := env.Client.Get(t.Context(), key, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !apimeta.IsStatusConditionTrue(got.Status.Conditions, "Stalled") {
+		t.Errorf("Stalled is not True: %+v", got.Status.Conditions)
+	}
+	if v := configMapValue(t, ns, "remote-only"); v != "" {
+		t.Fatal("a manifest meant for the remote cluster was applied to the management cluster")
+	}
+}
