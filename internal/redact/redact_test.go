@@ -15,7 +15,7 @@ func TestURL(t *testing.T) {
 		{"ssh user", "ssh://git@host/repo", "ssh://***@host/repo"},
 		{"ssh user and password", "ssh://git:pw@host/repo", "ssh://***@host/repo"},
 		{"oci", "oci://robot:pw@registry.example/charts/app", "oci://***@registry.example/charts/app"},
-		{"s3", "s3://AKIAXXXX:secret@minio:9000/bucket", "s3://***@minio:9000/bucket"},
+		{"s3", "s3://AKIAEXAMPLE:secret@minio:9000/bucket", "s3://***@minio:9000/bucket"},
 		{"no userinfo", "https://host/repo", "https://host/repo"},
 		{"unparseable keeps no token", "https://tok%zz@host/repo", "https://***@host/repo"},
 	}
