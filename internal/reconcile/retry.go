@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -8,6 +9,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/weirgitops/weir/internal/redact"
 )
 
 // Flux's defaults for the failure backoff (--min-retry-delay, --max-retry-delay) and weir's
@@ -72,8 +75,18 @@ func (r *Retry) IntervalRaised(field string, declared time.Duration) string {
 // the failures; a stalled error waits for a change; a waiting error requeues at its time or
 // the backoff, whichever is later; any other error requeues at the retry interval (the
 // interval when zero) or the backoff, whichever is later. The error is never returned to
-// controller-runtime: the reconciler reports and logs it, and its retry is decided here.
-func (r *Retry) Result(key types.NamespacedName, err error, interval, retry time.Duration) ctrl.Result {
+// controller-runtime: the reconciler reports it, and Result logs it and decides its retry.
+func (r *Retry) Result(ctx context.Context, key types.NamespacedName, err error, interval, retry time.Duration) ctrl.Result {
+	res := r.result(key, err, interval, retry)
+	if err != nil {
+		// The one log line of a failure, where its retry is decided.
+		ctrl.LoggerFrom(ctx).Info("reconciliation failed", "error", redact.Text(err.Error()),
+			"failures", r.Failures(key), "retryIn", res.RequeueAfter.Round(time.Millisecond).String())
+	}
+	return res
+}
+
+func (r *Retry) result(key types.NamespacedName, err error, interval, retry time.Duration) ctrl.Result {
 	if err == nil {
 		r.Forget(key)
 		d, _ := r.Interval(interval)

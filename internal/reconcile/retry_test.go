@@ -37,42 +37,42 @@ func TestRetryResult(t *testing.T) {
 	}
 	t.Run("tiny interval is raised", func(t *testing.T) {
 		r := &Retry{}
-		within(t, r.Result(key, nil, time.Second, 0).RequeueAfter, DefaultMinInterval)
-		within(t, r.Result(key, nil, time.Hour, 0).RequeueAfter, time.Hour)
+		within(t, r.Result(t.Context(), key, nil, time.Second, 0).RequeueAfter, DefaultMinInterval)
+		within(t, r.Result(t.Context(), key, nil, time.Hour, 0).RequeueAfter, time.Hour)
 	})
 	t.Run("failures back off beyond the retry interval up to the cap", func(t *testing.T) {
 		r := &Retry{MinInterval: time.Second}
 		fail := errors.New("boom")
 		var last time.Duration
 		for i := 0; i < 20; i++ {
-			last = r.Result(key, fail, time.Second, time.Second).RequeueAfter
+			last = r.Result(t.Context(), key, fail, time.Second, time.Second).RequeueAfter
 		}
 		within(t, last, DefaultMaxRetryDelay)
 		if r.Failures(key) != 20 {
 			t.Errorf("failures = %d", r.Failures(key))
 		}
-		within(t, r.Result(key, nil, time.Minute, 0).RequeueAfter, time.Minute)
+		within(t, r.Result(t.Context(), key, nil, time.Minute, 0).RequeueAfter, time.Minute)
 		if r.Failures(key) != 0 {
 			t.Error("success did not reset the failures")
 		}
-		within(t, r.Result(key, fail, time.Minute, 0).RequeueAfter, time.Minute)
+		within(t, r.Result(t.Context(), key, fail, time.Minute, 0).RequeueAfter, time.Minute)
 	})
 	t.Run("stalled waits for a change", func(t *testing.T) {
 		r := &Retry{}
-		if got := r.Result(key, Stalled("R", errors.New("x")), time.Second, 0); got.RequeueAfter != 0 {
+		if got := r.Result(t.Context(), key, Stalled("R", errors.New("x")), time.Second, 0); got.RequeueAfter != 0 {
 			t.Errorf("stalled requeues after %s", got.RequeueAfter)
 		}
 	})
 	t.Run("waiting backs off too", func(t *testing.T) {
 		r := &Retry{}
 		w := Waiting("R", 30*time.Second, errors.New("x"))
-		if got := r.Result(key, w, time.Minute, 0).RequeueAfter; got != 30*time.Second {
+		if got := r.Result(t.Context(), key, w, time.Minute, 0).RequeueAfter; got != 30*time.Second {
 			t.Errorf("first wait requeues after %s", got)
 		}
 		for i := 0; i < 10; i++ {
-			r.Result(key, w, time.Minute, 0)
+			r.Result(t.Context(), key, w, time.Minute, 0)
 		}
-		if got := r.Result(key, w, time.Minute, 0).RequeueAfter; got != DefaultMaxRetryDelay {
+		if got := r.Result(t.Context(), key, w, time.Minute, 0).RequeueAfter; got != DefaultMaxRetryDelay {
 			t.Errorf("long wait requeues after %s", got)
 		}
 	})

@@ -120,11 +120,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			return
 		}
 		r.report(ks, out, time.Since(start))
-		result = r.Retry.Result(req.NamespacedName, out.err, ks.Spec.Interval.Duration, ks.GetRetryInterval())
-		if out.err != nil {
-			ctrl.LoggerFrom(ctx).Info("reconciliation failed", "error", out.err.Error(),
-				"failures", r.Retry.Failures(req.NamespacedName), "retryIn", result.RequeueAfter.Round(time.Millisecond).String())
-		}
+		result = r.Retry.Result(ctx, req.NamespacedName, out.err, ks.Spec.Interval.Duration, ks.GetRetryInterval())
 		if out.err == nil {
 			// Interval-driven re-applies wait behind work triggered by a change.
 			low := lowPriority

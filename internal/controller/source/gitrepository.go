@@ -125,11 +125,7 @@ func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		if err != nil && !reconcile.IsStalled(err) {
 			r.Recorder.Warning(obj, reconcile.Reason(err, compat.GitOperationFailedReason), nil, "%s", err.Error())
 		}
-		result = r.Retry.Result(req.NamespacedName, err, obj.Spec.Interval.Duration, 0)
-		if err != nil {
-			ctrl.LoggerFrom(ctx).Info("reconciliation failed", "error", err.Error(),
-				"failures", r.Retry.Failures(req.NamespacedName), "retryIn", result.RequeueAfter.Round(time.Millisecond).String())
-		}
+		result = r.Retry.Result(ctx, req.NamespacedName, err, obj.Spec.Interval.Duration, 0)
 	}()
 	err = r.reconcile(ctx, obj)
 	return result, retErr
