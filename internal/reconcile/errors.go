@@ -36,6 +36,28 @@ type ReasonError struct {
 func (e *ReasonError) Error() string { return e.Err.Error() }
 func (e *ReasonError) Unwrap() error { return e.Err }
 
+// InProgressError means the work is started and goes on without the reconciler: the object
+// waits for something to converge (a health check) that events will announce. It is not a
+// failure: the object reports Reconciling=True / Ready=Unknown with Message and is looked at
+// again on an event, or after RequeueAfter at the latest.
+type InProgressError struct {
+	Message      string
+	RequeueAfter time.Duration
+}
+
+func (e *InProgressError) Error() string { return e.Message }
+
+// InProgress returns an InProgressError.
+func InProgress(after time.Duration, message string) error {
+	return &InProgressError{Message: message, RequeueAfter: after}
+}
+
+// IsInProgress reports whether err is an InProgressError.
+func IsInProgress(err error) bool {
+	var p *InProgressError
+	return errors.As(err, &p)
+}
+
 // Stalled returns a StalledError.
 func Stalled(reason string, err error) error { return &StalledError{Reason: reason, Err: err} }
 

@@ -78,7 +78,7 @@ func (r *Retry) IntervalRaised(field string, declared time.Duration) string {
 // controller-runtime: the reconciler reports it, and Result logs it and decides its retry.
 func (r *Retry) Result(ctx context.Context, key types.NamespacedName, err error, interval, retry time.Duration) ctrl.Result {
 	res := r.result(key, err, interval, retry)
-	if err != nil {
+	if err != nil && !IsInProgress(err) {
 		// The one log line of a failure, where its retry is decided.
 		ctrl.LoggerFrom(ctx).Info("reconciliation failed", "error", redact.Text(err.Error()),
 			"failures", r.Failures(key), "retryIn", res.RequeueAfter.Round(time.Millisecond).String())
@@ -95,6 +95,10 @@ func (r *Retry) result(key types.NamespacedName, err error, interval, retry time
 	if IsStalled(err) {
 		r.Forget(key)
 		return ctrl.Result{}
+	}
+	var p *InProgressError
+	if errors.As(err, &p) {
+		return ctrl.Result{RequeueAfter: p.RequeueAfter}
 	}
 	var we *WaitingError
 	if errors.As(err, &we) && we.RequeueAfter < r.minDelay() {

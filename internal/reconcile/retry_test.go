@@ -63,6 +63,17 @@ func TestRetryResult(t *testing.T) {
 			t.Errorf("stalled requeues after %s", got.RequeueAfter)
 		}
 	})
+	t.Run("in progress is no failure", func(t *testing.T) {
+		r := &Retry{}
+		for i := 0; i < 5; i++ {
+			if got := r.Result(t.Context(), key, InProgress(42*time.Second, "waiting"), time.Minute, 0).RequeueAfter; got != 42*time.Second {
+				t.Fatalf("in progress requeues after %s", got)
+			}
+		}
+		if r.Failures(key) != 0 {
+			t.Errorf("failures = %d", r.Failures(key))
+		}
+	})
 	t.Run("waiting backs off too", func(t *testing.T) {
 		r := &Retry{}
 		w := Waiting("R", 30*time.Second, errors.New("x"))
