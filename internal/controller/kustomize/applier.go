@@ -7,6 +7,7 @@ import (
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -65,6 +66,7 @@ func changeLines(cs *apply.ChangeSet) []string {
 // finalize applies spec.deletionPolicy to what the Kustomization applied, then lets the
 // object go. A suspended Kustomization deletes nothing, as in Flux.
 func (r *Reconciler) finalize(ctx context.Context, ks *kustomizev1.Kustomization, patcher *reconcile.Patcher) (ctrl.Result, error) {
+	r.dropWait(types.NamespacedName{Namespace: ks.Namespace, Name: ks.Name})
 	policy := ks.GetDeletionPolicy()
 	prune := policy == kustomizev1.DeletionPolicyDelete || policy == kustomizev1.DeletionPolicyWaitForTermination ||
 		(policy == kustomizev1.DeletionPolicyMirrorPrune && ks.Spec.Prune)

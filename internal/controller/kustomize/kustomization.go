@@ -18,6 +18,7 @@ import (
 	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/compat"
 	"github.com/weirgitops/weir/internal/event"
+	"github.com/weirgitops/weir/internal/healthwatch"
 	"github.com/weirgitops/weir/internal/reconcile"
 )
 
@@ -42,6 +43,9 @@ type Reconciler struct {
 	workspaces *workspaces
 	clients    *clients
 	builds     buildCache
+	// health watches the objects of health checks; pending holds the waits in progress.
+	health  *healthwatch.Watcher
+	pending pendingWaits
 
 	// waits holds the cancel functions of running health waits, by Kustomization, with the
 	// source revision each one applied.
@@ -89,6 +93,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.Get(ctx, req.NamespacedName, ks); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Retry.Forget(req.NamespacedName)
+			r.dropWait(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -195,6 +200,17 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 		out.err = err
 		return out
 	}
+	if p := r.resumable(ks, src.artifact.Revision); p != nil {
+		// A health wait in progress: only the health is looked at again.
+		out.phases.track(phaseHealth, func() { err = r.checkHealth(ctx, ks, p) })
+		if err != nil {
+			out.err = err
+			return out
+		}
+		out.checked, out.healthChecked = true, time.Since(p.started)
+		r.recordApplied(ks, src, p.state, &out)
+		return out
+	}
 	var unchanged bool
 	out.phases.track(phaseBuild, func() { unchanged = r.unchangedInputs(ctx, ks, src) })
 	if unchanged {
@@ -229,7 +245,19 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 		out.err = reconcile.Stalled(compat.HealthCheckFailedReason, err)
 		return out
 	}
-	if len(targets) > 0 {
+	if len(targets) > 0 && r.watchesHealth(ks) {
+		// The inventory and the attempted revision reach the status before the wait.
+		progress(fmt.Sprintf("Running health checks for revision %s with a timeout of %s", src.artifact.Revision, ks.GetTimeout()))
+		p, err := r.startHealthWait(ks, src.artifact.Revision, targets, state)
+		if err == nil {
+			out.phases.track(phaseHealth, func() { err = r.checkHealth(ctx, ks, p) })
+		}
+		if err != nil {
+			out.err = err
+			return out
+		}
+		out.checked, out.healthChecked = true, time.Since(p.started)
+	} else if len(targets) > 0 {
 		waitCtx, done := r.startWait(ctx, ks, sourceRefKey(ks), src.artifact.Revision)
 		// The inventory and the attempted revision reach the status before the wait.
 		progress(fmt.Sprintf("Running health checks for revision %s with a timeout of %s", src.artifact.Revision, ks.GetTimeout()))
@@ -242,6 +270,13 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 		}
 		out.checked, out.healthChecked = true, time.Since(start)
 	}
+	r.recordApplied(ks, src, state, &out)
+	return out
+}
+
+// recordApplied records a revision applied (and found healthy, when checked): the applied
+// revisions, the latency metric and the build's inputs for the next revision.
+func (r *Reconciler) recordApplied(ks *kustomizev1.Kustomization, src sourceArtifact, state *inputState, out *outcome) {
 	out.newRevision = ks.Status.LastAppliedRevision != src.artifact.Revision
 	if out.newRevision {
 		appliedSeconds.WithLabelValues(ks.Namespace, ks.Name).Observe(time.Since(src.artifact.LastUpdateTime.Time).Seconds())
@@ -251,7 +286,6 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 	if state.vars != "" {
 		r.storeInputs(ks, state)
 	}
-	return out
 }
 
 // startWait registers a health wait that a new revision of the source cancels.
@@ -308,6 +342,10 @@ func (r *Reconciler) summarize(ks *kustomizev1.Kustomization, out outcome) {
 		ks.Status.ObservedGeneration = ks.Generation
 		return
 	}
+	if reconcile.IsInProgress(out.err) {
+		conds.Progressing(compat.ProgressingReason, out.err.Error())
+		return
+	}
 	reason := reconcile.Reason(out.err, compat.ReconciliationFailedReason)
 	msg := out.err.Error()
 	if reason == compat.HealthCheckFailedReason {
@@ -346,7 +384,7 @@ func (r *Reconciler) report(ks *kustomizev1.Kustomization, out outcome, took tim
 	case out.err == nil && (out.newRevision || len(out.changes) > 0):
 		r.Recorder.Normal(ks, compat.ReconciliationSucceededReason, meta, "Reconciliation finished in %s, next run in %s",
 			took.Round(time.Millisecond), ks.Spec.Interval.Duration)
-	case out.err != nil && !reconcile.IsWaiting(out.err):
+	case out.err != nil && !reconcile.IsWaiting(out.err) && !reconcile.IsInProgress(out.err):
 		r.Recorder.Warning(ks, reconcile.Reason(out.err, compat.ReconciliationFailedReason), meta, "%s", out.err.Error())
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/weirgitops/weir/internal/artifact"
+	"github.com/weirgitops/weir/internal/healthwatch"
 	"github.com/weirgitops/weir/internal/reconcile"
 )
 
@@ -39,7 +40,8 @@ const (
 
 // SetupWithManager registers the reconciler and its triggers: a new artifact of its source
 // (in-process, from the artifact store, and from the source's status), a dependency turning
-// Ready, and a change of a ConfigMap or Secret it substitutes from.
+// Ready, a change of a ConfigMap or Secret it substitutes from, and a change of an object its
+// health check waits on.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
 	ctx := context.Background()
 	ws, err := newWorkspaces(r.Store, filepath.Join(os.TempDir(), fmt.Sprintf("weir-workspaces-%d", os.Getpid())))
@@ -114,6 +116,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
 		return fmt.Errorf("add artifact subscription: %w", err)
 	}
 
+	// Health waits: a change of a waited-on object reconciles its Kustomization again.
+	wakes := make(chan event.TypedGenericEvent[*kustomizev1.Kustomization], 1024)
+	r.health = healthwatch.New(mgr.GetCache(), mgr.GetAPIReader(), mgr.GetRESTMapper(), func(key types.NamespacedName) {
+		ks := &kustomizev1.Kustomization{}
+		ks.Namespace, ks.Name = key.Namespace, key.Name
+		wakes <- event.TypedGenericEvent[*kustomizev1.Kustomization]{Object: ks}
+	})
+
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("kustomization").
 		For(&kustomizev1.Kustomization{}, builder.WithPredicates(predicate.Or(
@@ -139,6 +149,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
 		WatchesRawSource(source.Channel(signals, handler.TypedFuncs[*kustomizev1.Kustomization, ctrl.Request]{
 			GenericFunc: enqueueSignal,
 		})).
+		WatchesRawSource(source.Channel(wakes, &handler.TypedEnqueueRequestForObject[*kustomizev1.Kustomization]{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrent}).
 		Complete(r)
 }

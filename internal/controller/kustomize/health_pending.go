@@ -1,0 +1,132 @@
+package kustomize
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/health"
+	"github.com/weirgitops/weir/internal/reconcile"
+)
+
+// pollInterval is how often a wait re-reads objects that its informers cannot serve.
+const pollInterval = 5 * time.Second
+
+// pendingHealth is a health wait in progress: the Kustomization applied revision at
+// generation and waits, without holding a worker, until its targets are healthy or deadline.
+type pendingHealth struct {
+	revision    string
+	generation  int64
+	requestedAt string
+	targets     []health.ObjectID
+	eval        *health.Evaluator
+	started     time.Time
+	deadline    time.Time
+	// state is what the build read, stored as the last good build once the wait passes.
+	state *inputState
+}
+
+// pendingWaits holds the health waits in progress, by Kustomization.
+type pendingWaits struct {
+	mu    sync.Mutex
+	waits map[types.NamespacedName]*pendingHealth
+}
+
+func (p *pendingWaits) get(key types.NamespacedName) *pendingHealth {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.waits[key]
+}
+
+func (p *pendingWaits) put(key types.NamespacedName, w *pendingHealth) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w == nil {
+		delete(p.waits, key)
+		return
+	}
+	if p.waits == nil {
+		p.waits = map[types.NamespacedName]*pendingHealth{}
+	}
+	p.waits[key] = w
+}
+
+// watchesHealth reports whether ks's health is waited on through the informer cache, without
+// a worker: always, except for a remote cluster (spec.kubeConfig), which the cache does not
+// see and which is polled as before.
+func (r *Reconciler) watchesHealth(ks *kustomizev1.Kustomization) bool {
+	return r.health != nil && ks.Spec.KubeConfig == nil
+}
+
+// resumable returns the wait in progress that this reconcile continues: same source revision,
+// same generation and no new reconcile request. Any other wait is dropped.
+func (r *Reconciler) resumable(ks *kustomizev1.Kustomization, revision string) *pendingHealth {
+	key := types.NamespacedName{Namespace: ks.Namespace, Name: ks.Name}
+	p := r.pending.get(key)
+	if p == nil {
+		return nil
+	}
+	if p.revision == revision && p.generation == ks.Generation && p.requestedAt == ks.GetAnnotations()[compat.ReconcileRequestAnnotation] {
+		return p
+	}
+	r.dropWait(key)
+	return nil
+}
+
+// dropWait forgets the wait in progress of key and its watches.
+func (r *Reconciler) dropWait(key types.NamespacedName) {
+	r.pending.put(key, nil)
+	if r.health != nil {
+		r.health.Forget(key)
+	}
+}
+
+// startHealthWait begins a health wait for the targets of the revision just applied.
+func (r *Reconciler) startHealthWait(ks *kustomizev1.Kustomization, revision string, targets []health.ObjectID, state *inputState) (*pendingHealth, error) {
+	eval, err := health.NewEvaluator(ks.Spec.HealthCheckExprs)
+	if err != nil {
+		return nil, reconcile.Stalled(compat.InvalidCELExpressionReason, err)
+	}
+	now := time.Now()
+	return &pendingHealth{
+		revision: revision, generation: ks.Generation, requestedAt: ks.GetAnnotations()[compat.ReconcileRequestAnnotation],
+		targets: targets, eval: eval, started: now, deadline: now.Add(ks.GetTimeout()), state: state,
+	}, nil
+}
+
+// checkHealth looks at the targets of the wait p through the informer cache: nil when all are
+// healthy, a HealthCheckFailed error when one failed for good or the timeout passed, and an
+// in-progress result otherwise, leaving the wait registered so that a change of any target
+// reconciles the Kustomization again. The worker is free meanwhile.
+func (r *Reconciler) checkHealth(ctx context.Context, ks *kustomizev1.Kustomization, p *pendingHealth) error {
+	key := types.NamespacedName{Namespace: ks.Namespace, Name: ks.Name}
+	st := r.health.Check(ctx, key, p.targets, p.eval)
+	elapsed := time.Since(p.started)
+	switch health.Aggregate(st.Objects) {
+	case status.CurrentStatus:
+		r.dropWait(key)
+		return nil
+	case status.FailedStatus:
+		if stalled := health.StalledError(st.Objects); stalled != nil {
+			r.dropWait(key)
+			return reconcile.Failed(compat.HealthCheckFailedReason, health.CheckFailed(elapsed, stalled))
+		}
+	}
+	remaining := time.Until(p.deadline)
+	if remaining <= 0 {
+		r.dropWait(key)
+		return reconcile.Failed(compat.HealthCheckFailedReason, health.CheckFailed(elapsed, health.TimeoutError(st.Objects)))
+	}
+	r.pending.put(key, p)
+	after := remaining
+	if st.Polled {
+		after = min(after, pollInterval)
+	}
+	return reconcile.InProgress(after, fmt.Sprintf("Running health checks for revision %s with a timeout of %s", p.revision, ks.GetTimeout()))
+}
