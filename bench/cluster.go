@@ -28,13 +28,15 @@ import (
 // cluster is one measured setup: a local control plane with kube-controller-manager, a Git
 // server, `weir controller` as a separate process, and the harness's own watches.
 type cluster struct {
-	env       *testenv.Env
-	client    client.Client
-	git       *gitserver.Root
-	http      *gitserver.HTTPServer
-	t         *gitserver.Standalone
-	weir      *exec.Cmd
-	pprof     string
+	env    *testenv.Env
+	client client.Client
+	git    *gitserver.Root
+	http   *gitserver.HTTPServer
+	t      *gitserver.Standalone
+	weir   *exec.Cmd
+	pprof  string
+	// metrics is the address of weir's /metrics endpoint.
+	metrics   string
 	work      string
 	watch     *watcher
 	plane     map[string]int
@@ -103,9 +105,10 @@ func (c *cluster) warmUp(ctx context.Context) error {
 
 func (c *cluster) startWeir(ctx context.Context, cfg *config) error {
 	health, storage := mustFreeAddr(), mustFreeAddr()
+	c.metrics = mustFreeAddr()
 	args := []string{"controller",
 		"--kubeconfig", c.env.Kubeconfig,
-		"--health-addr", health, "--metrics-addr", mustFreeAddr(),
+		"--health-addr", health, "--metrics-addr", c.metrics,
 		"--storage-addr", storage, "--storage-adv-addr", storage,
 		"--receiver-addr", mustFreeAddr(),
 		"--storage-path", filepath.Join(c.work, "storage"),

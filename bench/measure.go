@@ -21,6 +21,10 @@ func measureReady(ctx context.Context, c *cluster, cfg *config, ns string, n int
 	s := sample(c.weirPid(), 100*time.Millisecond)
 	defer s.Stop()
 	u0 := c.usage()
+	a0, err := c.apiCounts(ctx)
+	if err != nil {
+		return r, err
+	}
 	start := time.Now()
 	stopProgress := progress(cfg, c, ns, n, start)
 	defer stopProgress()
@@ -37,6 +41,11 @@ func measureReady(ctx context.Context, c *cluster, cfg *config, ns string, n int
 		return r, err
 	}
 	u1 := c.usage()
+	a1, err := c.apiCounts(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.APIRequests, r.Reconciles = int64(a1.requests-a0.requests), int64(a1.reconciles-a0.reconciles)
 	r.PeakAnonMiB = round(s.PeakAnon(), 1)
 	r.ReadySeconds = seconds(at.Sub(start))
 	r.CPUSeconds, r.GitServerCPUSeconds, r.ControlPlaneCPUSeconds = u1.since(u0)
@@ -50,8 +59,8 @@ func measureReady(ctx context.Context, c *cluster, cfg *config, ns string, n int
 	if err := waitProfile(); err != nil {
 		cfg.logf("! profile %s: %v", profile, err)
 	}
-	cfg.logf("✔ %d Kustomizations Ready in %.2f s (objects created in %.2f s), weir CPU %.1f s, peak RSS %.1f MiB (anonymous %.1f MiB)",
-		n, r.ReadySeconds, r.CreateSeconds, r.CPUSeconds, r.PeakRSSMiB, r.PeakAnonMiB)
+	cfg.logf("✔ %d Kustomizations Ready in %.2f s (objects created in %.2f s), weir CPU %.1f s, peak RSS %.1f MiB (anonymous %.1f MiB), %d API requests in %d reconciles",
+		n, r.ReadySeconds, r.CreateSeconds, r.CPUSeconds, r.PeakRSSMiB, r.PeakAnonMiB, r.APIRequests, r.Reconciles)
 	return r, nil
 }
 

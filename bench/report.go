@@ -91,17 +91,26 @@ func header(b *strings.Builder, title string, list []Result) {
 
 func renderTTP(b *strings.Builder, list []Result) {
 	header(b, "Time to production", list)
-	b.WriteString("| variant | N | objects | all Ready | peak RSS | peak anonymous RSS | weir CPU | git server CPU | kube-apiserver / etcd / kcm CPU | Flux (published) | weir target | met |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | :-: |\n")
+	b.WriteString("| variant | N | objects | all Ready | peak RSS | peak anonymous RSS | weir CPU | git server CPU | kube-apiserver / etcd / kcm CPU | API requests / reconciles | Flux (published) | weir target | met |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | :-: |\n")
 	for _, r := range list {
 		flux, target, met := "", "", ""
 		if r.Variant == "per-app" {
 			flux, target, met = fluxTTP[r.N].flux, fluxTTP[r.N].target, ttpMet(r)
 		}
-		fmt.Fprintf(b, "| %s | %d | %d | %s | %.1f MiB | %s | %.1f s | %.1f s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(b, "| %s | %d | %d | %s | %.1f MiB | %s | %.1f s | %.1f s | %s | %s | %s | %s | %s |\n",
 			r.Variant, r.N, r.Objects, dur(r.ReadySeconds), r.PeakRSSMiB, mib(r.PeakAnonMiB), r.CPUSeconds, r.GitServerCPUSeconds,
-			planeCPU(r.ControlPlaneCPUSeconds), flux, target, met)
+			planeCPU(r.ControlPlaneCPUSeconds), requestsPerReconcile(r), flux, target, met)
 	}
+}
+
+// requestsPerReconcile renders "requests / reconciles (per reconcile)", or "—" for results
+// measured before the harness counted them.
+func requestsPerReconcile(r Result) string {
+	if r.Reconciles == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%d / %d (%.1f)", r.APIRequests, r.Reconciles, float64(r.APIRequests)/float64(r.Reconciles))
 }
 
 func planeCPU(m map[string]float64) string {

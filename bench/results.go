@@ -59,6 +59,10 @@ type Result struct {
 	CPUSeconds             float64            `json:"cpuSeconds,omitempty"`
 	GitServerCPUSeconds    float64            `json:"gitServerCPUSeconds,omitempty"`
 	ControlPlaneCPUSeconds map[string]float64 `json:"controlPlaneCPUSeconds,omitempty"`
+	// APIRequests are the requests weir sent to the API server from creation to Ready, and
+	// Reconciles the Kustomization reconciles over the same window (weir's own metrics).
+	APIRequests int64 `json:"apiRequests,omitempty"`
+	Reconciles  int64 `json:"reconciles,omitempty"`
 
 	// Hops lists when each Kustomization of a hierarchy turned Ready, in seconds from creation.
 	Hops []Hop `json:"hops,omitempty"`
