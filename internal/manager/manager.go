@@ -50,7 +50,9 @@ func New(cfg *rest.Config, opts Options, log logr.Logger) (ctrl.Manager, error) 
 	cfg.Burst = opts.KubeAPIBurst
 	cfg.UserAgent = "weir"
 
-	cacheOpts := cache.Options{}
+	// Nothing reads managedFields from the cache (appliers read live objects uncached); they
+	// are often half of an object, so the informers, health waits' included, drop them.
+	cacheOpts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 	if !opts.WatchAllNamespaces {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{RuntimeNamespace(): {}}
 	}
