@@ -2,12 +2,17 @@ package event
 
 import (
 	"fmt"
+	"maps"
+	"os"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/weirgitops/weir/internal/redact"
 )
@@ -21,16 +26,22 @@ const (
 // maxMessage bounds event messages (Flux's notification payload limit is 39 000 characters).
 const maxMessage = 39000
 
-// Event is one event about an object, as delivered on the bus.
+// Event is one event about an object, in the shape of Flux's event API
+// (event.toolkit.fluxcd.io/v1beta1 Event): what the notification-controller's events endpoint
+// accepts, and what the bus delivers. It holds no pointer to the live object: subscribers get
+// a copy that the reconciler never changes afterwards.
 type Event struct {
-	Object    client.Object
-	Severity  string
-	Reason    string
-	Message   string
-	Metadata  map[string]string
-	Timestamp time.Time
-	// Controller is the reporting controller, such as "kustomize-controller".
-	Controller string
+	InvolvedObject corev1.ObjectReference `json:"involvedObject"`
+	Severity       string                 `json:"severity"`
+	Timestamp      metav1.Time            `json:"timestamp"`
+	Message        string                 `json:"message"`
+	Reason         string                 `json:"reason"`
+	// Metadata keys are prefixed with the object's API group, as Flux's controllers send them
+	// ("kustomize.toolkit.fluxcd.io/revision").
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// ReportingController is Flux's controller name, such as "kustomize-controller".
+	ReportingController string `json:"reportingController"`
+	ReportingInstance   string `json:"reportingInstance,omitempty"`
 }
 
 // Recorder records events for one controller.
@@ -39,13 +50,17 @@ type Recorder struct {
 	controller string
 	group      string
 	bus        *Bus
+	// instance is the reporting instance, the host name (Flux's controllers send the Pod name).
+	instance string
+	scheme   *runtime.Scheme
 }
 
 // NewRecorder returns a Recorder that reports as controller (Flux's name, for example
-// "source-controller") about objects of the API group, through rec, and publishes to bus,
-// which may be nil.
-func NewRecorder(rec events.EventRecorder, controller, group string, bus *Bus) *Recorder {
-	return &Recorder{rec: rec, controller: controller, group: group, bus: bus}
+// "source-controller") about objects of the API group, known to scheme, through rec (which may
+// be nil), and publishes to bus, which may be nil.
+func NewRecorder(rec events.EventRecorder, scheme *runtime.Scheme, controller, group string, bus *Bus) *Recorder {
+	host, _ := os.Hostname()
+	return &Recorder{rec: rec, controller: controller, group: group, bus: bus, instance: host, scheme: scheme}
 }
 
 // Normal records an informational event.
@@ -56,6 +71,21 @@ func (r *Recorder) Normal(obj client.Object, reason string, metadata map[string]
 // Warning records an error event.
 func (r *Recorder) Warning(obj client.Object, reason string, metadata map[string]string, format string, args ...any) {
 	r.record(obj, corev1.EventTypeWarning, reason, metadata, fmt.Sprintf(format, args...))
+}
+
+// reference names obj as the event's involved object, its kind and API version from the
+// scheme (objects read from a cache carry no type meta).
+func (r *Recorder) reference(obj client.Object) corev1.ObjectReference {
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	if r.scheme != nil {
+		if g, err := apiutil.GVKForObject(obj, r.scheme); err == nil {
+			gvk = g
+		}
+	}
+	return corev1.ObjectReference{
+		Kind: gvk.Kind, APIVersion: gvk.GroupVersion().String(), Namespace: obj.GetNamespace(),
+		Name: obj.GetName(), UID: obj.GetUID(), ResourceVersion: obj.GetResourceVersion(),
+	}
 }
 
 func (r *Recorder) record(obj client.Object, typ, reason string, metadata map[string]string, msg string) {
@@ -72,8 +102,9 @@ func (r *Recorder) record(obj client.Object, typ, reason string, metadata map[st
 			sev = SeverityError
 		}
 		r.bus.publish(Event{
-			Object: obj, Severity: sev, Reason: reason, Message: msg,
-			Metadata: prefixed(r.group, metadata), Timestamp: time.Now().UTC(), Controller: r.controller,
+			InvolvedObject: r.reference(obj), Severity: sev, Reason: reason, Message: msg,
+			Metadata: prefixed(r.group, metadata), Timestamp: metav1.NewTime(time.Now().UTC()),
+			ReportingController: r.controller, ReportingInstance: r.instance,
 		})
 	}
 }
@@ -98,24 +129,39 @@ func prefixed(group string, metadata map[string]string) map[string]string {
 // that falls behind loses events beyond its buffer, never the reconciler's time.
 type Bus struct {
 	mu   sync.RWMutex
-	subs []chan Event
+	subs map[chan Event]struct{}
 }
 
-// Subscribe returns a channel of events with the given buffer.
-func (b *Bus) Subscribe(buffer int) <-chan Event {
+// Subscribe returns a channel of events with the given buffer, and the function that ends the
+// subscription and closes the channel.
+func (b *Bus) Subscribe(buffer int) (<-chan Event, func()) {
 	ch := make(chan Event, buffer)
 	b.mu.Lock()
-	b.subs = append(b.subs, ch)
+	if b.subs == nil {
+		b.subs = map[chan Event]struct{}{}
+	}
+	b.subs[ch] = struct{}{}
 	b.mu.Unlock()
-	return ch
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			b.mu.Lock()
+			delete(b.subs, ch)
+			b.mu.Unlock()
+			close(ch)
+		})
+	}
 }
 
+// publish gives every subscriber its own copy of e (metadata included).
 func (b *Bus) publish(e Event) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	for _, ch := range b.subs {
+	for ch := range b.subs {
+		c := e
+		c.Metadata = maps.Clone(e.Metadata)
 		select {
-		case ch <- e:
+		case ch <- c:
 		default:
 		}
 	}

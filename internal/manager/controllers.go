@@ -70,7 +70,7 @@ func (s *shared) retry() *reconcile.Retry {
 }
 
 func (s *shared) recorder(mgr ctrl.Manager, controller, group string) *event.Recorder {
-	return event.NewRecorder(mgr.GetEventRecorder(controller), controller, group, s.bus)
+	return event.NewRecorder(mgr.GetEventRecorder(controller), mgr.GetScheme(), controller, group, s.bus)
 }
 
 // ControllerNames returns the names accepted by --controllers.

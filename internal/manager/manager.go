@@ -113,6 +113,13 @@ func New(cfg *rest.Config, opts Options, log logr.Logger) (ctrl.Manager, error) 
 		}
 	}
 	s := &shared{opts: opts, store: store, bus: &event.Bus{}, log: log}
+	if opts.EventsAddr != "" {
+		f := &event.Forwarder{URL: opts.EventsAddr, Log: log.WithName("events")}
+		// Subscribe now, so that no event of the first reconciles is missed.
+		if err := mgr.Add(forwarder{f: f, bus: s.bus}); err != nil {
+			return nil, fmt.Errorf("add event forwarder: %w", err)
+		}
+	}
 	if err := setupControllers(mgr, s); err != nil {
 		return nil, err
 	}
@@ -147,3 +154,13 @@ func pprofHandler() http.Handler {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// forwarder runs an event Forwarder in every replica: only the leader's reconcilers record
+// events, so the others forward none.
+type forwarder struct {
+	f   *event.Forwarder
+	bus *event.Bus
+}
+
+func (w forwarder) Start(ctx context.Context) error { return w.f.Run(ctx, w.bus) }
+func (forwarder) NeedLeaderElection() bool          { return false }

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -40,6 +41,9 @@ type Options struct {
 	// MinRetryDelay and MaxRetryDelay bound the backoff of failing objects (Flux's flags).
 	MinRetryDelay time.Duration
 	MaxRetryDelay time.Duration
+	// EventsAddr, when set, is the events endpoint of an external Flux notification-controller
+	// that every event is also posted to (Flux's --events-addr).
+	EventsAddr string
 	// MinInterval raises every interval and retry interval below it (weir's flag).
 	MinInterval time.Duration
 	// PprofAddr, when set, serves net/http/pprof there (a hidden flag, for profiling).
@@ -98,6 +102,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "queries per second to the Kubernetes API")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "burst of queries to the Kubernetes API")
 	fs.Int64Var(&o.ArtifactMaxSize, "artifact-max-size", o.ArtifactMaxSize, "largest artifact, in bytes, a source may store")
+	fs.StringVar(&o.EventsAddr, "events-addr", o.EventsAddr, "URL of a Flux notification-controller's events endpoint to post every event to, as Flux's controllers do (e.g. http://notification-controller.flux-system.svc.cluster.local./)")
 	fs.DurationVar(&o.MinRetryDelay, "min-retry-delay", o.MinRetryDelay, "delay before the first retry of a failing object; it doubles with each failure in a row")
 	fs.DurationVar(&o.MaxRetryDelay, "max-retry-delay", o.MaxRetryDelay, "longest delay between retries of an object that keeps failing")
 	fs.DurationVar(&o.MinInterval, "min-interval", o.MinInterval, "floor under every spec.interval and spec.retryInterval; shorter ones are raised to it")
@@ -128,6 +133,11 @@ func (o *Options) Validate() error {
 	}
 	if o.MinRetryDelay <= 0 || o.MaxRetryDelay < o.MinRetryDelay {
 		return fmt.Errorf("--min-retry-delay %s and --max-retry-delay %s: want 0 < min <= max", o.MinRetryDelay, o.MaxRetryDelay)
+	}
+	if o.EventsAddr != "" {
+		if u, err := url.Parse(o.EventsAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--events-addr %q: want an http or https URL", o.EventsAddr)
+		}
 	}
 	if o.MinInterval < 0 {
 		return fmt.Errorf("--min-interval %s must not be negative", o.MinInterval)
