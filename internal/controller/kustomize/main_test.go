@@ -1,8 +1,13 @@
 package kustomize_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weirgitops/weir/internal/manager"
 	"github.com/weirgitops/weir/internal/testenv"
 )
 
@@ -20,7 +26,60 @@ var env *testenv.Env
 // TestMain runs the tests on one control plane, kube-controller-manager included, with weir's
 // GitRepository and Kustomization controllers running in-process.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(m, testenv.Options{ControllerManager: true}, &env, testenv.WithControllers("gitrepository", "kustomization")))
+	events := httptest.NewServer(notificationController)
+	code := testenv.Run(m, testenv.Options{ControllerManager: true}, &env, testenv.WithManager(func(o *manager.Options) {
+		o.Controllers = []string{"gitrepository", "kustomization"}
+		o.EventsAddr = events.URL + "/"
+	}))
+	events.Close()
+	os.Exit(code)
+}
+
+// notificationController stands in for Flux's notification-controller: weir posts every
+// event to it (--events-addr), and tests read what it received.
+var notificationController = &eventSink{}
+
+// eventSink records the Flux events posted to it.
+type eventSink struct {
+	mu     sync.Mutex
+	events []fluxEvent
+}
+
+// fluxEvent is the part of Flux's event JSON the tests read.
+type fluxEvent struct {
+	InvolvedObject struct {
+		Kind, APIVersion, Namespace, Name string
+	} `json:"involvedObject"`
+	Severity            string            `json:"severity"`
+	Reason              string            `json:"reason"`
+	Message             string            `json:"message"`
+	Metadata            map[string]string `json:"metadata"`
+	ReportingController string            `json:"reportingController"`
+}
+
+func (s *eventSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var e fluxEvent
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&e); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// received returns the events posted about the object ns/name so far.
+func (s *eventSink) received(ns, name string) []fluxEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []fluxEvent
+	for _, e := range s.events {
+		if e.InvolvedObject.Namespace == ns && e.InvolvedObject.Name == name {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // waitKustomization waits until the Kustomization's Ready condition, for its current

@@ -1,0 +1,55 @@
+package kustomize_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weirgitops/weir/internal/testenv"
+	"github.com/weirgitops/weir/internal/testenv/gitserver"
+)
+
+// TestEventsReachNotificationController checks that the events of a GitRepository storing an
+// artifact and of a Kustomization applying it are posted, in Flux's event JSON with Flux's
+// metadata keys, to the notification-controller named by --events-addr (a real HTTP server
+// standing in for Flux's), as Flux's own controllers post them.
+func TestEventsReachNotificationController(t *testing.T) {
+	ns := env.Namespace(t)
+	root := gitserver.NewRoot(t)
+	rev := root.NewRepo("repo").Commit("main", "one", map[string]string{"app/cm.yaml": configMapYAML(ns, "app", "1")})
+	srv := root.ServeHTTP(gitserver.HTTPOptions{})
+	if err := env.Client.Create(t.Context(), gitRepository(ns, "repo", srv.RepoURL("repo"))); err != nil {
+		t.Fatal(err)
+	}
+	ks := kustomization(ns, "app", "./app")
+	if err := env.Client.Create(t.Context(), ks); err != nil {
+		t.Fatal(err)
+	}
+	waitKustomization(t, client.ObjectKeyFromObject(ks), metav1.ConditionTrue, time.Minute, nil)
+	revision := "main@sha1:" + rev
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var source, applied bool
+		for _, e := range notificationController.received(ns, "repo") {
+			if e.InvolvedObject.Kind == "GitRepository" && e.InvolvedObject.APIVersion == "source.toolkit.fluxcd.io/v1" &&
+				e.ReportingController == "source-controller" && e.Reason == "NewArtifact" && e.Severity == "info" &&
+				e.Metadata["source.toolkit.fluxcd.io/revision"] == revision {
+				source = true
+			}
+		}
+		for _, e := range notificationController.received(ns, "app") {
+			if e.InvolvedObject.Kind == "Kustomization" && e.InvolvedObject.APIVersion == "kustomize.toolkit.fluxcd.io/v1" &&
+				e.ReportingController == "kustomize-controller" && e.Reason == "ReconciliationSucceeded" && e.Severity == "info" &&
+				e.Metadata["kustomize.toolkit.fluxcd.io/revision"] == revision {
+				applied = true
+			}
+		}
+		if !source || !applied {
+			return fmt.Errorf("events received: source %v %+v, kustomization %v %+v", source, notificationController.received(ns, "repo"),
+				applied, notificationController.received(ns, "app"))
+		}
+		return nil
+	})
+}
