@@ -102,5 +102,8 @@ const (
 // Metric names, as Flux's controllers export them.
 const (
 	ReconcileDurationMetric = "gotk_reconcile_duration_seconds"
-	ResourceInfoMetric      = "gotk_resource_info"
+	CacheEventsMetric       = "gotk_cache_events_total"
+	// ResourceInfoMetric is the name Flux's kube-state-metrics configuration gives its
+	// per-object gauge; weir exports it itself.
+	ResourceInfoMetric = "gotk_resource_info"
 )

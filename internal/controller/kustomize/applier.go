@@ -96,5 +96,6 @@ func (r *Reconciler) finalize(ctx context.Context, ks *kustomizev1.Kustomization
 		}
 	}
 	controllerutil.RemoveFinalizer(ks, compat.Finalizer)
+	reconcile.DeleteMetrics(reconcile.ResourceOf(kustomizev1.GroupVersion, kustomizev1.KustomizationKind, ks))
 	return ctrl.Result{}, patcher.Patch(ctx, ks)
 }

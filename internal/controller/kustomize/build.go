@@ -43,10 +43,13 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 	state.vars, _ = r.varsDigest(ctx, ks)
 	if last, ok := r.lastInputs(ks); ok && last.generation == ks.Generation && state.vars != "" {
 		if digest, err := last.inputs.Digest(root); err == nil {
+			res := reconcile.ResourceOf(kustomizev1.GroupVersion, kustomizev1.KustomizationKind, ks)
 			if b, ok := r.builds.get(buildKey(ks, digest, state.vars)); ok {
+				reconcile.RecordCacheEvent(res, reconcile.CacheHit)
 				state.inputs, state.digest, state.sensitive = last.inputs, digest, b.sensitive
 				return b.objs, nil
 			}
+			reconcile.RecordCacheEvent(res, reconcile.CacheMiss)
 		}
 	}
 

@@ -94,6 +94,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if apierrors.IsNotFound(err) {
 			r.Retry.Forget(req.NamespacedName)
 			r.dropWait(req.NamespacedName)
+			reconcile.DeleteMetrics(reconcile.Resource{Group: kustomizev1.GroupVersion.Group, Version: kustomizev1.GroupVersion.Version,
+				Kind: kustomizev1.KustomizationKind, Namespace: req.Namespace, Name: req.Name})
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -106,8 +108,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			return ctrl.Result{}, err
 		}
 	}
+	res := reconcile.ResourceOf(kustomizev1.GroupVersion, kustomizev1.KustomizationKind, ks)
 	if ks.Spec.Suspend {
 		ctrl.LoggerFrom(ctx).V(1).Info("reconciliation is suspended")
+		reconcile.RecordState(res, reconcile.ReadyStatus(ks.Status.Conditions), true, ks.Status.LastAppliedRevision)
 		return ctrl.Result{}, nil
 	}
 
@@ -125,6 +129,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			return
 		}
 		r.report(ks, out, time.Since(start))
+		reconcile.RecordDuration(res, time.Since(start))
+		reconcile.RecordState(res, reconcile.ReadyStatus(ks.Status.Conditions), false, ks.Status.LastAppliedRevision)
 		result = r.Retry.Result(ctx, req.NamespacedName, out.err, ks.Spec.Interval.Duration, ks.GetRetryInterval())
 		if out.err == nil {
 			// Interval-driven re-applies wait behind work triggered by a change.

@@ -25,11 +25,21 @@ var env *testenv.Env
 
 // TestMain runs the tests on one control plane, kube-controller-manager included, with weir's
 // GitRepository and Kustomization controllers running in-process.
+// metricsAddr is where the manager serves /metrics.
+var metricsAddr = func() string {
+	addr, err := testenv.FreeAddr()
+	if err != nil {
+		panic(err)
+	}
+	return addr
+}()
+
 func TestMain(m *testing.M) {
 	events := httptest.NewServer(notificationController)
 	code := testenv.Run(m, testenv.Options{ControllerManager: true}, &env, testenv.WithManager(func(o *manager.Options) {
 		o.Controllers = []string{"gitrepository", "kustomization"}
 		o.EventsAddr = events.URL + "/"
+		o.MetricsAddr = metricsAddr
 	}))
 	events.Close()
 	os.Exit(code)

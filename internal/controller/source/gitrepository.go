@@ -93,6 +93,8 @@ func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Retry.Forget(req.NamespacedName)
+			reconcile.DeleteMetrics(reconcile.Resource{Group: sourcev1.GroupVersion.Group, Version: sourcev1.GroupVersion.Version,
+				Kind: sourcev1.GitRepositoryKind, Namespace: req.Namespace, Name: req.Name})
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -105,10 +107,13 @@ func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			return ctrl.Result{}, err
 		}
 	}
+	res := reconcile.ResourceOf(sourcev1.GroupVersion, sourcev1.GitRepositoryKind, obj)
 	if obj.Spec.Suspend {
 		ctrl.LoggerFrom(ctx).V(1).Info("reconciliation is suspended")
+		reconcile.RecordState(res, reconcile.ReadyStatus(obj.Status.Conditions), true, artifactRevision(obj))
 		return ctrl.Result{}, nil
 	}
+	start := time.Now()
 
 	if obj.Status.ObservedGeneration != obj.Generation {
 		if msg := r.Retry.IntervalRaised("spec.interval", obj.Spec.Interval.Duration); msg != "" {
@@ -126,6 +131,8 @@ func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			r.Recorder.Warning(obj, reconcile.Reason(err, compat.GitOperationFailedReason), nil, "%s", err.Error())
 		}
 		result = r.Retry.Result(ctx, req.NamespacedName, err, obj.Spec.Interval.Duration, 0)
+		reconcile.RecordDuration(res, time.Since(start))
+		reconcile.RecordState(res, reconcile.ReadyStatus(obj.Status.Conditions), false, artifactRevision(obj))
 	}()
 	err = r.reconcile(ctx, obj)
 	return result, retErr
@@ -137,7 +144,16 @@ func (r *GitRepositoryReconciler) finalize(ctx context.Context, obj *sourcev1.Gi
 	}
 	r.tokens.forget(obj.Namespace + "/" + obj.Name)
 	controllerutil.RemoveFinalizer(obj, compat.Finalizer)
+	reconcile.DeleteMetrics(reconcile.ResourceOf(sourcev1.GroupVersion, sourcev1.GitRepositoryKind, obj))
 	return patcher.Patch(ctx, obj)
+}
+
+// artifactRevision is the revision of the stored artifact, or "" when there is none.
+func artifactRevision(obj *sourcev1.GitRepository) string {
+	if obj.Status.Artifact == nil {
+		return ""
+	}
+	return obj.Status.Artifact.Revision
 }
 
 func storeObject(obj *sourcev1.GitRepository) artifact.Object {
