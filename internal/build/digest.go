@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Digest returns "sha256:<hex>" over the build inputs: every regular file
@@ -71,4 +73,20 @@ func Digest(ctx context.Context, root string, extra any) (string, error) {
 		h.Write(b)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ObjectsDigest returns "sha256:<hex>" over the JSON encoding of objs, in order: equal digests
+// mean the same manifests, which names a snapshot in a Kustomization's status.history.
+func ObjectsDigest(objs []*unstructured.Unstructured) string {
+	h := sha256.New()
+	for _, o := range objs {
+		data, err := json.Marshal(o.Object)
+		if err != nil {
+			// An object that does not encode was refused by Validate; hash its reference.
+			data = []byte(ObjectRef(o))
+		}
+		h.Write(data)
+		h.Write([]byte{'\n'})
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }

@@ -90,3 +90,11 @@ func ReadyStatus(list []metav1.Condition) string {
 	}
 	return string(metav1.ConditionUnknown)
 }
+
+// ReadyReason returns the reason of the Ready condition in list, "" when it is absent.
+func ReadyReason(list []metav1.Condition) string {
+	if c := apimeta.FindStatusCondition(list, compat.ReadyCondition); c != nil {
+		return c.Reason
+	}
+	return ""
+}

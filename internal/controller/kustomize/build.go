@@ -47,6 +47,7 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 			if b, ok := r.builds.get(buildKey(ks, digest, state.vars)); ok {
 				reconcile.RecordCacheEvent(res, reconcile.CacheHit)
 				state.inputs, state.digest, state.sensitive = last.inputs, digest, b.sensitive
+				state.manifests = build.ObjectsDigest(b.objs)
 				return b.objs, nil
 			}
 			reconcile.RecordCacheEvent(res, reconcile.CacheMiss)
@@ -85,6 +86,7 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 	if state.vars != "" {
 		r.builds.put(buildKey(ks, state.digest, state.vars), built{objs: objs, sensitive: state.sensitive})
 	}
+	state.manifests = build.ObjectsDigest(objs)
 	return objs, nil
 }
 

@@ -26,6 +26,8 @@ type inputState struct {
 	// sensitive are the values no message may show: what SOPS decrypted and the values of
 	// substituteFrom Secrets.
 	sensitive []string
+	// manifests is the digest of the objects built, which names status.history snapshots.
+	manifests string
 }
 
 // varsDigest hashes the substitution variables and the decryption Secret's version, read

@@ -124,6 +124,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	var out outcome
 	defer func() {
 		r.summarize(ks, out)
+		if !reconcile.IsInProgress(out.err) {
+			reconcile.RecordHistory(&ks.Status.History, out.manifests, time.Since(start),
+				reconcile.ReadyReason(ks.Status.Conditions), out.revision, out.origin)
+		}
 		if perr := patcher.Patch(ctx, ks); perr != nil {
 			result, retErr = ctrl.Result{}, errors.Join(out.err, perr)
 			return
@@ -171,6 +175,9 @@ type outcome struct {
 	checked       bool
 	// newRevision is set when the applied revision differs from the last applied one.
 	newRevision bool
+	// manifests is the digest of the objects built (or, unchanged, last built), and origin the
+	// source's origin revision: with revision they make the status.history snapshot.
+	manifests, origin string
 }
 
 // reconcile runs the steps. progress records a message about a step that can take long; it is
@@ -191,7 +198,7 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 		out.err = err
 		return out
 	}
-	out.revision = src.artifact.Revision
+	out.revision, out.origin = src.artifact.Revision, src.originRevision()
 	if ks.Status.LastAppliedRevision != src.artifact.Revision {
 		out.phases[phaseQueue] = time.Since(src.artifact.LastUpdateTime.Time)
 	}
@@ -214,12 +221,16 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 			return out
 		}
 		out.checked, out.healthChecked = true, time.Since(p.started)
+		out.manifests = p.state.manifests
 		r.recordApplied(ks, src, p.state, &out)
 		return out
 	}
 	var unchanged bool
 	out.phases.track(phaseBuild, func() { unchanged = r.unchangedInputs(ctx, ks, src) })
 	if unchanged {
+		if last, ok := r.lastInputs(ks); ok {
+			out.manifests = last.manifests
+		}
 		out.unchanged, out.newRevision, out.previous = true, true, ks.Status.LastAppliedRevision
 		ks.Status.LastAppliedRevision = src.artifact.Revision
 		appliedSeconds.WithLabelValues(ks.Namespace, ks.Name).Observe(time.Since(src.artifact.LastUpdateTime.Time).Seconds())
@@ -233,6 +244,7 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 		out.err = err
 		return out
 	}
+	out.manifests = state.manifests
 	c, err := r.clientFor(ctx, ks)
 	if err != nil {
 		out.err = err
