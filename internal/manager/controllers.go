@@ -56,6 +56,7 @@ var controllers = []controller{
 			Recorder:              s.recorder(mgr, kustomize.ControllerName, kustomizev1.GroupVersion.Group),
 			RequeueDependency:     s.opts.RequeueDependency,
 			Retry:                 s.retry(),
+			Gates:                 s.opts.Gates,
 			NoCrossNamespaceRefs:  s.opts.NoCrossNamespaceRefs,
 			NoRemoteBases:         s.opts.NoRemoteBases,
 			DefaultServiceAccount: s.opts.DefaultServiceAccount,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/reconcile"
 )
 
@@ -41,6 +42,9 @@ type Options struct {
 	// MinRetryDelay and MaxRetryDelay bound the backoff of failing objects (Flux's flags).
 	MinRetryDelay time.Duration
 	MaxRetryDelay time.Duration
+	// FeatureGates is --feature-gates, Flux's "Name=bool,…"; Gates its parsed value.
+	FeatureGates string
+	Gates        features.Gates
 	// EventsAddr, when set, is the events endpoint of an external Flux notification-controller
 	// that every event is also posted to (Flux's --events-addr).
 	EventsAddr string
@@ -102,6 +106,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "queries per second to the Kubernetes API")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "burst of queries to the Kubernetes API")
 	fs.Int64Var(&o.ArtifactMaxSize, "artifact-max-size", o.ArtifactMaxSize, "largest artifact, in bytes, a source may store")
+	fs.StringVar(&o.FeatureGates, "feature-gates", o.FeatureGates, "Flux's feature gates, Name=true|false separated by commas: "+strings.Join(features.Names(), ", "))
 	fs.StringVar(&o.EventsAddr, "events-addr", o.EventsAddr, "URL of a Flux notification-controller's events endpoint to post every event to, as Flux's controllers do (e.g. http://notification-controller.flux-system.svc.cluster.local./)")
 	fs.DurationVar(&o.MinRetryDelay, "min-retry-delay", o.MinRetryDelay, "delay before the first retry of a failing object; it doubles with each failure in a row")
 	fs.DurationVar(&o.MaxRetryDelay, "max-retry-delay", o.MaxRetryDelay, "longest delay between retries of an object that keeps failing")
@@ -134,6 +139,11 @@ func (o *Options) Validate() error {
 	if o.MinRetryDelay <= 0 || o.MaxRetryDelay < o.MinRetryDelay {
 		return fmt.Errorf("--min-retry-delay %s and --max-retry-delay %s: want 0 < min <= max", o.MinRetryDelay, o.MaxRetryDelay)
 	}
+	gates, err := features.Parse(o.FeatureGates)
+	if err != nil {
+		return fmt.Errorf("--feature-gates: %w", err)
+	}
+	o.Gates = gates
 	if o.EventsAddr != "" {
 		if u, err := url.Parse(o.EventsAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("--events-addr %q: want an http or https URL", o.EventsAddr)

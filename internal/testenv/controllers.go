@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"testing"
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/rest"
@@ -26,35 +27,47 @@ func WithControllers(names ...string) func(context.Context, *Env) error {
 // WithManager is WithControllers with the Manager's options edited by configure, which sets
 // at least the controllers to run.
 func WithManager(configure func(*manager.Options)) func(context.Context, *Env) error {
-	return func(ctx context.Context, e *Env) error {
-		opts := manager.DefaultOptions()
-		opts.MetricsAddr, opts.HealthAddr = "0", "0"
-		var err error
-		if opts.StorageAddr, err = FreeAddr(); err != nil {
-			return err
-		}
-		if opts.ReceiverAddr, err = FreeAddr(); err != nil {
-			return err
-		}
-		if opts.StoragePath, err = os.MkdirTemp(e.dir, "storage-"); err != nil {
-			return err
-		}
-		configure(&opts)
-		log := zap.New(zap.WriteTo(&e.logs), zap.Level(zapcore.DebugLevel), zap.JSONEncoder())
-		cfg := rest.CopyConfig(e.Config)
-		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-			return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-				e.requests.Add(1)
-				return rt.RoundTrip(req)
-			})
-		})
-		mgr, err := manager.New(cfg, opts, log)
-		if err != nil {
-			return err
-		}
-		go func() { _ = mgr.Start(ctx) }()
-		return nil
+	return func(ctx context.Context, e *Env) error { return e.startManager(ctx, configure) }
+}
+
+// StartManager starts another in-process Manager for one test, configured like WithManager's,
+// and stops it when the test ends. Give it a --watch-label-selector that the package's Manager
+// excludes, so that each object has one manager.
+func (e *Env) StartManager(t testing.TB, configure func(*manager.Options)) {
+	t.Helper()
+	if err := e.startManager(t.Context(), configure); err != nil {
+		t.Fatal(err)
 	}
+}
+
+func (e *Env) startManager(ctx context.Context, configure func(*manager.Options)) error {
+	opts := manager.DefaultOptions()
+	opts.MetricsAddr, opts.HealthAddr = "0", "0"
+	var err error
+	if opts.StorageAddr, err = FreeAddr(); err != nil {
+		return err
+	}
+	if opts.ReceiverAddr, err = FreeAddr(); err != nil {
+		return err
+	}
+	if opts.StoragePath, err = os.MkdirTemp(e.dir, "storage-"); err != nil {
+		return err
+	}
+	configure(&opts)
+	log := zap.New(zap.WriteTo(&e.logs), zap.Level(zapcore.DebugLevel), zap.JSONEncoder())
+	cfg := rest.CopyConfig(e.Config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			e.requests.Add(1)
+			return rt.RoundTrip(req)
+		})
+	})
+	mgr, err := manager.New(cfg, opts, log)
+	if err != nil {
+		return err
+	}
+	go func() { _ = mgr.Start(ctx) }()
+	return nil
 }
 
 // APIRequests returns how many requests the in-process Manager has sent to the API server

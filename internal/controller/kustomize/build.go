@@ -14,6 +14,7 @@ import (
 
 	"github.com/weirgitops/weir/internal/build"
 	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/reconcile"
 )
 
@@ -94,7 +95,8 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 // postBuild.substituteFrom, straight from the API server.
 func (r *Reconciler) substitutionVars(ctx context.Context, ks *kustomizev1.Kustomization) (build.Vars, error) {
 	pb := ks.Spec.PostBuild
-	vars := build.Vars{Substitute: pb.Substitute, Strategy: pb.SubstituteStrategy}
+	vars := build.Vars{Substitute: pb.Substitute, Strategy: pb.SubstituteStrategy,
+		AllowUndefined: !r.Gates.Enabled(features.StrictPostBuildSubstitutions)}
 	for _, ref := range pb.SubstituteFrom {
 		src := build.VarSource{Kind: ref.Kind, Name: ref.Name, Optional: ref.Optional, Data: map[string]string{}}
 		key := client.ObjectKey{Namespace: ks.Namespace, Name: ref.Name}

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/reconcile"
 )
 
@@ -60,7 +61,9 @@ func (r *Reconciler) checkDependencies(ctx context.Context, ks *kustomizev1.Kust
 				return reconcile.Waiting(compat.DependencyNotReadyReason, r.RequeueDependency,
 					fmt.Errorf("dependency '%s' is not ready according to readyExpr", key))
 			}
-			continue
+			if !r.Gates.Enabled(features.AdditiveCELDependencyCheck) {
+				continue
+			}
 		}
 		if dep.Generation != dep.Status.ObservedGeneration || !reconcile.IsReady(dep.Status.Conditions) {
 			return reconcile.Waiting(compat.DependencyNotReadyReason, r.RequeueDependency,

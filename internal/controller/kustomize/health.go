@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/health"
 	"github.com/weirgitops/weir/internal/reconcile"
 )
@@ -64,7 +65,7 @@ func (r *Reconciler) waitHealthy(ctx context.Context, c client.Client, ks *kusto
 		case status.CurrentStatus:
 			return nil
 		case status.FailedStatus:
-			if stalled := health.StalledError(statuses); stalled != nil {
+			if stalled := health.StalledError(statuses); stalled != nil && !r.Gates.Enabled(features.DisableFailFastBehavior) {
 				return reconcile.Failed(compat.HealthCheckFailedReason, health.CheckFailed(time.Since(start), stalled))
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/health"
 	"github.com/weirgitops/weir/internal/reconcile"
 )
@@ -21,6 +22,8 @@ const pollInterval = 5 * time.Second
 // pendingHealth is a health wait in progress: the Kustomization applied revision at
 // generation and waits, without holding a worker, until its targets are healthy or deadline.
 type pendingHealth struct {
+	// src is the source artifact whose revision was applied.
+	src         sourceArtifact
 	revision    string
 	generation  int64
 	requestedAt string
@@ -64,15 +67,18 @@ func (r *Reconciler) watchesHealth(ks *kustomizev1.Kustomization) bool {
 	return r.health != nil && ks.Spec.KubeConfig == nil
 }
 
-// resumable returns the wait in progress that this reconcile continues: same source revision,
-// same generation and no new reconcile request. Any other wait is dropped.
+// resumable returns the wait in progress that this reconcile continues: same generation, no new
+// reconcile request, and the same source revision (any revision when the gate
+// CancelHealthCheckOnNewRevision is off: the wait of the older one goes on). Any other wait is
+// dropped.
 func (r *Reconciler) resumable(ks *kustomizev1.Kustomization, revision string) *pendingHealth {
 	key := types.NamespacedName{Namespace: ks.Namespace, Name: ks.Name}
 	p := r.pending.get(key)
 	if p == nil {
 		return nil
 	}
-	if p.revision == revision && p.generation == ks.Generation && p.requestedAt == ks.GetAnnotations()[compat.ReconcileRequestAnnotation] {
+	same := p.generation == ks.Generation && p.requestedAt == ks.GetAnnotations()[compat.ReconcileRequestAnnotation]
+	if same && (p.revision == revision || !r.Gates.Enabled(features.CancelHealthCheckOnNewRevision)) {
 		return p
 	}
 	r.dropWait(key)
@@ -88,14 +94,14 @@ func (r *Reconciler) dropWait(key types.NamespacedName) {
 }
 
 // startHealthWait begins a health wait for the targets of the revision just applied.
-func (r *Reconciler) startHealthWait(ks *kustomizev1.Kustomization, revision string, targets []health.ObjectID, state *inputState) (*pendingHealth, error) {
+func (r *Reconciler) startHealthWait(ks *kustomizev1.Kustomization, src sourceArtifact, targets []health.ObjectID, state *inputState) (*pendingHealth, error) {
 	eval, err := health.NewEvaluator(ks.Spec.HealthCheckExprs)
 	if err != nil {
 		return nil, reconcile.Stalled(compat.InvalidCELExpressionReason, err)
 	}
 	now := time.Now()
 	return &pendingHealth{
-		revision: revision, generation: ks.Generation, requestedAt: ks.GetAnnotations()[compat.ReconcileRequestAnnotation],
+		src: src, revision: src.artifact.Revision, generation: ks.Generation, requestedAt: ks.GetAnnotations()[compat.ReconcileRequestAnnotation],
 		targets: targets, eval: eval, started: now, deadline: now.Add(ks.GetTimeout()), state: state,
 	}, nil
 }
@@ -113,7 +119,7 @@ func (r *Reconciler) checkHealth(ctx context.Context, ks *kustomizev1.Kustomizat
 		r.dropWait(key)
 		return nil
 	case status.FailedStatus:
-		if stalled := health.StalledError(st.Objects); stalled != nil {
+		if stalled := health.StalledError(st.Objects); stalled != nil && !r.Gates.Enabled(features.DisableFailFastBehavior) {
 			r.dropWait(key)
 			return reconcile.Failed(compat.HealthCheckFailedReason, health.CheckFailed(elapsed, stalled))
 		}

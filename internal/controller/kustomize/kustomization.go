@@ -18,6 +18,7 @@ import (
 	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/compat"
 	"github.com/weirgitops/weir/internal/event"
+	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/healthwatch"
 	"github.com/weirgitops/weir/internal/reconcile"
 )
@@ -35,7 +36,9 @@ type Reconciler struct {
 
 	RequeueDependency time.Duration
 	// Retry spaces the retries of failing Kustomizations and raises tiny intervals.
-	Retry                 *reconcile.Retry
+	Retry *reconcile.Retry
+	// Gates are the feature gates in force (--feature-gates).
+	Gates                 features.Gates
 	NoCrossNamespaceRefs  bool
 	NoRemoteBases         bool
 	DefaultServiceAccount string
@@ -136,6 +139,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		reconcile.RecordDuration(res, time.Since(start))
 		reconcile.RecordState(res, reconcile.ReadyStatus(ks.Status.Conditions), false, ks.Status.LastAppliedRevision)
 		result = r.Retry.Result(ctx, req.NamespacedName, out.err, ks.Spec.Interval.Duration, ks.GetRetryInterval())
+		if out.again {
+			result.RequeueAfter = time.Millisecond
+		}
 		if out.err == nil {
 			// Interval-driven re-applies wait behind work triggered by a change.
 			low := lowPriority
@@ -178,6 +184,8 @@ type outcome struct {
 	// manifests is the digest of the objects built (or, unchanged, last built), and origin the
 	// source's origin revision: with revision they make the status.history snapshot.
 	manifests, origin string
+	// again is set when a newer revision waits to be applied right after this reconcile.
+	again bool
 }
 
 // reconcile runs the steps. progress records a message about a step that can take long; it is
@@ -214,15 +222,21 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 		return out
 	}
 	if p := r.resumable(ks, src.artifact.Revision); p != nil {
-		// A health wait in progress: only the health is looked at again.
+		// A health wait in progress: only the health is looked at again. Without
+		// CancelHealthCheckOnNewRevision it may be the wait of an older revision, which ends
+		// before the new revision is applied.
+		out.revision, out.origin = p.src.artifact.Revision, p.src.originRevision()
+		ks.Status.LastAttemptedRevision = p.src.artifact.Revision
 		out.phases.track(phaseHealth, func() { err = r.checkHealth(ctx, ks, p) })
+		// Once the older revision's wait is over, whatever its outcome, the newer one is next.
+		out.again = p.src.artifact.Revision != src.artifact.Revision && !reconcile.IsInProgress(err)
 		if err != nil {
 			out.err = err
 			return out
 		}
 		out.checked, out.healthChecked = true, time.Since(p.started)
 		out.manifests = p.state.manifests
-		r.recordApplied(ks, src, p.state, &out)
+		r.recordApplied(ks, p.src, p.state, &out)
 		return out
 	}
 	var unchanged bool
@@ -266,7 +280,7 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 	if len(targets) > 0 && r.watchesHealth(ks) {
 		// The inventory and the attempted revision reach the status before the wait.
 		progress(fmt.Sprintf("Running health checks for revision %s with a timeout of %s", src.artifact.Revision, ks.GetTimeout()))
-		p, err := r.startHealthWait(ks, src.artifact.Revision, targets, state)
+		p, err := r.startHealthWait(ks, src, targets, state)
 		if err == nil {
 			out.phases.track(phaseHealth, func() { err = r.checkHealth(ctx, ks, p) })
 		}
@@ -315,7 +329,7 @@ func (r *Reconciler) startWait(ctx context.Context, ks *kustomizev1.Kustomizatio
 		r.waits = map[types.NamespacedName]healthWait{}
 	}
 	r.waits[key] = healthWait{source: source, revision: revision, cancel: cancel}
-	if latest, ok := r.latest[source]; ok && latest != revision {
+	if latest, ok := r.latest[source]; ok && latest != revision && r.Gates.Enabled(features.CancelHealthCheckOnNewRevision) {
 		cancel(errHealthCanceled)
 	}
 	r.waitsMu.Unlock()
@@ -336,6 +350,9 @@ func (r *Reconciler) cancelWaits(source, revision string) {
 		r.latest = map[string]string{}
 	}
 	r.latest[source] = revision
+	if !r.Gates.Enabled(features.CancelHealthCheckOnNewRevision) {
+		return
+	}
 	for _, w := range r.waits {
 		if w.source == source && w.revision != revision {
 			w.cancel(errHealthCanceled)

@@ -25,6 +25,9 @@ var env *testenv.Env
 
 // TestMain runs the tests on one control plane, kube-controller-manager included, with weir's
 // GitRepository and Kustomization controllers running in-process.
+// gatesLabel marks the objects of a test that runs its own manager (other feature gates).
+const gatesLabel = "weir.test/gates"
+
 // metricsAddr is where the manager serves /metrics.
 var metricsAddr = func() string {
 	addr, err := testenv.FreeAddr()
@@ -40,6 +43,8 @@ func TestMain(m *testing.M) {
 		o.Controllers = []string{"gitrepository", "kustomization"}
 		o.EventsAddr = events.URL + "/"
 		o.MetricsAddr = metricsAddr
+		// Objects labelled gatesLabel belong to the managers that tests start with other gates.
+		o.WatchLabelSelector = "!" + gatesLabel
 	}))
 	events.Close()
 	os.Exit(code)

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/weirgitops/weir/internal/artifact"
+	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/healthwatch"
 	"github.com/weirgitops/weir/internal/reconcile"
 )
@@ -124,7 +125,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
 		wakes <- event.TypedGenericEvent[*kustomizev1.Kustomization]{Object: ks}
 	})
 
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("kustomization").
 		For(&kustomizev1.Kustomization{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, reconcile.ReconcileRequested{}))).
@@ -140,18 +141,21 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
 		Watches(&kustomizev1.Kustomization{}, r.enqueueBy(ctx, dependsOnIndex, func(o client.Object) string {
 			return o.GetNamespace() + "/" + o.GetName()
 		}), builder.WithPredicates(becameReady{})).
-		Watches(&corev1.ConfigMap{}, r.enqueueBy(ctx, varsFromIndex, func(o client.Object) string {
-			return "ConfigMap/" + o.GetNamespace() + "/" + o.GetName()
-		}), builder.OnlyMetadata, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
-		Watches(&corev1.Secret{}, r.enqueueBy(ctx, varsFromIndex, func(o client.Object) string {
-			return "Secret/" + o.GetNamespace() + "/" + o.GetName()
-		}), builder.OnlyMetadata, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		WatchesRawSource(source.Channel(signals, handler.TypedFuncs[*kustomizev1.Kustomization, ctrl.Request]{
 			GenericFunc: enqueueSignal,
 		})).
 		WatchesRawSource(source.Channel(wakes, &handler.TypedEnqueueRequestForObject[*kustomizev1.Kustomization]{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: concurrent}).
-		Complete(r)
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrent})
+	if !r.Gates.Enabled(features.DisableConfigWatchers) {
+		b = b.
+			Watches(&corev1.ConfigMap{}, r.enqueueBy(ctx, varsFromIndex, func(o client.Object) string {
+				return "ConfigMap/" + o.GetNamespace() + "/" + o.GetName()
+			}), builder.OnlyMetadata, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+			Watches(&corev1.Secret{}, r.enqueueBy(ctx, varsFromIndex, func(o client.Object) string {
+				return "Secret/" + o.GetNamespace() + "/" + o.GetName()
+			}), builder.OnlyMetadata, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}))
+	}
+	return b.Complete(r)
 }
 
 // enqueueBy maps an object to the Kustomizations whose index entry names it.
