@@ -3,10 +3,13 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -14,6 +17,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/rest"
@@ -30,6 +35,14 @@ type Options struct {
 	ControllerManager bool
 	// NoCRDs skips installing weir's CRDs.
 	NoCRDs bool
+	// TrustIssuerOf makes this API server authenticate the ServiceAccount tokens that another
+	// Env's API server issues for Audience, as a remote cluster federated through OIDC with a
+	// management cluster's issuer does: the user is "remote:" followed by the token's subject
+	// (system:serviceaccount:<namespace>:<name>). The other Env must let anonymous clients
+	// read its issuer discovery documents (AllowIssuerDiscovery).
+	TrustIssuerOf *Env
+	// Audience is the token audience TrustIssuerOf accepts.
+	Audience string
 }
 
 // Env is a running control plane.
@@ -79,6 +92,23 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		Set("service-cluster-ip-range", "10.96.0.0/16").
 		Set("max-requests-inflight", "1000").
 		Set("max-mutating-requests-inflight", "500")
+	// A fixed secure port, so that the issuer's discovery document can name the JWKS on it:
+	// another API server may verify this one's ServiceAccount tokens (TrustIssuerOf).
+	port, err := freePort()
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	api.Address, api.Port = "127.0.0.1", strconv.Itoa(port)
+	api.Configure().Set("service-account-jwks-uri", fmt.Sprintf("https://127.0.0.1:%d/openid/v1/jwks", port))
+	if t := opts.TrustIssuerOf; t != nil {
+		path := filepath.Join(dir, "authentication.yaml")
+		if err := os.WriteFile(path, authenticationConfig(t.Issuer(), opts.Audience, t.Config.CAData), 0o600); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("write authentication config: %w", err)
+		}
+		api.Configure().Set("authentication-config", path)
+	}
 	e := &Env{env: te, dir: dir}
 	cfg, err := te.Start()
 	if err != nil {
@@ -92,6 +122,58 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// freePort returns a loopback TCP port nobody listens on.
+func freePort() (int, error) {
+	addr, err := FreeAddr()
+	if err != nil {
+		return 0, err
+	}
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(p)
+}
+
+// authenticationConfig is a structured authentication configuration with one JWT
+// authenticator for issuer, whose discovery documents are served with the CA caPEM.
+func authenticationConfig(issuer, audience string, caPEM []byte) []byte {
+	ca := strings.ReplaceAll(strings.TrimSpace(string(caPEM)), "\n", "\n      ")
+	return []byte(fmt.Sprintf(`apiVersion: apiserver.config.k8s.io/v1beta1
+kind: AuthenticationConfiguration
+jwt:
+- issuer:
+    url: %q
+    audiences: [%q]
+    certificateAuthority: |
+      %s
+  claimMappings:
+    username:
+      claim: sub
+      prefix: "remote:"
+`, issuer, audience, ca))
+}
+
+// AllowIssuerDiscovery lets anonymous clients read this API server's ServiceAccount issuer
+// discovery documents (/.well-known/openid-configuration and the JWKS), so that another API
+// server can verify its tokens.
+func (e *Env) AllowIssuerDiscovery(ctx context.Context) error {
+	b := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "weir-testenv-issuer-discovery"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "system:service-account-issuer-discovery"},
+		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "Group", Name: "system:unauthenticated"}},
+	}
+	if err := e.Client.Create(ctx, b); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("allow issuer discovery: %w", err)
+	}
+	return nil
+}
+
+// Issuer is the issuer of the ServiceAccount tokens this Env's API server signs.
+func (e *Env) Issuer() string {
+	return e.env.ControlPlane.GetAPIServer().SecureServing.URL("https", "/").String()
 }
 
 func (e *Env) init(ctx context.Context, opts Options) error {
