@@ -51,15 +51,16 @@ var controllers = []controller{
 	}},
 	{name: "kustomization", setup: func(mgr ctrl.Manager, s *shared) error {
 		r := &kustomize.Reconciler{
-			Client:                mgr.GetClient(),
-			Store:                 s.store,
-			Recorder:              s.recorder(mgr, kustomize.ControllerName, kustomizev1.GroupVersion.Group),
-			RequeueDependency:     s.opts.RequeueDependency,
-			Retry:                 s.retry(),
-			Gates:                 s.opts.Gates,
-			NoCrossNamespaceRefs:  s.opts.NoCrossNamespaceRefs,
-			NoRemoteBases:         s.opts.NoRemoteBases,
-			DefaultServiceAccount: s.opts.DefaultServiceAccount,
+			Client:                          mgr.GetClient(),
+			Store:                           s.store,
+			Recorder:                        s.recorder(mgr, kustomize.ControllerName, kustomizev1.GroupVersion.Group),
+			RequeueDependency:               s.opts.RequeueDependency,
+			Retry:                           s.retry(),
+			Gates:                           s.opts.Gates,
+			NoCrossNamespaceRefs:            s.opts.NoCrossNamespaceRefs,
+			NoRemoteBases:                   s.opts.NoRemoteBases,
+			DefaultServiceAccount:           s.opts.DefaultServiceAccount,
+			DefaultKubeConfigServiceAccount: s.opts.DefaultKubeConfigServiceAccount,
 		}
 		return r.SetupWithManager(mgr, s.opts.Concurrent)
 	}},

@@ -34,11 +34,13 @@ type Options struct {
 	NoCrossNamespaceRefs  bool
 	NoRemoteBases         bool
 	DefaultServiceAccount string
-	Controllers           []string
-	GracefulShutdown      time.Duration
-	KubeAPIQPS            float32
-	KubeAPIBurst          int
-	ArtifactMaxSize       int64
+	// DefaultKubeConfigServiceAccount is Flux's --default-kubeconfig-service-account.
+	DefaultKubeConfigServiceAccount string
+	Controllers                     []string
+	GracefulShutdown                time.Duration
+	KubeAPIQPS                      float32
+	KubeAPIBurst                    int
+	ArtifactMaxSize                 int64
 	// MinRetryDelay and MaxRetryDelay bound the backoff of failing objects (Flux's flags).
 	MinRetryDelay time.Duration
 	MaxRetryDelay time.Duration
@@ -101,6 +103,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.NoCrossNamespaceRefs, "no-cross-namespace-refs", o.NoCrossNamespaceRefs, "refuse references to objects in other namespaces")
 	fs.BoolVar(&o.NoRemoteBases, "no-remote-bases", o.NoRemoteBases, "refuse kustomize remote bases; every base must be in the source artifact")
 	fs.StringVar(&o.DefaultServiceAccount, "default-service-account", o.DefaultServiceAccount, "service account impersonated when an object names none")
+	fs.StringVar(&o.DefaultKubeConfigServiceAccount, "default-kubeconfig-service-account", o.DefaultKubeConfigServiceAccount, "service account whose token reaches a remote cluster through spec.kubeConfig.configMapRef when its ConfigMap names none")
 	fs.StringSliceVar(&o.Controllers, "controllers", o.Controllers, "controllers to run: "+strings.Join(ControllerNames(), ","))
 	fs.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", o.GracefulShutdown, "how long in-flight reconciles may run after SIGTERM")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "queries per second to the Kubernetes API")

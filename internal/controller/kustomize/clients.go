@@ -3,10 +3,15 @@ package kustomize
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
+	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -50,17 +55,20 @@ func (c *clients) get(key string, cfg func() (*rest.Config, error)) (client.Clie
 }
 
 // clientFor returns the client a Kustomization applies with.
-// A spec.kubeConfig without a secretRef (configMapRef: cloud workload identity, which weir
-// does not support yet) is refused: falling back to the local client would apply, and prune,
-// manifests meant for a remote cluster in the management cluster.
+//
+// spec.kubeConfig.configMapRef is workload identity: with provider generic, a token of a
+// ServiceAccount in the Kustomization's namespace, issued for the remote cluster's audiences,
+// authenticates to a remote cluster that trusts this cluster's issuer. The cloud providers
+// (aws, azure, gcp) are refused, and so is a kubeConfig that names neither a Secret nor a
+// ConfigMap: falling back to the local client would apply, and prune, manifests meant for a
+// remote cluster in the management cluster.
 func (r *Reconciler) clientFor(ctx context.Context, ks *kustomizev1.Kustomization) (client.Client, error) {
 	if kc := ks.Spec.KubeConfig; kc != nil && kc.SecretRef == nil {
-		what := "spec.kubeConfig without secretRef"
-		if kc.ConfigMapRef != nil {
-			what = fmt.Sprintf("spec.kubeConfig.configMapRef '%s'", kc.ConfigMapRef.Name)
+		if kc.ConfigMapRef == nil {
+			return nil, reconcile.Stalled(compat.ReconciliationFailedReason,
+				fmt.Errorf("spec.kubeConfig names neither a secretRef nor a configMapRef: nothing is applied"))
 		}
-		return nil, reconcile.Stalled(compat.ReconciliationFailedReason,
-			fmt.Errorf("%s (workload identity) is not supported: nothing is applied, to the remote cluster or to this one; use spec.kubeConfig.secretRef", what))
+		return r.workloadIdentityClient(ctx, ks, kc.ConfigMapRef.Name)
 	}
 	if kc := ks.Spec.KubeConfig; kc != nil && kc.SecretRef != nil {
 		var s corev1.Secret
@@ -104,4 +112,75 @@ func (r *Reconciler) clientFor(ctx context.Context, ks *kustomizev1.Kustomizatio
 		cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
 		return cfg, nil
 	})
+}
+
+// tokenLifetime is how long a workload identity token lives; clients built with one are reused
+// for half of it.
+const tokenLifetime = time.Hour
+
+// workloadIdentityClient builds a client for the remote cluster that the ConfigMap name
+// describes (keys provider, address, ca.crt, audiences, serviceAccountName), authenticated with
+// a token of the ServiceAccount.
+func (r *Reconciler) workloadIdentityClient(ctx context.Context, ks *kustomizev1.Kustomization, name string) (client.Client, error) {
+	var cm corev1.ConfigMap
+	key := client.ObjectKey{Namespace: ks.Namespace, Name: name}
+	if err := r.APIReader.Get(ctx, key, &cm); err != nil {
+		return nil, reconcile.Failed(compat.ReconciliationFailedReason, fmt.Errorf("get kubeConfig.configMapRef '%s': %w", key, err))
+	}
+	stalled := func(format string, args ...any) error {
+		return reconcile.Stalled(compat.ReconciliationFailedReason,
+			fmt.Errorf("spec.kubeConfig.configMapRef '%s': %s", name, fmt.Sprintf(format, args...)))
+	}
+	provider := cm.Data["provider"]
+	switch provider {
+	case "generic":
+	case "aws", "azure", "gcp":
+		return nil, stalled("provider '%s' needs cloud workload identity, which weir does not support; nothing is applied, to the remote cluster or to this one", provider)
+	default:
+		return nil, stalled("unknown provider '%s': use generic", provider)
+	}
+	address := cm.Data["address"]
+	if u, err := url.Parse(address); err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, stalled("address '%s' is not an https URL", address)
+	}
+	sa := cm.Data["serviceAccountName"]
+	if sa == "" {
+		sa = r.DefaultKubeConfigServiceAccount
+	}
+	if sa == "" {
+		return nil, stalled("no serviceAccountName, and no --default-kubeconfig-service-account")
+	}
+	audiences := splitList(cm.Data["audiences"])
+	if len(audiences) == 0 {
+		audiences = []string{address}
+	}
+	// A new token, and client, every half lifetime; the ConfigMap's version is in the key.
+	epoch := time.Now().Unix() / int64(tokenLifetime.Seconds()/2)
+	cacheKey := fmt.Sprintf("wi/%s/%s/%s/%d", cm.UID, cm.ResourceVersion, sa, epoch)
+	cl, err := r.clients.get(cacheKey, func() (*rest.Config, error) {
+		tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+			Audiences: audiences, ExpirationSeconds: ptrTo(int64(tokenLifetime.Seconds())),
+		}}
+		acct := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ks.Namespace, Name: sa}}
+		if err := r.Client.SubResource("token").Create(ctx, acct, tr); err != nil {
+			return nil, fmt.Errorf("create a token for ServiceAccount '%s/%s': %w", ks.Namespace, sa, err)
+		}
+		return &rest.Config{Host: address, BearerToken: tr.Status.Token,
+			TLSClientConfig: rest.TLSClientConfig{CAData: []byte(cm.Data["ca.crt"])}}, nil
+	})
+	if err != nil {
+		return nil, reconcile.Failed(compat.ReconciliationFailedReason, err)
+	}
+	return cl, nil
+}
+
+// splitList splits a list written one per line or separated by commas.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -42,6 +42,9 @@ type Reconciler struct {
 	NoCrossNamespaceRefs  bool
 	NoRemoteBases         bool
 	DefaultServiceAccount string
+	// DefaultKubeConfigServiceAccount is the ServiceAccount of kubeConfig.configMapRef when its
+	// ConfigMap names none (--default-kubeconfig-service-account).
+	DefaultKubeConfigServiceAccount string
 
 	workspaces *workspaces
 	clients    *clients

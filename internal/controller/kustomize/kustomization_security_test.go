@@ -341,14 +341,20 @@ func TestKustomizationRejectsYAMLBombs(t *testing.T) {
 }
 
 // TestKustomizationRefusesKubeConfigWithoutSecret checks that a Kustomization meant for a
-// remote cluster through spec.kubeConfig.configMapRef (workload identity, not supported) is
-// refused as stalled, and that nothing it declares lands in this cluster.
+// remote cluster through spec.kubeConfig.configMapRef with a cloud provider's workload
+// identity (not supported) is refused as stalled, and that nothing it declares lands in this
+// cluster.
 func TestKustomizationRefusesKubeConfigWithoutSecret(t *testing.T) {
 	ns := env.Namespace(t)
 	root := gitserver.NewRoot(t)
 	root.NewRepo("repo").Commit("main", "remote", map[string]string{"remote/cm.yaml": configMapYAML(ns, "remote-only", "1")})
 	srv := root.ServeHTTP(gitserver.HTTPOptions{})
 	if err := env.Client.Create(t.Context(), gitRepository(ns, "repo", srv.RepoURL("repo"))); err != nil {
+		t.Fatal(err)
+	}
+	identity := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "cluster-identity"},
+		Data: map[string]string{"provider": "aws", "cluster": "arn:aws:eks:eu-west-1:000000000000:cluster/remote"}}
+	if err := env.Client.Create(t.Context(), identity); err != nil {
 		t.Fatal(err)
 	}
 	ks := kustomization(ns, "remote", "./remote", func(k *kustomizev1.Kustomization) {
