@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/weirgitops/weir/internal/apply"
 	"github.com/weirgitops/weir/internal/compat"
@@ -63,39 +62,38 @@ func changeLines(cs *apply.ChangeSet) []string {
 	return strings.Split(strings.TrimSpace(cs.Changes().String()), "\n")
 }
 
-// finalize applies spec.deletionPolicy to what the Kustomization applied, then lets the
-// object go. A suspended Kustomization deletes nothing, as in Flux.
-func (r *Reconciler) finalize(ctx context.Context, ks *kustomizev1.Kustomization, patcher *reconcile.Patcher) (ctrl.Result, error) {
+// Finalize applies spec.deletionPolicy to what the Kustomization applied; the skeleton then
+// lets the object go. A suspended Kustomization deletes nothing, as in Flux, and one whose
+// client cannot be built (its ServiceAccount or remote cluster is gone) orphans its objects.
+func (r *Reconciler) Finalize(ctx context.Context, ks *kustomizev1.Kustomization) error {
 	r.dropWait(types.NamespacedName{Namespace: ks.Namespace, Name: ks.Name})
 	policy := ks.GetDeletionPolicy()
 	prune := policy == kustomizev1.DeletionPolicyDelete || policy == kustomizev1.DeletionPolicyWaitForTermination ||
 		(policy == kustomizev1.DeletionPolicyMirrorPrune && ks.Spec.Prune)
-	if prune && !ks.Spec.Suspend && ks.Status.Inventory != nil && len(ks.Status.Inventory.Entries) > 0 {
-		c, err := r.clientFor(ctx, ks)
-		if err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "cannot build a client to garbage-collect; the objects are orphaned")
-		} else {
-			objs, err := apply.InventoryObjects(ks.Status.Inventory)
-			if err != nil {
-				return ctrl.Result{}, err
-			}
-			m := r.applier(c, ks)
-			cs, err := m.Prune(ctx, objs, apply.PruneOptions{})
-			if err != nil {
-				r.Recorder.Warning(ks, compat.PruneFailedReason, nil, "garbage collection failed: %s", err)
-				return ctrl.Result{}, err
-			}
-			if policy == kustomizev1.DeletionPolicyWaitForTermination {
-				if err := m.WaitForTermination(ctx, objs, apply.WaitOptions{Timeout: ks.GetTimeout()}); err != nil {
-					return ctrl.Result{}, err
-				}
-			}
-			if lines := changeLines(cs); len(lines) > 0 {
-				r.Recorder.Normal(ks, "Progressing", nil, "%s", joinLines(lines))
-			}
+	if !prune || ks.Spec.Suspend || ks.Status.Inventory == nil || len(ks.Status.Inventory.Entries) == 0 {
+		return nil
+	}
+	c, err := r.clientFor(ctx, ks)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "cannot build a client to garbage-collect; the objects are orphaned")
+		return nil
+	}
+	objs, err := apply.InventoryObjects(ks.Status.Inventory)
+	if err != nil {
+		return reconcile.Failed(compat.PruneFailedReason, err)
+	}
+	m := r.applier(c, ks)
+	cs, err := m.Prune(ctx, objs, apply.PruneOptions{})
+	if err != nil {
+		return reconcile.Failed(compat.PruneFailedReason, fmt.Errorf("garbage collection failed: %w", err))
+	}
+	if policy == kustomizev1.DeletionPolicyWaitForTermination {
+		if err := m.WaitForTermination(ctx, objs, apply.WaitOptions{Timeout: ks.GetTimeout()}); err != nil {
+			return reconcile.Failed(compat.PruneFailedReason, err)
 		}
 	}
-	controllerutil.RemoveFinalizer(ks, compat.Finalizer)
-	reconcile.DeleteMetrics(reconcile.ResourceOf(kustomizev1.GroupVersion, kustomizev1.KustomizationKind, ks))
-	return ctrl.Result{}, patcher.Patch(ctx, ks)
+	if lines := changeLines(cs); len(lines) > 0 {
+		r.Recorder.Normal(ks, "Progressing", nil, "%s", joinLines(lines))
+	}
+	return nil
 }

@@ -2,18 +2,15 @@ package kustomize
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/compat"
@@ -93,74 +90,64 @@ type healthWait struct {
 	cancel   context.CancelCauseFunc
 }
 
-// Reconcile applies the Kustomization's source revision and reports the outcome.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	ks := &kustomizev1.Kustomization{}
-	if err := r.Get(ctx, req.NamespacedName, ks); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.Retry.Forget(req.NamespacedName)
-			r.dropWait(req.NamespacedName)
-			reconcile.DeleteMetrics(reconcile.Resource{Group: kustomizev1.GroupVersion.Group, Version: kustomizev1.GroupVersion.Version,
-				Kind: kustomizev1.KustomizationKind, Namespace: req.Namespace, Name: req.Name})
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+// skeleton returns the Reconciler of Kustomizations: weir's one skeleton with r's steps.
+func (r *Reconciler) skeleton() *reconcile.Skeleton[*kustomizev1.Kustomization, outcome] {
+	return &reconcile.Skeleton[*kustomizev1.Kustomization, outcome]{
+		Client: r.Client, Recorder: r.Recorder, Retry: r.Retry,
+		GroupVersion: kustomizev1.GroupVersion, Kind: kustomizev1.KustomizationKind,
+		New: func() *kustomizev1.Kustomization { return &kustomizev1.Kustomization{} }, Steps: r,
 	}
-	patcher := reconcile.NewPatcher(r.Client, ks)
-	if !ks.DeletionTimestamp.IsZero() {
-		return r.finalize(ctx, ks, patcher)
-	}
-	if controllerutil.AddFinalizer(ks, compat.Finalizer) {
-		if err := patcher.Patch(ctx, ks); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	res := reconcile.ResourceOf(kustomizev1.GroupVersion, kustomizev1.KustomizationKind, ks)
-	if ks.Spec.Suspend {
-		ctrl.LoggerFrom(ctx).V(1).Info("reconciliation is suspended")
-		reconcile.RecordState(res, reconcile.ReadyStatus(ks.Status.Conditions), true, ks.Status.LastAppliedRevision)
-		return ctrl.Result{}, nil
-	}
+}
 
-	if ks.Status.ObservedGeneration != ks.Generation {
-		if msg := r.Retry.IntervalRaised("spec.interval", ks.Spec.Interval.Duration); msg != "" {
-			r.Recorder.Warning(ks, compat.IntervalRaisedReason, nil, "%s", msg)
-		}
+// Fields returns the Kustomization's fields the skeleton reads and writes.
+func (r *Reconciler) Fields(ks *kustomizev1.Kustomization) reconcile.Fields {
+	return reconcile.Fields{
+		Conditions: &ks.Status.Conditions, ObservedGeneration: &ks.Status.ObservedGeneration,
+		LastHandledReconcileAt: &ks.Status.LastHandledReconcileAt, Suspended: ks.Spec.Suspend,
+		Interval: ks.Spec.Interval.Duration, RetryInterval: ks.GetRetryInterval(), Revision: ks.Status.LastAppliedRevision,
 	}
-	start := time.Now()
-	var out outcome
-	defer func() {
-		r.summarize(ks, out)
-		if !reconcile.IsInProgress(out.err) {
-			reconcile.RecordHistory(&ks.Status.History, out.manifests, time.Since(start),
-				reconcile.ReadyReason(ks.Status.Conditions), out.revision, out.origin)
-		}
-		if perr := patcher.Patch(ctx, ks); perr != nil {
-			result, retErr = ctrl.Result{}, errors.Join(out.err, perr)
-			return
-		}
-		r.report(ks, out, time.Since(start))
-		reconcile.RecordDuration(res, time.Since(start))
-		reconcile.RecordState(res, reconcile.ReadyStatus(ks.Status.Conditions), false, ks.Status.LastAppliedRevision)
-		result = r.Retry.Result(ctx, req.NamespacedName, out.err, ks.Spec.Interval.Duration, ks.GetRetryInterval())
-		if out.again {
-			result.RequeueAfter = time.Millisecond
-		}
-		if out.err == nil {
-			// Interval-driven re-applies wait behind work triggered by a change.
-			low := lowPriority
-			result.Priority = &low
-		}
-	}()
-	out = r.reconcile(ctx, ks, func(msg string) {
-		// Progress is written while the work goes on, so that a long apply or health wait
-		// shows as in progress (Reconciling=True, Ready=Unknown) with what is already known.
-		conds := reconcile.Conditions{List: &ks.Status.Conditions, Generation: ks.Generation}
-		conds.Progressing(compat.ProgressingReason, msg)
-		if err := patcher.Patch(ctx, ks); err != nil {
-			ctrl.LoggerFrom(ctx).V(1).Info("cannot record progress", "error", err.Error())
-		}
-	})
-	return result, retErr
+}
+
+// Run applies the Kustomization's source revision.
+func (r *Reconciler) Run(ctx context.Context, ks *kustomizev1.Kustomization, progress func(string)) outcome {
+	return r.reconcile(ctx, ks, progress)
+}
+
+// Summarize writes the outcome into the conditions and records the status.history snapshot.
+func (r *Reconciler) Summarize(ks *kustomizev1.Kustomization, out outcome, took time.Duration) {
+	r.summarize(ks, out)
+	reconcile.RecordHistory(&ks.Status.History, out.manifests, took, reconcile.ReadyReason(ks.Status.Conditions), out.revision, out.origin)
+}
+
+// Report records what changed and the success.
+func (r *Reconciler) Report(ks *kustomizev1.Kustomization, out outcome, took time.Duration) {
+	r.report(ks, out, took)
+}
+
+// EventMetadata is the revision attempted and the phase times.
+func (r *Reconciler) EventMetadata(_ *kustomizev1.Kustomization, out outcome) map[string]string {
+	return out.metadata()
+}
+
+// Requeue reruns at once when a newer revision waits, and puts interval re-applies behind
+// work a change triggered.
+func (r *Reconciler) Requeue(_ *kustomizev1.Kustomization, out outcome, res ctrl.Result) ctrl.Result {
+	if out.again {
+		res.RequeueAfter = time.Millisecond
+	}
+	if out.err == nil {
+		low := lowPriority
+		res.Priority = &low
+	}
+	return res
+}
+
+// Forget drops what is kept in memory about a deleted Kustomization.
+func (r *Reconciler) Forget(key types.NamespacedName) {
+	r.dropWait(key)
+	r.inputsMu.Lock()
+	delete(r.inputs, key)
+	r.inputsMu.Unlock()
 }
 
 // lowPriority is the work-queue priority of interval-driven requeues; events (a new artifact,
@@ -194,6 +181,21 @@ type outcome struct {
 // reconcile runs the steps. progress records a message about a step that can take long; it is
 // called for new work only (a new source revision or spec generation): a re-apply of what is
 // already applied, such as an interval's drift correction, reports its outcome only.
+// Err returns the failure, nil on success.
+func (o outcome) Err() error { return o.err }
+
+// metadata is the events' metadata: the revision attempted and the phase times.
+func (o outcome) metadata() map[string]string {
+	meta := map[string]string{}
+	if o.revision != "" {
+		meta[compat.RevisionMetaKey] = o.revision
+	}
+	if len(o.phases) > 0 {
+		meta["phases"] = o.phases.String()
+	}
+	return meta
+}
+
 func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomization, progress func(msg string)) (out outcome) {
 	out.phases = phases{}
 	defer func() {
@@ -366,9 +368,6 @@ func (r *Reconciler) cancelWaits(source, revision string) {
 // summarize writes the outcome into the conditions and bookkeeping fields.
 func (r *Reconciler) summarize(ks *kustomizev1.Kustomization, out outcome) {
 	conds := reconcile.Conditions{List: &ks.Status.Conditions, Generation: ks.Generation}
-	if v, ok := ks.GetAnnotations()[compat.ReconcileRequestAnnotation]; ok {
-		ks.Status.LastHandledReconcileAt = v
-	}
 	hasChecks := ks.Spec.Wait || len(ks.Spec.HealthChecks) > 0
 	if out.err == nil {
 		if out.checked {
@@ -377,11 +376,6 @@ func (r *Reconciler) summarize(ks *kustomizev1.Kustomization, out outcome) {
 			conds.Delete(compat.HealthyCondition)
 		}
 		conds.Ready(compat.ReconciliationSucceededReason, fmt.Sprintf("Applied revision: %s", ks.Status.LastAppliedRevision))
-		ks.Status.ObservedGeneration = ks.Generation
-		return
-	}
-	if reconcile.IsInProgress(out.err) {
-		conds.Progressing(compat.ProgressingReason, out.err.Error())
 		return
 	}
 	reason := reconcile.Reason(out.err, compat.ReconciliationFailedReason)
@@ -394,20 +388,12 @@ func (r *Reconciler) summarize(ks *kustomizev1.Kustomization, out outcome) {
 		return
 	}
 	conds.NotReady(reason, msg, reconcile.IsStalled(out.err))
-	if reconcile.IsStalled(out.err) || reason == compat.DependencyNotReadyReason || reason == compat.ArtifactFailedReason {
-		ks.Status.ObservedGeneration = ks.Generation
-	}
 }
 
-// report records the events of a reconcile: what changed, and the result.
+// report records the events of a reconcile: what changed, and the success; the skeleton
+// records failures.
 func (r *Reconciler) report(ks *kustomizev1.Kustomization, out outcome, took time.Duration) {
-	meta := map[string]string{}
-	if out.revision != "" {
-		meta[compat.RevisionMetaKey] = out.revision
-	}
-	if len(out.phases) > 0 {
-		meta["phases"] = out.phases.String()
-	}
+	meta := out.metadata()
 	if len(out.changes) > 0 {
 		r.Recorder.Normal(ks, compat.ProgressingReason, meta, "%s", joinLines(out.changes))
 	}
@@ -422,8 +408,6 @@ func (r *Reconciler) report(ks *kustomizev1.Kustomization, out outcome, took tim
 	case out.err == nil && (out.newRevision || len(out.changes) > 0):
 		r.Recorder.Normal(ks, compat.ReconciliationSucceededReason, meta, "Reconciliation finished in %s, next run in %s",
 			took.Round(time.Millisecond), ks.Spec.Interval.Duration)
-	case out.err != nil && !reconcile.IsWaiting(out.err) && !reconcile.IsInProgress(out.err):
-		r.Recorder.Warning(ks, reconcile.Reason(out.err, compat.ReconciliationFailedReason), meta, "%s", out.err.Error())
 	}
 }
 

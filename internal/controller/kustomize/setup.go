@@ -155,7 +155,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
 				return "Secret/" + o.GetNamespace() + "/" + o.GetName()
 			}), builder.OnlyMetadata, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}))
 	}
-	return b.Complete(r)
+	return b.Complete(r.skeleton())
 }
 
 // enqueueBy maps an object to the Kustomizations whose index entry names it.

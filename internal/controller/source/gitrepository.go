@@ -17,7 +17,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -70,7 +69,7 @@ func (r *GitRepositoryReconciler) SetupWithManager(mgr ctrl.Manager, concurrent 
 		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.includers),
 			builder.WithPredicates(reconcile.ArtifactChanged{})).
 		WithOptions(controllerOptions(concurrent)).
-		Complete(r)
+		Complete(r.skeleton())
 }
 
 // includers maps a GitRepository to the ones that include it.
@@ -86,66 +85,69 @@ func (r *GitRepositoryReconciler) includers(ctx context.Context, o client.Object
 	return reqs
 }
 
-// Reconcile fetches the repository, stores a new artifact when the revision or the content
-// settings changed, and reports the outcome.
-func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	obj := &sourcev1.GitRepository{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.Retry.Forget(req.NamespacedName)
-			reconcile.DeleteMetrics(reconcile.Resource{Group: sourcev1.GroupVersion.Group, Version: sourcev1.GroupVersion.Version,
-				Kind: sourcev1.GitRepositoryKind, Namespace: req.Namespace, Name: req.Name})
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	patcher := reconcile.NewPatcher(r.Client, obj)
-	if !obj.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, obj, patcher)
-	}
-	if controllerutil.AddFinalizer(obj, compat.Finalizer) {
-		if err := patcher.Patch(ctx, obj); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	res := reconcile.ResourceOf(sourcev1.GroupVersion, sourcev1.GitRepositoryKind, obj)
-	if obj.Spec.Suspend {
-		ctrl.LoggerFrom(ctx).V(1).Info("reconciliation is suspended")
-		reconcile.RecordState(res, reconcile.ReadyStatus(obj.Status.Conditions), true, artifactRevision(obj))
-		return ctrl.Result{}, nil
-	}
-	start := time.Now()
+// gitOutcome is what one run of a GitRepository's steps did.
+type gitOutcome struct{ err error }
 
-	if obj.Status.ObservedGeneration != obj.Generation {
-		if msg := r.Retry.IntervalRaised("spec.interval", obj.Spec.Interval.Duration); msg != "" {
-			r.Recorder.Warning(obj, compat.IntervalRaisedReason, nil, "%s", msg)
-		}
+// Err returns the failure, nil on success.
+func (o gitOutcome) Err() error { return o.err }
+
+// skeleton returns the Reconciler of GitRepositories: weir's one skeleton with r's steps.
+func (r *GitRepositoryReconciler) skeleton() *reconcile.Skeleton[*sourcev1.GitRepository, gitOutcome] {
+	return &reconcile.Skeleton[*sourcev1.GitRepository, gitOutcome]{
+		Client: r.Client, Recorder: r.Recorder, Retry: r.Retry,
+		GroupVersion: sourcev1.GroupVersion, Kind: sourcev1.GitRepositoryKind,
+		New: func() *sourcev1.GitRepository { return &sourcev1.GitRepository{} }, Steps: r,
 	}
-	var err error
-	defer func() {
-		r.summarize(obj, err)
-		if perr := patcher.Patch(ctx, obj); perr != nil {
-			result, retErr = ctrl.Result{}, errors.Join(err, perr)
-			return
-		}
-		if err != nil && !reconcile.IsStalled(err) {
-			r.Recorder.Warning(obj, reconcile.Reason(err, compat.GitOperationFailedReason), nil, "%s", err.Error())
-		}
-		result = r.Retry.Result(ctx, req.NamespacedName, err, obj.Spec.Interval.Duration, 0)
-		reconcile.RecordDuration(res, time.Since(start))
-		reconcile.RecordState(res, reconcile.ReadyStatus(obj.Status.Conditions), false, artifactRevision(obj))
-	}()
-	err = r.reconcile(ctx, obj)
-	return result, retErr
 }
 
-func (r *GitRepositoryReconciler) finalize(ctx context.Context, obj *sourcev1.GitRepository, patcher *reconcile.Patcher) error {
-	if err := r.Store.Delete(ctx, storeObject(obj)); err != nil {
-		return fmt.Errorf("delete artifacts of %s: %w", storeObject(obj), err)
+// Fields returns the GitRepository's fields the skeleton reads and writes.
+func (r *GitRepositoryReconciler) Fields(obj *sourcev1.GitRepository) reconcile.Fields {
+	return reconcile.Fields{
+		Conditions: &obj.Status.Conditions, ObservedGeneration: &obj.Status.ObservedGeneration,
+		LastHandledReconcileAt: &obj.Status.LastHandledReconcileAt, Suspended: obj.Spec.Suspend,
+		Interval: obj.Spec.Interval.Duration, Revision: artifactRevision(obj),
 	}
-	r.tokens.forget(obj.Namespace + "/" + obj.Name)
-	controllerutil.RemoveFinalizer(obj, compat.Finalizer)
-	reconcile.DeleteMetrics(reconcile.ResourceOf(sourcev1.GroupVersion, sourcev1.GitRepositoryKind, obj))
-	return patcher.Patch(ctx, obj)
+}
+
+// Run fetches the repository and stores a new artifact when the revision or the content
+// settings changed. A failure without a reason of its own is a Git operation failure.
+func (r *GitRepositoryReconciler) Run(ctx context.Context, obj *sourcev1.GitRepository, _ func(string)) gitOutcome {
+	err := r.reconcile(ctx, obj)
+	if err != nil && reconcile.Reason(err, "") == "" {
+		err = reconcile.Failed(compat.GitOperationFailedReason, err)
+	}
+	return gitOutcome{err: err}
+}
+
+// Summarize writes the outcome into the conditions.
+func (r *GitRepositoryReconciler) Summarize(obj *sourcev1.GitRepository, out gitOutcome, _ time.Duration) {
+	r.summarize(obj, out.err)
+}
+
+// Report records nothing more: the new artifact's event is recorded when it is stored.
+func (r *GitRepositoryReconciler) Report(*sourcev1.GitRepository, gitOutcome, time.Duration) {}
+
+// EventMetadata is empty for GitRepository failures.
+func (r *GitRepositoryReconciler) EventMetadata(*sourcev1.GitRepository, gitOutcome) map[string]string {
+	return nil
+}
+
+// Requeue keeps the skeleton's decision.
+func (r *GitRepositoryReconciler) Requeue(_ *sourcev1.GitRepository, _ gitOutcome, res ctrl.Result) ctrl.Result {
+	return res
+}
+
+// Finalize removes the repository's artifacts from the store.
+func (r *GitRepositoryReconciler) Finalize(ctx context.Context, obj *sourcev1.GitRepository) error {
+	if err := r.Store.Delete(ctx, storeObject(obj)); err != nil {
+		return reconcile.Failed(compat.StorageOperationFailedReason, fmt.Errorf("delete artifacts of %s: %w", storeObject(obj), err))
+	}
+	return nil
+}
+
+// Forget drops the GitHub App token cached for a deleted repository.
+func (r *GitRepositoryReconciler) Forget(key types.NamespacedName) {
+	r.tokens.forget(key.Namespace + "/" + key.Name)
 }
 
 // artifactRevision is the revision of the stored artifact, or "" when there is none.
@@ -317,9 +319,6 @@ func fetchError(err error) error {
 // summarize writes the outcome into the conditions and the bookkeeping fields.
 func (r *GitRepositoryReconciler) summarize(obj *sourcev1.GitRepository, err error) {
 	conds := reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
-	if v, ok := obj.GetAnnotations()[compat.ReconcileRequestAnnotation]; ok {
-		obj.Status.LastHandledReconcileAt = v
-	}
 	if err == nil {
 		msg := "no artifact"
 		if obj.Status.Artifact != nil {
@@ -331,7 +330,6 @@ func (r *GitRepositoryReconciler) summarize(obj *sourcev1.GitRepository, err err
 		}
 		conds.True(compat.ArtifactInStorageCondition, compat.SucceededReason, msg)
 		conds.Ready(compat.SucceededReason, msg)
-		obj.Status.ObservedGeneration = obj.Generation
 		return
 	}
 	reason := reconcile.Reason(err, compat.GitOperationFailedReason)
@@ -345,9 +343,6 @@ func (r *GitRepositoryReconciler) summarize(obj *sourcev1.GitRepository, err err
 		conds.True(compat.StorageOperationFailedCondition, reason, msg)
 	}
 	conds.NotReady(reason, msg, reconcile.IsStalled(err))
-	if reconcile.IsStalled(err) {
-		obj.Status.ObservedGeneration = obj.Generation
-	}
 }
 
 func reference(ref *sourcev1.GitRepositoryRef) git.Reference {
