@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
@@ -26,7 +27,7 @@ import (
 // controller is one reconciler that can run in the Manager.
 type controller struct {
 	name  string
-	setup func(mgr ctrl.Manager, s *shared) error
+	setup func(ctx context.Context, mgr ctrl.Manager, s *shared) error
 }
 
 // shared is what the controllers of one Manager share: the options, the artifact store and
@@ -40,16 +41,17 @@ type shared struct {
 
 // controllers lists every controller weir has, in start order.
 var controllers = []controller{
-	{name: "gitrepository", setup: func(mgr ctrl.Manager, s *shared) error {
+	{name: "gitrepository", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
 		r := &source.GitRepositoryReconciler{
 			Client:   mgr.GetClient(),
 			Store:    s.store,
 			Recorder: s.recorder(mgr, source.ControllerName, sourcev1.GroupVersion.Group),
 			Retry:    s.retry(),
+			TempDir:  s.opts.TempDir,
 		}
-		return r.SetupWithManager(mgr, s.opts.Concurrent)
+		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},
-	{name: "kustomization", setup: func(mgr ctrl.Manager, s *shared) error {
+	{name: "kustomization", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
 		r := &kustomize.Reconciler{
 			Client:                          mgr.GetClient(),
 			Store:                           s.store,
@@ -62,7 +64,7 @@ var controllers = []controller{
 			DefaultServiceAccount:           s.opts.DefaultServiceAccount,
 			DefaultKubeConfigServiceAccount: s.opts.DefaultKubeConfigServiceAccount,
 		}
-		return r.SetupWithManager(mgr, s.opts.Concurrent)
+		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},
 }
 
@@ -84,12 +86,12 @@ func ControllerNames() []string {
 	return names
 }
 
-func setupControllers(mgr ctrl.Manager, s *shared) error {
+func setupControllers(ctx context.Context, mgr ctrl.Manager, s *shared) error {
 	for _, c := range controllers {
 		if !slices.Contains(s.opts.Controllers, c.name) {
 			continue
 		}
-		if err := c.setup(mgr, s); err != nil {
+		if err := c.setup(ctx, mgr, s); err != nil {
 			return fmt.Errorf("set up controller %s: %w", c.name, err)
 		}
 	}

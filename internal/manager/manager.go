@@ -41,7 +41,7 @@ func RESTConfig(kubeconfig string) (*rest.Config, error) {
 }
 
 // New builds the Manager with every selected controller registered on it.
-func New(cfg *rest.Config, opts Options, log logr.Logger) (ctrl.Manager, error) {
+func New(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) (ctrl.Manager, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func New(cfg *rest.Config, opts Options, log logr.Logger) (ctrl.Manager, error) 
 			return nil, fmt.Errorf("add event forwarder: %w", err)
 		}
 	}
-	if err := setupControllers(mgr, s); err != nil {
+	if err := setupControllers(ctx, mgr, s); err != nil {
 		return nil, err
 	}
 	return mgr, nil
@@ -129,7 +129,7 @@ func New(cfg *rest.Config, opts Options, log logr.Logger) (ctrl.Manager, error) 
 // Run builds the Manager and runs it until ctx is cancelled. It returns nil after a clean
 // shutdown, once in-flight reconciles finished or the graceful-shutdown timeout passed.
 func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) error {
-	mgr, err := New(cfg, opts, log)
+	mgr, err := New(ctx, cfg, opts, log)
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,10 @@ type Options struct {
 	// MinRetryDelay and MaxRetryDelay bound the backoff of failing objects (Flux's flags).
 	MinRetryDelay time.Duration
 	MaxRetryDelay time.Duration
+	// TempDir is where clones are made and artifacts unpacked for builds.
+	TempDir string
+	// BuildCacheSize is how many Kustomization builds are kept in memory.
+	BuildCacheSize int
 	// FeatureGates is --feature-gates, Flux's "Name=bool,…"; Gates its parsed value.
 	FeatureGates string
 	Gates        features.Gates
@@ -72,6 +76,8 @@ func DefaultOptions() Options {
 		LogEncoding:        "json",
 		Controllers:        ControllerNames(),
 		GracefulShutdown:   30 * time.Second,
+		TempDir:            os.TempDir(),
+		BuildCacheSize:     256,
 		MinRetryDelay:      reconcile.DefaultMinRetryDelay,
 		MaxRetryDelay:      reconcile.DefaultMaxRetryDelay,
 		MinInterval:        reconcile.DefaultMinInterval,
@@ -109,6 +115,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "queries per second to the Kubernetes API")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "burst of queries to the Kubernetes API")
 	fs.Int64Var(&o.ArtifactMaxSize, "artifact-max-size", o.ArtifactMaxSize, "largest artifact, in bytes, a source may store")
+	fs.StringVar(&o.TempDir, "temp-dir", o.TempDir, "directory where repositories are cloned and artifacts unpacked for builds")
+	fs.IntVar(&o.BuildCacheSize, "build-cache-size", o.BuildCacheSize, "how many Kustomization builds are kept in memory, to skip rebuilding identical inputs")
 	fs.StringVar(&o.FeatureGates, "feature-gates", o.FeatureGates, "Flux's feature gates, Name=true|false separated by commas: "+strings.Join(features.Names(), ", "))
 	fs.StringVar(&o.EventsAddr, "events-addr", o.EventsAddr, "URL of a Flux notification-controller's events endpoint to post every event to, as Flux's controllers do (e.g. http://notification-controller.flux-system.svc.cluster.local./)")
 	fs.DurationVar(&o.MinRetryDelay, "min-retry-delay", o.MinRetryDelay, "delay before the first retry of a failing object; it doubles with each failure in a row")
@@ -151,6 +159,9 @@ func (o *Options) Validate() error {
 		if u, err := url.Parse(o.EventsAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("--events-addr %q: want an http or https URL", o.EventsAddr)
 		}
+	}
+	if o.BuildCacheSize < 0 {
+		return fmt.Errorf("--build-cache-size %d must not be negative", o.BuildCacheSize)
 	}
 	if o.MinInterval < 0 {
 		return fmt.Errorf("--min-interval %s must not be negative", o.MinInterval)

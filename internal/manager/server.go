@@ -36,7 +36,7 @@ func (s serverRunnable) Start(ctx context.Context) error {
 	go func() { done <- srv.Serve(l) }()
 	select {
 	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		return srv.Shutdown(shutdown)
 	case err := <-done:

@@ -62,7 +62,7 @@ func (e *Env) startManager(ctx context.Context, configure func(*manager.Options)
 			return rt.RoundTrip(req)
 		})
 	})
-	mgr, err := manager.New(cfg, opts, log)
+	mgr, err := manager.New(ctx, cfg, opts, log)
 	if err != nil {
 		return err
 	}

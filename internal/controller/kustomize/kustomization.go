@@ -18,6 +18,7 @@ import (
 	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/healthwatch"
 	"github.com/weirgitops/weir/internal/reconcile"
+	"github.com/weirgitops/weir/internal/workspace"
 )
 
 // ControllerName is the reporting controller of Kustomization events, Flux's name for it.
@@ -42,8 +43,11 @@ type Reconciler struct {
 	// DefaultKubeConfigServiceAccount is the ServiceAccount of kubeConfig.configMapRef when its
 	// ConfigMap names none (--default-kubeconfig-service-account).
 	DefaultKubeConfigServiceAccount string
+	// TempDir is where artifacts are unpacked; BuildCacheSize how many builds are kept.
+	TempDir        string
+	BuildCacheSize int
 
-	workspaces *workspaces
+	workspaces *workspace.Workspaces
 	clients    *clients
 	builds     buildCache
 	// health watches the objects of health checks; pending holds the waits in progress.

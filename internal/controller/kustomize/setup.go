@@ -29,6 +29,7 @@ import (
 	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/healthwatch"
 	"github.com/weirgitops/weir/internal/reconcile"
+	"github.com/weirgitops/weir/internal/workspace"
 )
 
 // Field indexes on Kustomizations.
@@ -43,14 +44,13 @@ const (
 // (in-process, from the artifact store, and from the source's status), a dependency turning
 // Ready, a change of a ConfigMap or Secret it substitutes from, and a change of an object its
 // health check waits on.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
-	ctx := context.Background()
-	ws, err := newWorkspaces(r.Store, filepath.Join(os.TempDir(), fmt.Sprintf("weir-workspaces-%d", os.Getpid())))
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrent int) error {
+	ws, err := workspace.New(r.Store, filepath.Join(r.TempDir, fmt.Sprintf("weir-workspaces-%d", os.Getpid())))
 	if err != nil {
 		return err
 	}
 	r.workspaces = ws
-	r.builds.max = 256
+	r.builds.max = r.BuildCacheSize
 	r.clients = &clients{base: mgr.GetConfig(), new: func(cfg *rest.Config) (client.Client, error) {
 		return client.New(cfg, client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
 	}}
@@ -111,7 +111,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
 		})
 		<-ctx.Done()
 		cancelSub()
-		ws.close()
+		ws.Close()
 		return nil
 	})); err != nil {
 		return fmt.Errorf("add artifact subscription: %w", err)

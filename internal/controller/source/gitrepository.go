@@ -50,8 +50,8 @@ type GitRepositoryReconciler struct {
 }
 
 // SetupWithManager registers the reconciler with the manager.
-func (r *GitRepositoryReconciler) SetupWithManager(mgr ctrl.Manager, concurrent int) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sourcev1.GitRepository{}, includeIndex,
+func (r *GitRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrent int) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &sourcev1.GitRepository{}, includeIndex,
 		func(o client.Object) []string {
 			repo := o.(*sourcev1.GitRepository)
 			names := make([]string, 0, len(repo.Spec.Include))

@@ -1,4 +1,4 @@
-package kustomize
+package workspace
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 	"github.com/weirgitops/weir/internal/artifact"
 )
 
-// workspaces unpacks each artifact once into a read-only tree shared by every Kustomization
-// that builds from it, instead of once per Kustomization. Trees are reference counted and
-// removed some time after their last user released them.
-type workspaces struct {
+// Workspaces unpacks each artifact once into a tree shared by every object that builds from
+// it (Kustomizations, HelmReleases of a chart…), instead of once per object. Trees are
+// reference counted and removed some time after their last user released them.
+type Workspaces struct {
 	store  *artifact.Store
 	root   string
 	linger time.Duration
@@ -30,16 +30,18 @@ type workspace struct {
 	err      error
 }
 
-func newWorkspaces(store *artifact.Store, root string) (*workspaces, error) {
+// New returns Workspaces that unpack artifacts of store into directories under root.
+func New(store *artifact.Store, root string) (*Workspaces, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("create workspace root: %w", err)
 	}
-	return &workspaces{store: store, root: root, linger: 2 * time.Minute, entries: map[string]*workspace{}}, nil
+	return &Workspaces{store: store, root: root, linger: 2 * time.Minute, entries: map[string]*workspace{}}, nil
 }
 
-// acquire returns the directory holding the unpacked artifact and a release function.
-// Concurrent callers for the same artifact wait for one extraction.
-func (w *workspaces) acquire(ctx context.Context, rec artifact.Record) (string, func(), error) {
+// Acquire returns the directory holding the unpacked artifact and a release function; the
+// tree must not be written to. Concurrent callers for the same artifact wait for one
+// extraction.
+func (w *Workspaces) Acquire(ctx context.Context, rec artifact.Record) (string, func(), error) {
 	w.mu.Lock()
 	w.sweepLocked(time.Now())
 	e, ok := w.entries[rec.Digest]
@@ -73,7 +75,7 @@ func (w *workspaces) acquire(ctx context.Context, rec artifact.Record) (string, 
 	return e.dir, w.releaser(e), nil
 }
 
-func (w *workspaces) extract(ctx context.Context, rec artifact.Record) (string, error) {
+func (w *Workspaces) extract(ctx context.Context, rec artifact.Record) (string, error) {
 	dir, err := os.MkdirTemp(w.root, "artifact-")
 	if err != nil {
 		return "", fmt.Errorf("create workspace: %w", err)
@@ -85,7 +87,7 @@ func (w *workspaces) extract(ctx context.Context, rec artifact.Record) (string, 
 	return dir, nil
 }
 
-func (w *workspaces) releaser(e *workspace) func() {
+func (w *Workspaces) releaser(e *workspace) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -100,7 +102,7 @@ func (w *workspaces) releaser(e *workspace) func() {
 }
 
 // sweepLocked removes trees nobody used for the linger time.
-func (w *workspaces) sweepLocked(now time.Time) {
+func (w *Workspaces) sweepLocked(now time.Time) {
 	for digest, e := range w.entries {
 		if e.refs == 0 && e.dir != "" && now.Sub(e.released) > w.linger {
 			_ = os.RemoveAll(e.dir)
@@ -109,8 +111,8 @@ func (w *workspaces) sweepLocked(now time.Time) {
 	}
 }
 
-// close removes every tree.
-func (w *workspaces) close() {
+// Close removes every tree.
+func (w *Workspaces) Close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for digest, e := range w.entries {
