@@ -18,6 +18,7 @@ import (
 	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/healthwatch"
 	"github.com/weirgitops/weir/internal/reconcile"
+	"github.com/weirgitops/weir/internal/target"
 	"github.com/weirgitops/weir/internal/workspace"
 )
 
@@ -48,7 +49,7 @@ type Reconciler struct {
 	BuildCacheSize int
 
 	workspaces *workspace.Workspaces
-	clients    *clients
+	targets    *target.Factory
 	builds     buildCache
 	// health watches the objects of health checks; pending holds the waits in progress.
 	health  *healthwatch.Watcher
@@ -428,4 +429,9 @@ func joinLines(lines []string) string {
 		b = append(b, l...)
 	}
 	return string(b)
+}
+
+// clientFor returns the client the Kustomization applies with (see target.Factory.For).
+func (r *Reconciler) clientFor(ctx context.Context, ks *kustomizev1.Kustomization) (client.Client, error) {
+	return r.targets.For(ctx, target.Spec{Namespace: ks.Namespace, ServiceAccountName: ks.Spec.ServiceAccountName, KubeConfig: ks.Spec.KubeConfig})
 }

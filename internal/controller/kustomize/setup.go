@@ -29,6 +29,7 @@ import (
 	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/healthwatch"
 	"github.com/weirgitops/weir/internal/reconcile"
+	"github.com/weirgitops/weir/internal/target"
 	"github.com/weirgitops/weir/internal/workspace"
 )
 
@@ -51,9 +52,10 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 	}
 	r.workspaces = ws
 	r.builds.max = r.BuildCacheSize
-	r.clients = &clients{base: mgr.GetConfig(), new: func(cfg *rest.Config) (client.Client, error) {
+	r.targets = &target.Factory{Base: mgr.GetConfig(), New: func(cfg *rest.Config) (client.Client, error) {
 		return client.New(cfg, client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
-	}}
+	}, Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+		DefaultServiceAccount: r.DefaultServiceAccount, DefaultKubeConfigServiceAccount: r.DefaultKubeConfigServiceAccount}
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}

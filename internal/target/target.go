@@ -1,4 +1,4 @@
-package kustomize
+package target
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,17 +20,36 @@ import (
 	"github.com/weirgitops/weir/internal/reconcile"
 )
 
-// clients hands out uncached clients for applying: weir's own, one impersonating a service
-// account (spec.serviceAccountName or --default-service-account), or one for a remote cluster
-// (spec.kubeConfig). They are cached, keyed by identity and Secret version.
-type clients struct {
-	base  *rest.Config
-	new   func(*rest.Config) (client.Client, error)
+// Factory hands out uncached clients for applying: weir's own, one impersonating a service
+// account (spec.serviceAccountName or DefaultServiceAccount), or one for a remote cluster
+// (spec.kubeConfig). They are cached, keyed by identity and Secret or ConfigMap version.
+type Factory struct {
+	// Base is weir's own configuration; New makes a client of a configuration.
+	Base *rest.Config
+	New  func(*rest.Config) (client.Client, error)
+	// Reader reads kubeconfig Secrets and ConfigMaps from the API server; Writer requests
+	// ServiceAccount tokens.
+	Reader client.Reader
+	Writer client.Client
+	// DefaultServiceAccount is impersonated when an object names none
+	// (--default-service-account); DefaultKubeConfigServiceAccount is the token's
+	// ServiceAccount when a kubeConfig.configMapRef names none.
+	DefaultServiceAccount           string
+	DefaultKubeConfigServiceAccount string
+
 	mu    sync.Mutex
 	cache map[string]client.Client
 }
 
-func (c *clients) get(key string, cfg func() (*rest.Config, error)) (client.Client, error) {
+// Spec is what an object says about where and as whom it applies: its namespace,
+// spec.serviceAccountName and spec.kubeConfig (Kustomization and HelmRelease alike).
+type Spec struct {
+	Namespace          string
+	ServiceAccountName string
+	KubeConfig         *meta.KubeConfigReference
+}
+
+func (c *Factory) get(key string, cfg func() (*rest.Config, error)) (client.Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cl, ok := c.cache[key]; ok {
@@ -40,7 +59,7 @@ func (c *clients) get(key string, cfg func() (*rest.Config, error)) (client.Clie
 	if err != nil {
 		return nil, err
 	}
-	cl, err := c.new(rc)
+	cl, err := c.New(rc)
 	if err != nil {
 		return nil, err
 	}
@@ -54,40 +73,40 @@ func (c *clients) get(key string, cfg func() (*rest.Config, error)) (client.Clie
 	return cl, nil
 }
 
-// clientFor returns the client a Kustomization applies with.
+// For returns the client an object applies with.
 //
 // spec.kubeConfig.configMapRef is workload identity: with provider generic, a token of a
-// ServiceAccount in the Kustomization's namespace, issued for the remote cluster's audiences,
+// ServiceAccount in the object's namespace, issued for the remote cluster's audiences,
 // authenticates to a remote cluster that trusts this cluster's issuer. The cloud providers
 // (aws, azure, gcp) are refused, and so is a kubeConfig that names neither a Secret nor a
 // ConfigMap: falling back to the local client would apply, and prune, manifests meant for a
 // remote cluster in the management cluster.
-func (r *Reconciler) clientFor(ctx context.Context, ks *kustomizev1.Kustomization) (client.Client, error) {
-	if kc := ks.Spec.KubeConfig; kc != nil && kc.SecretRef == nil {
+func (c *Factory) For(ctx context.Context, s Spec) (client.Client, error) {
+	if kc := s.KubeConfig; kc != nil && kc.SecretRef == nil {
 		if kc.ConfigMapRef == nil {
 			return nil, reconcile.Stalled(compat.ReconciliationFailedReason,
 				fmt.Errorf("spec.kubeConfig names neither a secretRef nor a configMapRef: nothing is applied"))
 		}
-		return r.workloadIdentityClient(ctx, ks, kc.ConfigMapRef.Name)
+		return c.workloadIdentityClient(ctx, s.Namespace, kc.ConfigMapRef.Name)
 	}
-	if kc := ks.Spec.KubeConfig; kc != nil && kc.SecretRef != nil {
-		var s corev1.Secret
-		key := client.ObjectKey{Namespace: ks.Namespace, Name: kc.SecretRef.Name}
-		if err := r.APIReader.Get(ctx, key, &s); err != nil {
+	if kc := s.KubeConfig; kc != nil && kc.SecretRef != nil {
+		var secret corev1.Secret
+		key := client.ObjectKey{Namespace: s.Namespace, Name: kc.SecretRef.Name}
+		if err := c.Reader.Get(ctx, key, &secret); err != nil {
 			return nil, reconcile.Failed(compat.ReconciliationFailedReason, fmt.Errorf("get kubeconfig Secret '%s': %w", key, err))
 		}
-		data := s.Data[kc.SecretRef.Key]
+		data := secret.Data[kc.SecretRef.Key]
 		if kc.SecretRef.Key == "" {
-			data = s.Data["value"]
+			data = secret.Data["value"]
 			if len(data) == 0 {
-				data = s.Data["value.yaml"]
+				data = secret.Data["value.yaml"]
 			}
 		}
 		if len(data) == 0 {
 			return nil, reconcile.Stalled(compat.ReconciliationFailedReason,
 				fmt.Errorf("kubeconfig Secret '%s' has no 'value' or 'value.yaml' key", key))
 		}
-		cl, err := r.clients.get("kubeconfig/"+string(s.UID)+"/"+s.ResourceVersion, func() (*rest.Config, error) {
+		cl, err := c.get("kubeconfig/"+string(secret.UID)+"/"+secret.ResourceVersion, func() (*rest.Config, error) {
 			cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
 			if err != nil {
 				return nil, fmt.Errorf("parse kubeconfig from Secret '%s': %w", key, err)
@@ -99,16 +118,16 @@ func (r *Reconciler) clientFor(ctx context.Context, ks *kustomizev1.Kustomizatio
 		}
 		return cl, nil
 	}
-	sa := ks.Spec.ServiceAccountName
+	sa := s.ServiceAccountName
 	if sa == "" {
-		sa = r.DefaultServiceAccount
+		sa = c.DefaultServiceAccount
 	}
 	if sa == "" {
-		return r.clients.get("", func() (*rest.Config, error) { return rest.CopyConfig(r.clients.base), nil })
+		return c.get("", func() (*rest.Config, error) { return rest.CopyConfig(c.Base), nil })
 	}
-	user := fmt.Sprintf("system:serviceaccount:%s:%s", ks.Namespace, sa)
-	return r.clients.get("sa/"+user, func() (*rest.Config, error) {
-		cfg := rest.CopyConfig(r.clients.base)
+	user := fmt.Sprintf("system:serviceaccount:%s:%s", s.Namespace, sa)
+	return c.get("sa/"+user, func() (*rest.Config, error) {
+		cfg := rest.CopyConfig(c.Base)
 		cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
 		return cfg, nil
 	})
@@ -121,10 +140,10 @@ const tokenLifetime = time.Hour
 // workloadIdentityClient builds a client for the remote cluster that the ConfigMap name
 // describes (keys provider, address, ca.crt, audiences, serviceAccountName), authenticated with
 // a token of the ServiceAccount.
-func (r *Reconciler) workloadIdentityClient(ctx context.Context, ks *kustomizev1.Kustomization, name string) (client.Client, error) {
+func (c *Factory) workloadIdentityClient(ctx context.Context, namespace, name string) (client.Client, error) {
 	var cm corev1.ConfigMap
-	key := client.ObjectKey{Namespace: ks.Namespace, Name: name}
-	if err := r.APIReader.Get(ctx, key, &cm); err != nil {
+	key := client.ObjectKey{Namespace: namespace, Name: name}
+	if err := c.Reader.Get(ctx, key, &cm); err != nil {
 		return nil, reconcile.Failed(compat.ReconciliationFailedReason, fmt.Errorf("get kubeConfig.configMapRef '%s': %w", key, err))
 	}
 	stalled := func(format string, args ...any) error {
@@ -145,7 +164,7 @@ func (r *Reconciler) workloadIdentityClient(ctx context.Context, ks *kustomizev1
 	}
 	sa := cm.Data["serviceAccountName"]
 	if sa == "" {
-		sa = r.DefaultKubeConfigServiceAccount
+		sa = c.DefaultKubeConfigServiceAccount
 	}
 	if sa == "" {
 		return nil, stalled("no serviceAccountName, and no --default-kubeconfig-service-account")
@@ -157,13 +176,13 @@ func (r *Reconciler) workloadIdentityClient(ctx context.Context, ks *kustomizev1
 	// A new token, and client, every half lifetime; the ConfigMap's version is in the key.
 	epoch := time.Now().Unix() / int64(tokenLifetime.Seconds()/2)
 	cacheKey := fmt.Sprintf("wi/%s/%s/%s/%d", cm.UID, cm.ResourceVersion, sa, epoch)
-	cl, err := r.clients.get(cacheKey, func() (*rest.Config, error) {
+	cl, err := c.get(cacheKey, func() (*rest.Config, error) {
 		tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
 			Audiences: audiences, ExpirationSeconds: ptrTo(int64(tokenLifetime.Seconds())),
 		}}
-		acct := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ks.Namespace, Name: sa}}
-		if err := r.Client.SubResource("token").Create(ctx, acct, tr); err != nil {
-			return nil, fmt.Errorf("create a token for ServiceAccount '%s/%s': %w", ks.Namespace, sa, err)
+		acct := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: sa}}
+		if err := c.Writer.SubResource("token").Create(ctx, acct, tr); err != nil {
+			return nil, fmt.Errorf("create a token for ServiceAccount '%s/%s': %w", namespace, sa, err)
 		}
 		return &rest.Config{Host: address, BearerToken: tr.Status.Token,
 			TLSClientConfig: rest.TLSClientConfig{CAData: []byte(cm.Data["ca.crt"])}}, nil
@@ -184,3 +203,5 @@ func splitList(s string) []string {
 	}
 	return out
 }
+
+func ptrTo[T any](v T) *T { return &v }
