@@ -8,11 +8,11 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/compat"
 	"github.com/weirgitops/weir/internal/reconcile"
+	"github.com/weirgitops/weir/internal/sourceref"
 )
 
 // sourceArtifact is what a Kustomization builds from.
@@ -66,35 +66,32 @@ func (r *Reconciler) getSource(ctx context.Context, ks *kustomizev1.Kustomizatio
 			fmt.Errorf("can't access '%s/%s/%s', cross-namespace references have been blocked", ref.Kind, ns, ref.Name))
 	}
 	src := sourceArtifact{kind: ref.Kind, namespace: ns, name: ref.Name}
-	var obj client.Object
-	switch ref.Kind {
-	case sourcev1.GitRepositoryKind:
-		obj = &sourcev1.GitRepository{}
-	case sourcev1.OCIRepositoryKind:
-		obj = &sourcev1.OCIRepository{}
-	case sourcev1.BucketKind:
-		obj = &sourcev1.Bucket{}
-	default:
+	if !r.acceptsSource(ref.Kind) {
 		return src, reconcile.Stalled(compat.ArtifactFailedReason, fmt.Errorf("source kind '%s' is not supported", ref.Kind))
 	}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			return src, reconcile.Waiting(compat.ArtifactFailedReason, r.RequeueDependency,
-				fmt.Errorf("Source '%s' not found", src)) //nolint:staticcheck // Flux's message, word for word
-		}
+	art, err := sourceref.Artifact(ctx, r.Client, r.Scheme(), sourceref.Ref{Kind: ref.Kind, Namespace: ns, Name: ref.Name})
+	switch {
+	case apierrors.IsNotFound(err):
+		return src, reconcile.Waiting(compat.ArtifactFailedReason, r.RequeueDependency,
+			fmt.Errorf("Source '%s' not found", src)) //nolint:staticcheck // Flux's message, word for word
+	case err != nil:
 		return src, reconcile.Failed(compat.ArtifactFailedReason, fmt.Errorf("get source '%s': %w", src, err))
 	}
-	switch o := obj.(type) {
-	case *sourcev1.GitRepository:
-		src.artifact = o.Status.Artifact
-	case *sourcev1.OCIRepository:
-		src.artifact = o.Status.Artifact
-	case *sourcev1.Bucket:
-		src.artifact = o.Status.Artifact
-	}
+	src.artifact = art
 	if src.artifact == nil {
 		return src, reconcile.Waiting(compat.ArtifactFailedReason, r.RequeueDependency,
 			fmt.Errorf("Source artifact not found, retrying in %s", r.RequeueDependency)) //nolint:staticcheck // Flux's message
 	}
 	return src, nil
+}
+
+// acceptsSource reports whether a Kustomization may build from a source of kind:
+// GitRepository, OCIRepository and Bucket. (Flux also accepts ExternalArtifact behind a gate;
+// weir does not fetch artifacts from other servers yet.)
+func (r *Reconciler) acceptsSource(kind string) bool {
+	switch kind {
+	case sourcev1.GitRepositoryKind, sourcev1.OCIRepositoryKind, sourcev1.BucketKind:
+		return true
+	}
+	return false
 }
