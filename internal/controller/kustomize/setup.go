@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/weirgitops/weir/internal/artifact"
+	"github.com/weirgitops/weir/internal/depends"
 	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/healthwatch"
 	"github.com/weirgitops/weir/internal/reconcile"
@@ -61,15 +62,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 	}
 	idx := mgr.GetFieldIndexer()
 	indexes := map[string]client.IndexerFunc{
-		sourceIndex: func(o client.Object) []string { return []string{sourceRefKey(o.(*kustomizev1.Kustomization))} },
-		dependsOnIndex: func(o client.Object) []string {
-			ks := o.(*kustomizev1.Kustomization)
-			keys := make([]string, 0, len(ks.Spec.DependsOn))
-			for _, d := range ks.Spec.DependsOn {
-				keys = append(keys, dependencyKey(ks, d))
-			}
-			return keys
-		},
+		sourceIndex:    func(o client.Object) []string { return []string{sourceRefKey(o.(*kustomizev1.Kustomization))} },
+		dependsOnIndex: func(o client.Object) []string { return depends.IndexKeys(o.(*kustomizev1.Kustomization)) },
 		varsFromIndex: func(o client.Object) []string {
 			ks := o.(*kustomizev1.Kustomization)
 			var keys []string
