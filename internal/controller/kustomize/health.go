@@ -2,9 +2,6 @@ package kustomize
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,13 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/compat"
-	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/health"
-	"github.com/weirgitops/weir/internal/reconcile"
 )
-
-// errHealthCanceled ends a health wait when a new source revision arrives.
-var errHealthCanceled = errors.New("new source revision")
 
 // healthTargets returns the objects to check: every applied one with spec.wait, else the
 // healthChecks entries with their wildcards expanded over what was applied.
@@ -43,50 +35,16 @@ func healthTargets(ks *kustomizev1.Kustomization, applied []*unstructured.Unstru
 	return health.ExpandChecks(ks.Spec.HealthChecks, ids, ks.Namespace)
 }
 
-// waitHealthy polls the targets until all are Current, one fails for good, the timeout passes
-// or ctx is cancelled (a new revision). It reads straight from the API server.
-func (r *Reconciler) waitHealthy(ctx context.Context, c client.Client, ks *kustomizev1.Kustomization, targets []health.ObjectID) error {
-	eval, err := health.NewEvaluator(ks.Spec.HealthCheckExprs)
-	if err != nil {
-		return reconcile.Stalled(compat.InvalidCELExpressionReason, err)
+// pollHealth reads the targets with c (a remote cluster's client) and evaluates them.
+func pollHealth(ctx context.Context, c client.Client, eval *health.Evaluator, targets []health.ObjectID) []health.ObjectStatus {
+	out := make([]health.ObjectStatus, 0, len(targets))
+	for _, id := range targets {
+		out = append(out, objectHealth(ctx, c, eval, id))
 	}
-	start := time.Now()
-	timeout := ks.GetTimeout()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	delay := 100 * time.Millisecond
-	var statuses []health.ObjectStatus
-	for {
-		statuses = statuses[:0]
-		for _, id := range targets {
-			statuses = append(statuses, r.objectHealth(ctx, c, eval, id))
-		}
-		switch health.Aggregate(statuses) {
-		case status.CurrentStatus:
-			return nil
-		case status.FailedStatus:
-			if stalled := health.StalledError(statuses); stalled != nil && !r.Gates.Enabled(features.DisableFailFastBehavior) {
-				return reconcile.Failed(compat.HealthCheckFailedReason, health.CheckFailed(time.Since(start), stalled))
-			}
-		}
-		select {
-		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), errHealthCanceled) {
-				return reconcile.Waiting(compat.HealthCheckCanceledReason, time.Millisecond,
-					fmt.Errorf("health check canceled: new source revision arrived"))
-			}
-			return reconcile.Failed(compat.HealthCheckFailedReason, health.CheckFailed(time.Since(start), ctx.Err()))
-		case <-deadline.C:
-			return reconcile.Failed(compat.HealthCheckFailedReason, health.CheckFailed(time.Since(start), health.TimeoutError(statuses)))
-		case <-time.After(delay):
-		}
-		if delay < time.Second {
-			delay = delay * 3 / 2
-		}
-	}
+	return out
 }
 
-func (r *Reconciler) objectHealth(ctx context.Context, c client.Client, eval *health.Evaluator, id health.ObjectID) health.ObjectStatus {
+func objectHealth(ctx context.Context, c client.Client, eval *health.Evaluator, id health.ObjectID) health.ObjectStatus {
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(schema.GroupVersionKind{Group: id.Group, Version: id.Version, Kind: id.Kind})
 	if id.Version == "" {

@@ -9,10 +9,12 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/compat"
 	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/health"
+	"github.com/weirgitops/weir/internal/healthwatch"
 	"github.com/weirgitops/weir/internal/reconcile"
 )
 
@@ -33,6 +35,9 @@ type pendingHealth struct {
 	deadline    time.Time
 	// state is what the build read, stored as the last good build once the wait passes.
 	state *inputState
+	// remote, for a Kustomization that applies to another cluster (spec.kubeConfig), reads
+	// the targets there: the informer cache does not see that cluster, so they are polled.
+	remote client.Client
 }
 
 // pendingWaits holds the health waits in progress, by Kustomization.
@@ -58,13 +63,6 @@ func (p *pendingWaits) put(key types.NamespacedName, w *pendingHealth) {
 		p.waits = map[types.NamespacedName]*pendingHealth{}
 	}
 	p.waits[key] = w
-}
-
-// watchesHealth reports whether ks's health is waited on through the informer cache, without
-// a worker: always, except for a remote cluster (spec.kubeConfig), which the cache does not
-// see and which is polled as before.
-func (r *Reconciler) watchesHealth(ks *kustomizev1.Kustomization) bool {
-	return r.health != nil && ks.Spec.KubeConfig == nil
 }
 
 // resumable returns the wait in progress that this reconcile continues: same generation, no new
@@ -94,25 +92,36 @@ func (r *Reconciler) dropWait(key types.NamespacedName) {
 }
 
 // startHealthWait begins a health wait for the targets of the revision just applied.
-func (r *Reconciler) startHealthWait(ks *kustomizev1.Kustomization, src sourceArtifact, targets []health.ObjectID, state *inputState) (*pendingHealth, error) {
+// c is the client the Kustomization applied with; it reads the targets of a remote cluster.
+func (r *Reconciler) startHealthWait(ks *kustomizev1.Kustomization, src sourceArtifact, targets []health.ObjectID, state *inputState, c client.Client) (*pendingHealth, error) {
 	eval, err := health.NewEvaluator(ks.Spec.HealthCheckExprs)
 	if err != nil {
 		return nil, reconcile.Stalled(compat.InvalidCELExpressionReason, err)
 	}
 	now := time.Now()
-	return &pendingHealth{
+	p := &pendingHealth{
 		src: src, revision: src.artifact.Revision, generation: ks.Generation, requestedAt: ks.GetAnnotations()[compat.ReconcileRequestAnnotation],
 		targets: targets, eval: eval, started: now, deadline: now.Add(ks.GetTimeout()), state: state,
-	}, nil
+	}
+	if ks.Spec.KubeConfig != nil {
+		p.remote = c
+	}
+	return p, nil
 }
 
-// checkHealth looks at the targets of the wait p through the informer cache: nil when all are
-// healthy, a HealthCheckFailed error when one failed for good or the timeout passed, and an
-// in-progress result otherwise, leaving the wait registered so that a change of any target
-// reconciles the Kustomization again. The worker is free meanwhile.
+// checkHealth looks at the targets of the wait p through the informer cache (on a remote
+// cluster, by reading them there): nil when all are healthy, a HealthCheckFailed error when
+// one failed for good or the timeout passed, and an in-progress result otherwise, leaving the
+// wait registered so that a change of any target (or, remote, the next poll) reconciles the
+// Kustomization again. The worker is free meanwhile.
 func (r *Reconciler) checkHealth(ctx context.Context, ks *kustomizev1.Kustomization, p *pendingHealth) error {
 	key := types.NamespacedName{Namespace: ks.Namespace, Name: ks.Name}
-	st := r.health.Check(ctx, key, p.targets, p.eval)
+	var st healthwatch.Status
+	if p.remote != nil {
+		st = healthwatch.Status{Objects: pollHealth(ctx, p.remote, p.eval, p.targets), Polled: true}
+	} else {
+		st = r.health.Check(ctx, key, p.targets, p.eval)
+	}
 	elapsed := time.Since(p.started)
 	switch health.Aggregate(st.Objects) {
 	case status.CurrentStatus:

@@ -55,14 +55,6 @@ type Reconciler struct {
 	health  *healthwatch.Watcher
 	pending pendingWaits
 
-	// waits holds the cancel functions of running health waits, by Kustomization, with the
-	// source revision each one applied.
-	waitsMu sync.Mutex
-	waits   map[types.NamespacedName]healthWait
-	// latest holds the newest revision the store signalled, by source, so that a wait that
-	// starts after the signal (during the build or apply of an older revision) is cancelled.
-	latest map[string]string
-
 	// inputs holds, per Kustomization, what its last successful build read.
 	inputsMu sync.Mutex
 	inputs   map[types.NamespacedName]*inputState
@@ -87,12 +79,6 @@ func (r *Reconciler) storeInputs(ks *kustomizev1.Kustomization, s *inputState) {
 		r.inputs = map[types.NamespacedName]*inputState{}
 	}
 	r.inputs[key] = s
-}
-
-type healthWait struct {
-	source   string
-	revision string
-	cancel   context.CancelCauseFunc
 }
 
 // skeleton returns the Reconciler of Kustomizations: weir's one skeleton with r's steps.
@@ -287,10 +273,10 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 		out.err = reconcile.Stalled(compat.HealthCheckFailedReason, err)
 		return out
 	}
-	if len(targets) > 0 && r.watchesHealth(ks) {
+	if len(targets) > 0 {
 		// The inventory and the attempted revision reach the status before the wait.
 		progress(fmt.Sprintf("Running health checks for revision %s with a timeout of %s", src.artifact.Revision, ks.GetTimeout()))
-		p, err := r.startHealthWait(ks, src, targets, state)
+		p, err := r.startHealthWait(ks, src, targets, state, c)
 		if err == nil {
 			out.phases.track(phaseHealth, func() { err = r.checkHealth(ctx, ks, p) })
 		}
@@ -299,18 +285,6 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 			return out
 		}
 		out.checked, out.healthChecked = true, time.Since(p.started)
-	} else if len(targets) > 0 {
-		waitCtx, done := r.startWait(ctx, ks, sourceRefKey(ks), src.artifact.Revision)
-		// The inventory and the attempted revision reach the status before the wait.
-		progress(fmt.Sprintf("Running health checks for revision %s with a timeout of %s", src.artifact.Revision, ks.GetTimeout()))
-		start := time.Now()
-		out.phases.track(phaseHealth, func() { err = r.waitHealthy(waitCtx, c, ks, targets) })
-		done()
-		if err != nil {
-			out.err = err
-			return out
-		}
-		out.checked, out.healthChecked = true, time.Since(start)
 	}
 	r.recordApplied(ks, src, state, &out)
 	return out
@@ -327,46 +301,6 @@ func (r *Reconciler) recordApplied(ks *kustomizev1.Kustomization, src sourceArti
 	ks.Status.LastAppliedOriginRevision = src.originRevision()
 	if state.vars != "" {
 		r.storeInputs(ks, state)
-	}
-}
-
-// startWait registers a health wait that a new revision of the source cancels.
-func (r *Reconciler) startWait(ctx context.Context, ks *kustomizev1.Kustomization, source, revision string) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	key := types.NamespacedName{Namespace: ks.Namespace, Name: ks.Name}
-	r.waitsMu.Lock()
-	if r.waits == nil {
-		r.waits = map[types.NamespacedName]healthWait{}
-	}
-	r.waits[key] = healthWait{source: source, revision: revision, cancel: cancel}
-	if latest, ok := r.latest[source]; ok && latest != revision && r.Gates.Enabled(features.CancelHealthCheckOnNewRevision) {
-		cancel(errHealthCanceled)
-	}
-	r.waitsMu.Unlock()
-	return ctx, func() {
-		r.waitsMu.Lock()
-		delete(r.waits, key)
-		r.waitsMu.Unlock()
-		cancel(nil)
-	}
-}
-
-// cancelWaits records revision as source's newest and cancels the health waits of
-// Kustomizations of source that wait on an older revision.
-func (r *Reconciler) cancelWaits(source, revision string) {
-	r.waitsMu.Lock()
-	defer r.waitsMu.Unlock()
-	if r.latest == nil {
-		r.latest = map[string]string{}
-	}
-	r.latest[source] = revision
-	if !r.Gates.Enabled(features.CancelHealthCheckOnNewRevision) {
-		return
-	}
-	for _, w := range r.waits {
-		if w.source == source && w.revision != revision {
-			w.cancel(errHealthCanceled)
-		}
 	}
 }
 
@@ -387,10 +321,6 @@ func (r *Reconciler) summarize(ks *kustomizev1.Kustomization, out outcome) {
 	msg := out.err.Error()
 	if reason == compat.HealthCheckFailedReason {
 		conds.False(compat.HealthyCondition, reason, msg)
-	}
-	if reason == compat.HealthCheckCanceledReason {
-		conds.Progressing(compat.ProgressingReason, "health check canceled: reconciling the new source revision")
-		return
 	}
 	conds.NotReady(reason, msg, reconcile.IsStalled(out.err))
 }

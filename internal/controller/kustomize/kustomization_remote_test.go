@@ -61,6 +61,7 @@ func TestKustomizationAppliesThroughWorkloadIdentity(t *testing.T) {
 		identity,
 		kustomization(ns, "remote", "./remote", func(k *kustomizev1.Kustomization) {
 			k.Spec.KubeConfig = &meta.KubeConfigReference{ConfigMapRef: &meta.LocalObjectReference{Name: "remote-cluster"}}
+			k.Spec.Wait = true // health is read on the remote cluster
 		}),
 	} {
 		if err := env.Client.Create(t.Context(), obj); err != nil {

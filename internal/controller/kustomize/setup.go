@@ -85,12 +85,12 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 	}
 
 	// The in-process signal: the store tells of a new artifact before the source's status is
-	// even written; waits on the old revision are cancelled and users are enqueued at once.
+	// even written; users are enqueued at once (a health wait of an older revision ends when
+	// they reconcile, see resumable).
 	signals := make(chan event.TypedGenericEvent[*kustomizev1.Kustomization], 1024)
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		cancelSub := r.Store.Subscribe(func(e artifact.Event) {
 			key := sourceKey(e.Object.Kind, e.Object.Namespace, e.Object.Name)
-			r.cancelWaits(key, e.Revision)
 			reqs, changed := r.changedFirst(ctx, r.requestsFor(ctx, sourceIndex, key), e)
 			for i, req := range reqs {
 				ks := &kustomizev1.Kustomization{}
