@@ -97,6 +97,10 @@ const (
 	RevisionMetaKey       = "revision"
 	OriginRevisionMetaKey = "originRevision"
 	DigestMetaKey         = "digest"
+	// CommitStatusMetaKey with CommitStatusUpdate marks the events that end a reconcile, which
+	// notification providers turn into Git commit statuses.
+	CommitStatusMetaKey = "commit_status"
+	CommitStatusUpdate  = "update"
 )
 
 // Metric names, as Flux's controllers export them.

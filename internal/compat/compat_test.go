@@ -51,6 +51,10 @@ func TestValuesMatchFlux(t *testing.T) {
 		"name label":           {KustomizeNameLabel, "kustomize.toolkit.fluxcd.io/name"},
 		"namespace label":      {KustomizeNamespaceLabel, "kustomize.toolkit.fluxcd.io/namespace"},
 		"metric":               {ReconcileDurationMetric, "gotk_reconcile_duration_seconds"},
+		"cache metric":         {CacheEventsMetric, "gotk_cache_events_total"},
+		"resource info metric": {ResourceInfoMetric, "gotk_resource_info"},
+		"commit status key":    {CommitStatusMetaKey, "commit_status"},
+		"commit status update": {CommitStatusUpdate, "update"},
 	}
 	for name, c := range cases {
 		if c[0] != c[1] {

@@ -115,9 +115,9 @@ func (r *Reconciler) Report(ks *kustomizev1.Kustomization, out outcome, took tim
 	r.report(ks, out, took)
 }
 
-// EventMetadata is the revision attempted and the phase times.
+// EventMetadata is the revision attempted, the phase times and the commit-status mark.
 func (r *Reconciler) EventMetadata(_ *kustomizev1.Kustomization, out outcome) map[string]string {
-	return out.metadata()
+	return out.final()
 }
 
 // Requeue reruns at once when a newer revision waits, and puts interval re-applies behind
@@ -181,9 +181,20 @@ func (o outcome) metadata() map[string]string {
 	if o.revision != "" {
 		meta[compat.RevisionMetaKey] = o.revision
 	}
+	if o.origin != "" {
+		meta[compat.OriginRevisionMetaKey] = o.origin
+	}
 	if len(o.phases) > 0 {
 		meta["phases"] = o.phases.String()
 	}
+	return meta
+}
+
+// final is the metadata of the event that ends a reconcile: metadata with the mark that makes
+// notification providers post a commit status, as Flux's kustomize-controller sends it.
+func (o outcome) final() map[string]string {
+	meta := o.metadata()
+	meta[compat.CommitStatusMetaKey] = compat.CommitStatusUpdate
 	return meta
 }
 
@@ -332,6 +343,7 @@ func (r *Reconciler) report(ks *kustomizev1.Kustomization, out outcome, took tim
 	if len(out.changes) > 0 {
 		r.Recorder.Normal(ks, compat.ProgressingReason, meta, "%s", joinLines(out.changes))
 	}
+	meta = out.final()
 	switch {
 	case out.err == nil && out.unchanged:
 		path := ks.Spec.Path

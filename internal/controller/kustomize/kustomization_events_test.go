@@ -42,7 +42,8 @@ func TestEventsReachNotificationController(t *testing.T) {
 		for _, e := range notificationController.received(ns, "app") {
 			if e.InvolvedObject.Kind == "Kustomization" && e.InvolvedObject.APIVersion == "kustomize.toolkit.fluxcd.io/v1" &&
 				e.ReportingController == "kustomize-controller" && e.Reason == "ReconciliationSucceeded" && e.Severity == "info" &&
-				e.Metadata["kustomize.toolkit.fluxcd.io/revision"] == revision {
+				e.Metadata["kustomize.toolkit.fluxcd.io/revision"] == revision &&
+				e.Metadata["kustomize.toolkit.fluxcd.io/commit_status"] == "update" {
 				applied = true
 			}
 		}
