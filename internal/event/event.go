@@ -10,7 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -46,7 +46,7 @@ type Event struct {
 
 // Recorder records events for one controller.
 type Recorder struct {
-	rec        events.EventRecorder
+	rec        record.EventRecorder
 	controller string
 	group      string
 	bus        *Bus
@@ -58,7 +58,7 @@ type Recorder struct {
 // NewRecorder returns a Recorder that reports as controller (Flux's name, for example
 // "source-controller") about objects of the API group, known to scheme, through rec (which may
 // be nil), and publishes to bus, which may be nil.
-func NewRecorder(rec events.EventRecorder, scheme *runtime.Scheme, controller, group string, bus *Bus) *Recorder {
+func NewRecorder(rec record.EventRecorder, scheme *runtime.Scheme, controller, group string, bus *Bus) *Recorder {
 	host, _ := os.Hostname()
 	return &Recorder{rec: rec, controller: controller, group: group, bus: bus, instance: host, scheme: scheme}
 }
@@ -93,8 +93,10 @@ func (r *Recorder) record(obj client.Object, typ, reason string, metadata map[st
 	if len(msg) > maxMessage {
 		msg = msg[:maxMessage-3] + "..."
 	}
+	meta := prefixed(r.group, metadata)
 	if r.rec != nil {
-		r.rec.Eventf(obj, nil, typ, reason, reason, "%s", msg)
+		// Kubernetes Events carry the metadata as annotations, as Flux's controllers write them.
+		r.rec.AnnotatedEventf(obj, meta, typ, reason, "%s", msg)
 	}
 	if r.bus != nil {
 		sev := SeverityInfo
@@ -103,7 +105,7 @@ func (r *Recorder) record(obj client.Object, typ, reason string, metadata map[st
 		}
 		r.bus.publish(Event{
 			InvolvedObject: r.reference(obj), Severity: sev, Reason: reason, Message: msg,
-			Metadata: prefixed(r.group, metadata), Timestamp: metav1.NewTime(time.Now().UTC()),
+			Metadata: meta, Timestamp: metav1.NewTime(time.Now().UTC()),
 			ReportingController: r.controller, ReportingInstance: r.instance,
 		})
 	}

@@ -74,7 +74,8 @@ func (s *shared) retry() *reconcile.Retry {
 }
 
 func (s *shared) recorder(mgr ctrl.Manager, controller, group string) *event.Recorder {
-	return event.NewRecorder(mgr.GetEventRecorder(controller), mgr.GetScheme(), controller, group, s.bus)
+	// The core/v1 recorder, as Flux's: only it writes the metadata annotations on Events.
+	return event.NewRecorder(mgr.GetEventRecorderFor(controller), mgr.GetScheme(), controller, group, s.bus) //nolint:staticcheck // see above
 }
 
 // ControllerNames returns the names accepted by --controllers.

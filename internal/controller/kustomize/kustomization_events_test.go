@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -52,5 +53,19 @@ func TestEventsReachNotificationController(t *testing.T) {
 				applied, notificationController.received(ns, "app"))
 		}
 		return nil
+	})
+	// The Kubernetes Events carry the same metadata as annotations, as Flux's do.
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var events corev1.EventList
+		if err := env.Client.List(t.Context(), &events, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.InvolvedObject.Name == "app" && e.Reason == "ReconciliationSucceeded" &&
+				e.Annotations["kustomize.toolkit.fluxcd.io/revision"] == revision && e.Source.Component == "kustomize-controller" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no ReconciliationSucceeded Event of app annotated with the revision among %d events", len(events.Items))
 	})
 }
