@@ -100,7 +100,11 @@ const (
 	// CommitStatusMetaKey with CommitStatusUpdate marks the events that end a reconcile, which
 	// notification providers turn into Git commit statuses.
 	CommitStatusMetaKey = "commit_status"
-	CommitStatusUpdate  = "update"
+	// TokenMetaKey distinguishes events of one revision with the same message from each
+	// other for the notification-controller's duplicate suppression; it is not forwarded to
+	// providers.
+	TokenMetaKey       = "token"
+	CommitStatusUpdate = "update"
 )
 
 // Metric names, as Flux's controllers export them.

@@ -2,6 +2,8 @@ package kustomize
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
@@ -341,7 +343,12 @@ func (r *Reconciler) summarize(ks *kustomizev1.Kustomization, out outcome) {
 func (r *Reconciler) report(ks *kustomizev1.Kustomization, out outcome, took time.Duration) {
 	meta := out.metadata()
 	if len(out.changes) > 0 {
-		r.Recorder.Normal(ks, compat.ProgressingReason, meta, "%s", joinLines(out.changes))
+		// The token tells this change set from another of the same revision (a drift
+		// correction), which the notification-controller would otherwise drop as a duplicate.
+		lines := joinLines(out.changes)
+		sum := sha256.Sum256([]byte(lines))
+		meta[compat.TokenMetaKey] = hex.EncodeToString(sum[:])
+		r.Recorder.Normal(ks, compat.ProgressingReason, meta, "%s", lines)
 	}
 	meta = out.final()
 	switch {

@@ -2,6 +2,7 @@ package kustomize_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,9 +49,16 @@ func TestEventsReachNotificationController(t *testing.T) {
 				applied = true
 			}
 		}
-		if !source || !applied {
-			return fmt.Errorf("events received: source %v %+v, kustomization %v %+v", source, notificationController.received(ns, "repo"),
-				applied, notificationController.received(ns, "app"))
+		changes := false
+		for _, e := range notificationController.received(ns, "app") {
+			if e.Reason == "Progressing" && strings.Contains(e.Message, "ConfigMap/"+ns+"/app created") &&
+				len(e.Metadata["kustomize.toolkit.fluxcd.io/token"]) == 64 {
+				changes = true
+			}
+		}
+		if !source || !applied || !changes {
+			return fmt.Errorf("events received: source %v %+v, kustomization applied %v, changes with a token %v: %+v", source,
+				notificationController.received(ns, "repo"), applied, changes, notificationController.received(ns, "app"))
 		}
 		return nil
 	})
