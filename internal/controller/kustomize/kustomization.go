@@ -46,7 +46,8 @@ type Reconciler struct {
 	// DefaultKubeConfigServiceAccount is the ServiceAccount of kubeConfig.configMapRef when its
 	// ConfigMap names none (--default-kubeconfig-service-account).
 	DefaultKubeConfigServiceAccount string
-	// TempDir is where artifacts are unpacked; BuildCacheSize how many builds are kept.
+	// TempDir is where artifacts are unpacked (the system's when empty); BuildCacheSize how
+	// many builds are kept.
 	TempDir        string
 	BuildCacheSize int
 

@@ -47,7 +47,11 @@ const (
 // Ready, a change of a ConfigMap or Secret it substitutes from, and a change of an object its
 // health check waits on.
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrent int) error {
-	ws, err := workspace.New(r.Store, filepath.Join(r.TempDir, fmt.Sprintf("weir-workspaces-%d", os.Getpid())))
+	tmp := r.TempDir
+	if tmp == "" {
+		tmp = os.TempDir()
+	}
+	ws, err := workspace.New(r.Store, filepath.Join(tmp, fmt.Sprintf("weir-workspaces-%d", os.Getpid())))
 	if err != nil {
 		return err
 	}
