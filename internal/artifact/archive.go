@@ -29,6 +29,44 @@ type Filter func(rel string, isDir bool) bool
 // regular files add up to more than Options.MaxSize, nothing is stored and
 // the error wraps ErrTooLarge.
 func (s *Store) Archive(ctx context.Context, obj Object, file, revision, srcDir string, filter Filter) (Record, error) {
+	return s.write(obj, file, revision, func(w io.Writer) error {
+		return writeTarGz(ctx, w, srcDir, filter, s.maxSize)
+	})
+}
+
+// Put stores the content of r, unchanged, as the file for obj (an OCI layer copied as it is),
+// records revision, and notifies subscribers. More than Options.MaxSize bytes (when set) store
+// nothing and give ErrTooLarge.
+func (s *Store) Put(ctx context.Context, obj Object, file, revision string, r io.Reader) (Record, error) {
+	return s.write(obj, file, revision, func(w io.Writer) error {
+		src := r
+		if s.maxSize > 0 {
+			src = io.LimitReader(r, s.maxSize+1)
+		}
+		n, err := io.Copy(w, contextReader{ctx, src})
+		if err == nil && s.maxSize > 0 && n > s.maxSize {
+			err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, s.maxSize)
+		}
+		return err
+	})
+}
+
+// contextReader stops a copy when its context ends.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c contextReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// write stores what fill writes as the file for obj: into a hidden temporary file first,
+// renamed into place once complete, so readers never see a partial artifact.
+func (s *Store) write(obj Object, file, revision string, fill func(io.Writer) error) (Record, error) {
 	rel, err := s.Path(obj, file)
 	if err != nil {
 		return Record{}, err
@@ -50,7 +88,7 @@ func (s *Store) Archive(ctx context.Context, obj Object, file, revision, srcDir 
 
 	h := sha256.New()
 	cw := &countWriter{}
-	werr := writeTarGz(ctx, io.MultiWriter(tmp, h, cw), srcDir, filter, s.maxSize)
+	werr := fill(io.MultiWriter(tmp, h, cw))
 	if werr == nil {
 		werr = tmp.Sync()
 	}
@@ -209,4 +247,36 @@ func copyFile(w io.Writer, p string, size int64) error {
 		return fmt.Errorf("%s changed size while archiving", filepath.Base(p))
 	}
 	return nil
+}
+
+// Clone stores a copy of another stored artifact, src, as the file for obj, after checking that
+// src still has its recorded digest: two sources with the same content share one fetch.
+func (s *Store) Clone(ctx context.Context, obj Object, file, revision string, src Record) (Record, error) {
+	p, err := s.localPath(src.Path)
+	if err != nil {
+		return Record{}, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return Record{}, fmt.Errorf("clone %s: %w", src.Path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return Record{}, fmt.Errorf("clone %s: %w", src.Path, err)
+	}
+	if got := digestString(h); got != src.Digest {
+		return Record{}, fmt.Errorf("clone %s: %w", src.Path, ErrDigestMismatch)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return Record{}, fmt.Errorf("clone %s: %w", src.Path, err)
+	}
+	return s.Put(ctx, obj, file, revision, f)
+}
+
+// WriteTarGz writes the tree at srcDir to w as Archive does (same order, headers, symlink and
+// filter rules), without storing it: the CLI builds pushed artifacts with it, so what weir pushes
+// and what its store serves are made alike.
+func WriteTarGz(ctx context.Context, w io.Writer, srcDir string, filter Filter, maxSize int64) error {
+	return writeTarGz(ctx, w, srcDir, filter, maxSize)
 }

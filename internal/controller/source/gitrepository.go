@@ -12,7 +12,6 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -278,10 +277,7 @@ func (r *GitRepositoryReconciler) upToDate(obj *sourcev1.GitRepository, revision
 		string(*obj.Status.SourceVerificationMode) != verifyMode(obj.Spec.Verification.Mode)) {
 		return false
 	}
-	if _, err := os.Stat(r.Store.Root() + "/" + a.Path); err != nil {
-		return false
-	}
-	return true
+	return storedAt(r.Store, a)
 }
 
 // includedArtifacts returns the artifacts of the included repositories, in spec order.
@@ -318,31 +314,12 @@ func fetchError(err error) error {
 
 // summarize writes the outcome into the conditions and the bookkeeping fields.
 func (r *GitRepositoryReconciler) summarize(obj *sourcev1.GitRepository, err error) {
-	conds := reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
-	if err == nil {
-		msg := "no artifact"
-		if obj.Status.Artifact != nil {
-			msg = fmt.Sprintf("stored artifact for revision '%s'", obj.Status.Artifact.Revision)
-		}
-		for _, t := range []string{compat.FetchFailedCondition, compat.IncludeUnavailableCondition,
-			compat.StorageOperationFailedCondition, compat.ArtifactOutdatedCondition} {
-			conds.Delete(t)
-		}
-		conds.True(compat.ArtifactInStorageCondition, compat.SucceededReason, msg)
-		conds.Ready(compat.SucceededReason, msg)
-		return
+	msg := "no artifact"
+	if obj.Status.Artifact != nil {
+		msg = fmt.Sprintf("stored artifact for revision '%s'", obj.Status.Artifact.Revision)
 	}
-	reason := reconcile.Reason(err, compat.GitOperationFailedReason)
-	msg := err.Error()
-	switch reason {
-	case compat.AuthenticationFailedReason, compat.GitOperationFailedReason, compat.URLInvalidReason:
-		conds.True(compat.FetchFailedCondition, reason, msg)
-	case compat.IncludeUnavailableReason:
-		conds.True(compat.IncludeUnavailableCondition, reason, msg)
-	case compat.ArchiveOperationFailedReason, compat.StorageOperationFailedReason:
-		conds.True(compat.StorageOperationFailedCondition, reason, msg)
-	}
-	conds.NotReady(reason, msg, reconcile.IsStalled(err))
+	summarizeSource(reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}, err, msg,
+		compat.GitOperationFailedReason)
 }
 
 func reference(ref *sourcev1.GitRepositoryRef) git.Reference {
@@ -350,22 +327,6 @@ func reference(ref *sourcev1.GitRepositoryRef) git.Reference {
 		return git.Reference{}
 	}
 	return git.Reference{Branch: ref.Branch, Tag: ref.Tag, SemVer: ref.SemVer, Name: ref.Name, Commit: ref.Commit}
-}
-
-func artifactOf(rec artifact.Record) *meta.Artifact {
-	size := rec.Size
-	return &meta.Artifact{
-		Path: rec.Path, URL: rec.URL, Revision: rec.Revision, Digest: rec.Digest,
-		LastUpdateTime: metav1.NewTime(rec.LastUpdateTime), Size: &size,
-	}
-}
-
-func recordOf(a *meta.Artifact) artifact.Record {
-	rec := artifact.Record{Path: a.Path, URL: a.URL, Revision: a.Revision, Digest: a.Digest, LastUpdateTime: a.LastUpdateTime.Time}
-	if a.Size != nil {
-		rec.Size = *a.Size
-	}
-	return rec
 }
 
 func firstLine(s string) string {
@@ -377,13 +338,6 @@ func firstLine(s string) string {
 		s = s[:77] + "..."
 	}
 	return s
-}
-
-func equalPtr(a, b *string) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
 }
 
 func equalSlices(a, b []string) bool {
@@ -412,12 +366,5 @@ func equalIncludes(a, b []sourcev1.GitRepositoryInclude) bool {
 
 // secret reads a Secret of the object's namespace.
 func (r *GitRepositoryReconciler) secret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
-	var s corev1.Secret
-	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &s); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("secret '%s/%s' not found", namespace, name)
-		}
-		return nil, fmt.Errorf("get secret '%s/%s': %w", namespace, name, err)
-	}
-	return &s, nil
+	return getSecret(ctx, r.Client, namespace, name)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,7 +23,7 @@ var env *testenv.Env
 // TestMain runs the tests on one control plane with weir's GitRepository controller running
 // in-process.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(m, testenv.Options{}, &env, testenv.WithControllers("gitrepository")))
+	os.Exit(testenv.Run(m, testenv.Options{}, &env, testenv.WithControllers("gitrepository", "ocirepository")))
 }
 
 // waitReady waits until the GitRepository's Ready condition has the wanted status and
@@ -49,7 +50,13 @@ func waitReady(t *testing.T, key client.ObjectKey, status metav1.ConditionStatus
 // fetchArtifact downloads the artifact from its advertised URL and checks its digest.
 func fetchArtifact(t *testing.T, obj *sourcev1.GitRepository) []byte {
 	t.Helper()
-	data, err := getArtifact(t, obj)
+	return fetchStored(t, obj.Status.Artifact)
+}
+
+// fetchStored downloads an artifact from its advertised URL and checks its digest.
+func fetchStored(t *testing.T, a *meta.Artifact) []byte {
+	t.Helper()
+	data, err := getStored(t, a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,24 +64,28 @@ func fetchArtifact(t *testing.T, obj *sourcev1.GitRepository) []byte {
 }
 
 func getArtifact(t *testing.T, obj *sourcev1.GitRepository) ([]byte, error) {
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, obj.Status.Artifact.URL, nil)
+	return getStored(t, obj.Status.Artifact)
+}
+
+func getStored(t *testing.T, a *meta.Artifact) ([]byte, error) {
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a.URL, nil)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", obj.Status.Artifact.URL, err)
+		return nil, fmt.Errorf("GET %s: %w", a.URL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: status %d", obj.Status.Artifact.URL, resp.StatusCode)
+		return nil, fmt.Errorf("GET %s: status %d", a.URL, resp.StatusCode)
 	}
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, err
 	}
-	if got := fmt.Sprintf("sha256:%x", sha256.Sum256(data)); got != obj.Status.Artifact.Digest {
-		return nil, fmt.Errorf("served artifact digest %s, status says %s", got, obj.Status.Artifact.Digest)
+	if got := fmt.Sprintf("sha256:%x", sha256.Sum256(data)); got != a.Digest {
+		return nil, fmt.Errorf("served artifact digest %s, status says %s", got, a.Digest)
 	}
 	return data, nil
 }
