@@ -24,6 +24,9 @@ const (
 	// DisableConfigWatchers: changes of ConfigMaps and Secrets that Kustomizations read
 	// (substituteFrom, decryption keys) no longer trigger them. Off.
 	DisableConfigWatchers = "DisableConfigWatchers"
+	// ExternalArtifact: Kustomizations (and HelmReleases) accept sourceRef.kind
+	// ExternalArtifact. On in weir, off in Flux.
+	ExternalArtifact = "ExternalArtifact"
 )
 
 // Gate is one known feature gate.
@@ -40,11 +43,11 @@ var known = map[string]Gate{
 	StrictPostBuildSubstitutions:   {true, "a variable with no value and no default fails the build"},
 	DisableFailFastBehavior:        {false, "health checks run to their timeout even after an object failed for good"},
 	AdditiveCELDependencyCheck:     {false, "a dependsOn readyExpr is checked in addition to the built-in readiness, not instead of it"},
+	ExternalArtifact:               {true, "Kustomizations may build from ExternalArtifact sources (off by default in Flux)"},
 	DisableConfigWatchers:          {false, "changes of ConfigMaps and Secrets that Kustomizations read do not trigger them"},
 	// Accepted so that Flux's flags carry over; weir has no such behaviour to switch.
 	"DisableStatusPollerCache":    {true, "no effect: health checks read through weir's shared informer cache"},
 	"GroupChangeLog":              {false, "no effect: events list every changed object"},
-	"ExternalArtifact":            {false, "no effect yet: ExternalArtifact sources are not reconciled"},
 	"DirectSourceFetch":           {false, "no effect: appliers read artifacts from the in-process store"},
 	"MigrateAPIVersion":           {false, "no effect yet"},
 	"CacheSecretsAndConfigMaps":   {false, "no effect: Secrets and ConfigMaps are read from the API server"},

@@ -59,6 +59,8 @@ func ArtifactID(o any) string {
 		a = s.Status.Artifact
 	case *sourcev1.Bucket:
 		a = s.Status.Artifact
+	case *sourcev1.ExternalArtifact:
+		a = s.Status.Artifact
 	}
 	if a == nil {
 		return ""

@@ -2,12 +2,18 @@ package workspace
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/weirgitops/weir/internal/artifact"
+	"github.com/weirgitops/weir/internal/redact"
 )
 
 // Workspaces unpacks each artifact once into a tree shared by every object that builds from
@@ -17,6 +23,8 @@ type Workspaces struct {
 	store  *artifact.Store
 	root   string
 	linger time.Duration
+
+	client  *http.Client
 
 	mu      sync.Mutex
 	entries map[string]*workspace
@@ -35,13 +43,24 @@ func New(store *artifact.Store, root string) (*Workspaces, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("create workspace root: %w", err)
 	}
-	return &Workspaces{store: store, root: root, linger: 2 * time.Minute, entries: map[string]*workspace{}}, nil
+	return &Workspaces{store: store, root: root, linger: 2 * time.Minute, entries: map[string]*workspace{},
+		client: &http.Client{Timeout: 5 * time.Minute}}, nil
 }
 
 // Acquire returns the directory holding the unpacked artifact and a release function; the
 // tree must not be written to. Concurrent callers for the same artifact wait for one
 // extraction.
 func (w *Workspaces) Acquire(ctx context.Context, rec artifact.Record) (string, func(), error) {
+	return w.acquire(ctx, rec, w.extract)
+}
+
+// AcquireURL is Acquire for an artifact another server serves (an ExternalArtifact): it is
+// downloaded from rec.URL, checked against rec.Digest and unpacked once.
+func (w *Workspaces) AcquireURL(ctx context.Context, rec artifact.Record) (string, func(), error) {
+	return w.acquire(ctx, rec, w.download)
+}
+
+func (w *Workspaces) acquire(ctx context.Context, rec artifact.Record, extract func(context.Context, artifact.Record) (string, error)) (string, func(), error) {
 	w.mu.Lock()
 	w.sweepLocked(time.Now())
 	e, ok := w.entries[rec.Digest]
@@ -50,7 +69,7 @@ func (w *Workspaces) Acquire(ctx context.Context, rec artifact.Record) (string, 
 		w.entries[rec.Digest] = e
 		e.refs++
 		w.mu.Unlock()
-		e.dir, e.err = w.extract(ctx, rec)
+		e.dir, e.err = extract(ctx, rec)
 		close(e.ready)
 		if e.err != nil {
 			w.mu.Lock()
@@ -86,6 +105,57 @@ func (w *Workspaces) extract(ctx context.Context, rec artifact.Record) (string, 
 	}
 	return dir, nil
 }
+
+// download fetches rec from its URL into a workspace, within the extraction limits.
+func (w *Workspaces) download(ctx context.Context, rec artifact.Record) (string, error) {
+	algo, want, ok := strings.Cut(rec.Digest, ":")
+	if !ok || algo != "sha256" || len(want) != 64 {
+		return "", fmt.Errorf("artifact digest '%s' is not a sha256 digest", rec.Digest)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rec.URL, nil)
+	if err != nil {
+		return "", fmt.Errorf("artifact URL '%s': %w", redact.Text(rec.URL), err)
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("failed to download artifact: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("failed to download artifact from '%s': status %s", redact.Text(rec.URL), resp.Status)
+	}
+	f, err := os.CreateTemp(w.root, ".download-")
+	if err != nil {
+		return "", fmt.Errorf("create download file: %w", err)
+	}
+	defer func() { _ = f.Close(); _ = os.Remove(f.Name()) }()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(resp.Body, maxDownload+1))
+	if err != nil {
+		return "", fmt.Errorf("failed to download artifact: %w", err)
+	}
+	if n > maxDownload {
+		return "", fmt.Errorf("artifact at '%s' is larger than %d bytes: %w", redact.Text(rec.URL), maxDownload, artifact.ErrTooLarge)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return "", fmt.Errorf("failed to verify artifact: computed digest 'sha256:%s' does not match '%s': %w", got, rec.Digest, artifact.ErrDigestMismatch)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp(w.root, "artifact-")
+	if err != nil {
+		return "", fmt.Errorf("create workspace: %w", err)
+	}
+	if err := artifact.ExtractTarGz(ctx, f, dir, artifact.Limits{}); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("unpack artifact from '%s': %w", redact.Text(rec.URL), err)
+	}
+	return dir, nil
+}
+
+// maxDownload bounds a downloaded artifact archive.
+const maxDownload = artifact.DefaultMaxExtractSize
 
 func (w *Workspaces) releaser(e *workspace) func() {
 	var once sync.Once

@@ -22,7 +22,7 @@ import (
 // overrides, decrypts, substitutes and validates. Every failure names its cause; none of them
 // touches the cluster.
 func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomization, src sourceArtifact, state *inputState) ([]*unstructured.Unstructured, error) {
-	root, release, err := r.workspaces.Acquire(ctx, src.record())
+	root, release, err := r.acquire(ctx, src)
 	if err != nil {
 		return nil, reconcile.Failed(compat.ArtifactFailedReason, fmt.Errorf("failed to extract artifact of '%s': %w", src, err))
 	}

@@ -72,7 +72,7 @@ func (r *Reconciler) unchangedInputs(ctx context.Context, ks *kustomizev1.Kustom
 	if err != nil || vars != last.vars {
 		return false
 	}
-	root, release, err := r.workspaces.Acquire(ctx, src.record())
+	root, release, err := r.acquire(ctx, src)
 	if err != nil {
 		return false
 	}

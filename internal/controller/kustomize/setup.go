@@ -138,6 +138,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 		Watches(&sourcev1.Bucket{}, r.enqueueBy(ctx, sourceIndex, func(o client.Object) string {
 			return sourceKey(sourcev1.BucketKind, o.GetNamespace(), o.GetName())
 		}), builder.WithPredicates(reconcile.ArtifactChanged{})).
+		Watches(&sourcev1.ExternalArtifact{}, r.enqueueBy(ctx, sourceIndex, func(o client.Object) string {
+			return sourceKey(sourcev1.ExternalArtifactKind, o.GetNamespace(), o.GetName())
+		}), builder.WithPredicates(reconcile.ArtifactChanged{})).
 		Watches(&kustomizev1.Kustomization{}, r.enqueueBy(ctx, dependsOnIndex, func(o client.Object) string {
 			return o.GetNamespace() + "/" + o.GetName()
 		}), builder.WithPredicates(becameReady{})).

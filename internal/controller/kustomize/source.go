@@ -11,6 +11,7 @@ import (
 
 	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/reconcile"
 	"github.com/weirgitops/weir/internal/sourceref"
 )
@@ -66,6 +67,10 @@ func (r *Reconciler) getSource(ctx context.Context, ks *kustomizev1.Kustomizatio
 			fmt.Errorf("can't access '%s/%s/%s', cross-namespace references have been blocked", ref.Kind, ns, ref.Name))
 	}
 	src := sourceArtifact{kind: ref.Kind, namespace: ns, name: ref.Name}
+	if ref.Kind == sourcev1.ExternalArtifactKind && !r.Gates.Enabled(features.ExternalArtifact) {
+		return src, reconcile.Stalled(compat.AccessDeniedReason,
+			fmt.Errorf("can't access '%s', %s feature gate is disabled", src, features.ExternalArtifact))
+	}
 	if !r.acceptsSource(ref.Kind) {
 		return src, reconcile.Stalled(compat.ArtifactFailedReason, fmt.Errorf("source kind '%s' is not supported", ref.Kind))
 	}
@@ -86,12 +91,20 @@ func (r *Reconciler) getSource(ctx context.Context, ks *kustomizev1.Kustomizatio
 }
 
 // acceptsSource reports whether a Kustomization may build from a source of kind:
-// GitRepository, OCIRepository and Bucket. (Flux also accepts ExternalArtifact behind a gate;
-// weir does not fetch artifacts from other servers yet.)
+// GitRepository, OCIRepository, Bucket and ExternalArtifact.
 func (r *Reconciler) acceptsSource(kind string) bool {
 	switch kind {
-	case sourcev1.GitRepositoryKind, sourcev1.OCIRepositoryKind, sourcev1.BucketKind:
+	case sourcev1.GitRepositoryKind, sourcev1.OCIRepositoryKind, sourcev1.BucketKind, sourcev1.ExternalArtifactKind:
 		return true
 	}
 	return false
+}
+
+// acquire unpacks the source's artifact, shared with every other user of it: from weir's store,
+// or downloaded from its URL for an ExternalArtifact, whose artifacts other controllers serve.
+func (r *Reconciler) acquire(ctx context.Context, src sourceArtifact) (string, func(), error) {
+	if src.kind == sourcev1.ExternalArtifactKind {
+		return r.workspaces.AcquireURL(ctx, src.record())
+	}
+	return r.workspaces.Acquire(ctx, src.record())
 }
