@@ -24,7 +24,7 @@ type Workspaces struct {
 	root   string
 	linger time.Duration
 
-	client  *http.Client
+	client *http.Client
 
 	mu      sync.Mutex
 	entries map[string]*workspace

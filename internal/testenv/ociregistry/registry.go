@@ -97,7 +97,9 @@ func kind(p string) string {
 }
 
 // Host is host:port of the registry.
-func (r *Registry) Host() string { return strings.TrimPrefix(strings.TrimPrefix(r.srv.URL, "http://"), "https://") }
+func (r *Registry) Host() string {
+	return strings.TrimPrefix(strings.TrimPrefix(r.srv.URL, "http://"), "https://")
+}
 
 // URL is oci://host:port/repo.
 func (r *Registry) URL(repo string) string { return "oci://" + r.Host() + "/" + repo }
