@@ -61,6 +61,16 @@ var controllers = []controller{
 		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},
+	{name: "bucket", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
+		r := &source.BucketReconciler{
+			Client:   mgr.GetClient(),
+			Store:    s.store,
+			Recorder: s.recorder(mgr, source.ControllerName, sourcev1.GroupVersion.Group),
+			Retry:    s.retry(),
+			TempDir:  s.opts.TempDir,
+		}
+		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
+	}},
 	{name: "kustomization", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
 		r := &kustomize.Reconciler{
 			Client:                          mgr.GetClient(),

@@ -18,6 +18,7 @@ import (
 
 	"github.com/weirgitops/weir/internal/source/oci"
 	"github.com/weirgitops/weir/internal/testenv/ociregistry"
+	"github.com/weirgitops/weir/internal/testenv/s3server"
 )
 
 func fromSource(kind, name string) func(*kustomizev1.Kustomization) {
@@ -167,4 +168,35 @@ func TestKustomizationFromExternalArtifact(t *testing.T) {
 			t.Errorf("Ready %s %q, want stalled AccessDenied %q", ready.Reason, ready.Message, want)
 		}
 	})
+}
+
+// TestKustomizationFromBucket applies manifests kept in an S3-compatible bucket and applies a
+// changed object on the next reconcile of the Bucket.
+func TestKustomizationFromBucket(t *testing.T) {
+	s3 := s3server.New(t, s3server.Options{})
+	s3.CreateBucket(t, "fleet")
+	ns := env.Namespace(t)
+	s3.Put(t, "fleet", "clusters/prod/cm.yaml", configMapYAML(ns, "bucket", "one"))
+	b := &sourcev1.Bucket{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "fleet"},
+		Spec: sourcev1.BucketSpec{BucketName: "fleet", Endpoint: s3.Endpoint(), Insecure: true,
+			Interval: metav1.Duration{Duration: time.Hour}},
+	}
+	createAll(t, b, kustomization(ns, "prod", "./clusters/prod", fromSource("Bucket", "fleet")))
+	key := client.ObjectKey{Namespace: ns, Name: "prod"}
+	first := waitKustomization(t, key, metav1.ConditionTrue, time.Minute, nil)
+	if v := configMapValue(t, ns, "bucket"); v != "one" {
+		t.Fatalf("value %q, want one", v)
+	}
+	s3.Put(t, "fleet", "clusters/prod/cm.yaml", configMapYAML(ns, "bucket", "two"))
+	requestReconcile(t, b)
+	waitKustomization(t, key, metav1.ConditionTrue, time.Minute, func(ks *kustomizev1.Kustomization) error {
+		if ks.Status.LastAppliedRevision == first.Status.LastAppliedRevision {
+			return fmt.Errorf("still at %s", ks.Status.LastAppliedRevision)
+		}
+		return nil
+	})
+	if v := configMapValue(t, ns, "bucket"); v != "two" {
+		t.Fatalf("value %q, want two", v)
+	}
 }

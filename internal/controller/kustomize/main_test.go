@@ -40,7 +40,7 @@ var metricsAddr = func() string {
 func TestMain(m *testing.M) {
 	events := httptest.NewServer(notificationController)
 	code := testenv.Run(m, testenv.Options{ControllerManager: true}, &env, testenv.WithManager(func(o *manager.Options) {
-		o.Controllers = []string{"gitrepository", "ocirepository", "kustomization"}
+		o.Controllers = []string{"gitrepository", "ocirepository", "bucket", "kustomization"}
 		o.EventsAddr = events.URL + "/"
 		o.MetricsAddr = metricsAddr
 		// Objects labelled gatesLabel belong to the managers that tests start with other gates.

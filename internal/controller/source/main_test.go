@@ -23,7 +23,7 @@ var env *testenv.Env
 // TestMain runs the tests on one control plane with weir's GitRepository controller running
 // in-process.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(m, testenv.Options{}, &env, testenv.WithControllers("gitrepository", "ocirepository")))
+	os.Exit(testenv.Run(m, testenv.Options{}, &env, testenv.WithControllers("gitrepository", "ocirepository", "bucket")))
 }
 
 // waitReady waits until the GitRepository's Ready condition has the wanted status and

@@ -143,3 +143,14 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// NewKeyFilter builds the filter of a Bucket's object keys, as Flux's Bucket source has it:
+// the patterns of the bucket's root .sourceignore (rootIgnore, may be nil), then ignore
+// (spec.ignore); no default exclusions.
+func NewKeyFilter(rootIgnore []byte, ignore *string) *Filter {
+	ps := readPatterns(rootIgnore, nil)
+	if ignore != nil {
+		ps = append(ps, readPatterns([]byte(*ignore), nil)...)
+	}
+	return &Filter{m: gitignore.NewMatcher(ps)}
+}
