@@ -103,7 +103,9 @@ func (r *BucketReconciler) Summarize(obj *sourcev1.Bucket, out bucketOutcome, _ 
 func (r *BucketReconciler) Report(*sourcev1.Bucket, bucketOutcome, time.Duration) {}
 
 // EventMetadata is empty for Bucket failures.
-func (r *BucketReconciler) EventMetadata(*sourcev1.Bucket, bucketOutcome) map[string]string { return nil }
+func (r *BucketReconciler) EventMetadata(*sourcev1.Bucket, bucketOutcome) map[string]string {
+	return nil
+}
 
 // Requeue keeps the skeleton's decision.
 func (r *BucketReconciler) Requeue(_ *sourcev1.Bucket, _ bucketOutcome, res ctrl.Result) ctrl.Result {
