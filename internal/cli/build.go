@@ -49,7 +49,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 		},
 	}
 	ks.Flags().StringVar(&path, "path", "", "path to the manifests location")
-	cmd.AddCommand(ks)
+	cmd.AddCommand(ks, newBuildArtifactCommand(g))
 	return cmd
 }
 
@@ -188,7 +188,7 @@ func newDiffCommand(g *globals) *cobra.Command {
 		},
 	}
 	ks.Flags().StringVar(&path, "path", "", "path to a local directory that matches the specified Kustomization.spec.path")
-	cmd.AddCommand(ks)
+	cmd.AddCommand(ks, newDiffArtifactCommand(g))
 	return cmd
 }
 

@@ -20,6 +20,10 @@ func addCommands(root *cobra.Command, g *globals) {
 		newBuildCommand(g),
 		newDiffCommand(g),
 		newCheckCommand(g),
+		newPushCommand(g),
+		newPullCommand(g),
+		newTagCommand(g),
+		newListCommand(g),
 		newStatsCommand(g),
 		newCompletionCommand(g, root),
 	)

@@ -116,6 +116,8 @@ var (
 		Row: artifactRow, Suspendable: true, Revision: artifactRevision, Verb: "fetched"}
 	bucketKind = &fluxKind{Kind: "Bucket", GV: sourceGV, Use: "bucket", Headers: statusHeaders,
 		Row: artifactRow, Suspendable: true, Revision: artifactRevision, Verb: "fetched"}
+	externalKind = &fluxKind{Kind: "ExternalArtifact", GV: sourceGV, Use: "external", Headers: statusHeaders,
+		Row: artifactRow, Revision: artifactRevision, Verb: "fetched"}
 	ksKind = &fluxKind{Kind: "Kustomization", GV: kustomizeGV, Use: "kustomizations",
 		Aliases: []string{"kustomization", "ks"}, Headers: statusHeaders, Suspendable: true,
 		Row: func(u *unstructured.Unstructured) []string {
@@ -165,13 +167,13 @@ var (
 )
 
 // sourceKinds are the kinds under `get sources`, in flux's order.
-var sourceKinds = []*fluxKind{ociKind, bucketKind, gitKind, helmRepoKind, chartKind}
+var sourceKinds = []*fluxKind{ociKind, bucketKind, gitKind, helmRepoKind, chartKind, externalKind}
 
 // imageKinds are the kinds under `get images`, in flux's order.
 var imageKinds = []*fluxKind{imageRepoKind, imagePolicyKind, imageUpdateKind}
 
 // allKinds is every Flux kind the CLI knows, in `get all` order.
-var allKinds = []*fluxKind{ociKind, bucketKind, gitKind, helmRepoKind, chartKind,
+var allKinds = []*fluxKind{ociKind, bucketKind, gitKind, helmRepoKind, chartKind, externalKind,
 	imageRepoKind, imagePolicyKind, imageUpdateKind, hrKind, ksKind, receiverKind, providerKind, alertKind}
 
 // kindByName finds a kind by its Kind, case-insensitively, or by a noun or alias.

@@ -66,7 +66,7 @@ func addNouns(verb *cobra.Command, vk verbKinds, mk func(k *fluxKind) *cobra.Com
 // lowerKind is the kind as flux names it in messages ("kustomization", "source git").
 func lowerKind(k *fluxKind) string {
 	switch k {
-	case gitKind, ociKind, helmRepoKind, chartKind, bucketKind:
+	case gitKind, ociKind, helmRepoKind, chartKind, bucketKind, externalKind:
 		return "source " + k.Use
 	case imageRepoKind, imagePolicyKind, imageUpdateKind:
 		return "image " + k.Use
