@@ -61,6 +61,8 @@ func TestSmoke(t *testing.T) {
 	}{
 		{"ttp", "per-app", 5, func(r Result) bool { return r.ReadySeconds > 0 && r.PeakRSSMiB > 0 && r.CPUSeconds >= 0 }},
 		{"ttp", "monorepo", 5, func(r Result) bool { return r.ReadySeconds > 0 }},
+		{"ttp", "oci", 5, func(r Result) bool { return r.ReadySeconds > 0 && r.Reconciles > 0 }},
+		{"push", "oci", 5, func(r Result) bool { return len(r.PushSeconds) == 2 && r.PushMax >= r.PushP50 }},
 		{"hierarchy", "seed001", seedKustomizations, func(r Result) bool { return r.ReadySeconds > 0 && len(r.Hops) == seedKustomizations }},
 		{"hierarchy", "chain", 3, func(r Result) bool { return r.ReadySeconds > 0 && len(r.Hops) == 3 }},
 		{"push", "single", 1, func(r Result) bool { return len(r.PushSeconds) == 2 && r.PushMax >= r.PushP50 }},

@@ -27,7 +27,7 @@ import (
 )
 
 // workloads lists every workload in the order a full run takes them.
-var workloads = []string{"hierarchy", "chain", "push", "ttp", "monorepo", "floor", "steady"}
+var workloads = []string{"hierarchy", "chain", "push", "ttp", "oci", "monorepo", "floor", "steady"}
 
 // config is one invocation of the harness.
 type config struct {
@@ -74,7 +74,7 @@ func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	cfg := &config{out: os.Stdout, log: os.Stderr}
 	wl := fs.String("workloads", strings.Join(workloads, ","), "comma-separated workloads to run: "+strings.Join(workloads, ", "))
-	ns := fs.String("n", "100,500,1000", "applications for the ttp and floor workloads")
+	ns := fs.String("n", "100,500,1000", "applications for the ttp, oci and floor workloads")
 	monoNs := fs.String("mono-n", "100,500", "Kustomizations on one GitRepository for the monorepo workload")
 	fs.IntVar(&cfg.depth, "depth", 20, "length of the synthetic dependency chain")
 	fs.IntVar(&cfg.pushes, "pushes", 20, "pushes per push-to-applied measurement")
@@ -170,6 +170,12 @@ func jobs(cfg *config) []job {
 			for _, n := range cfg.ns {
 				out = append(out, job{name: fmt.Sprintf("ttp N=%d", n), run: func(ctx context.Context, c *cluster, cfg *config) ([]Result, error) {
 					return runTTP(ctx, c, cfg, n)
+				}})
+			}
+		case "oci":
+			for _, n := range cfg.ns {
+				out = append(out, job{name: fmt.Sprintf("oci N=%d", n), run: func(ctx context.Context, c *cluster, cfg *config) ([]Result, error) {
+					return runOCI(ctx, c, cfg, n)
 				}})
 			}
 		case "monorepo":

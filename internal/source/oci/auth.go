@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -33,8 +35,46 @@ type Options struct {
 	UserAgent string
 }
 
-// Transport builds the HTTP transport of opts: TLS roots and client certificate, proxy.
+// transports keeps one transport per TLS and proxy setting, so that connections to a registry
+// are reused across reconciles instead of a new pool (and its idle connections) per call.
+var transports = struct {
+	sync.Mutex
+	m map[[32]byte]*http.Transport
+}{m: map[[32]byte]*http.Transport{}}
+
+// maxTransports bounds the cache; past it the cache starts over.
+const maxTransports = 256
+
+// Transport returns the HTTP transport of opts: TLS roots and client certificate, proxy. Equal
+// settings share one transport.
 func (o Options) Transport() (http.RoundTripper, error) {
+	h := sha256.New()
+	for _, b := range [][]byte{o.CACert, o.ClientCert, o.ClientKey, []byte(o.Proxy)} {
+		fmt.Fprintf(h, "%d:", len(b))
+		h.Write(b)
+	}
+	var key [32]byte
+	copy(key[:], h.Sum(nil))
+	transports.Lock()
+	defer transports.Unlock()
+	if t, ok := transports.m[key]; ok {
+		return t, nil
+	}
+	t, err := o.newTransport()
+	if err != nil {
+		return nil, err
+	}
+	if len(transports.m) >= maxTransports {
+		for k, old := range transports.m {
+			old.CloseIdleConnections()
+			delete(transports.m, k)
+		}
+	}
+	transports.m[key] = t
+	return t, nil
+}
+
+func (o Options) newTransport() (*http.Transport, error) {
 	t := remote.DefaultTransport.(*http.Transport).Clone()
 	if len(o.CACert) > 0 || len(o.ClientCert) > 0 {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}

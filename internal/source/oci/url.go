@@ -24,6 +24,11 @@ func ParseRepository(url string, insecure bool) (name.Repository, error) {
 	if strings.ContainsAny(s, "@") || strings.Contains(s[strings.LastIndex(s, "/")+1:], ":") {
 		return name.Repository{}, fmt.Errorf("%w: '%s' must not name a tag or digest, use spec.ref", ErrInvalidURL, url)
 	}
+	for _, seg := range strings.Split(s, "/") {
+		if seg == "." || seg == ".." || seg == "" {
+			return name.Repository{}, fmt.Errorf("%w: '%s' has an empty, '.' or '..' path segment", ErrInvalidURL, url)
+		}
+	}
 	opts := []name.Option{name.StrictValidation}
 	if insecure {
 		opts = append(opts, name.Insecure)
