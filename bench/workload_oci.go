@@ -121,6 +121,6 @@ func pushApp(ctx context.Context, host string, i int, value string) (string, err
 func ociRepository(ns, name, url string) *sourcev1.OCIRepository {
 	return &sourcev1.OCIRepository{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: sourcev1.OCIRepositorySpec{URL: url, Insecure: true, Interval: metav1.Duration{Duration: time.Hour}},
+		Spec:       sourcev1.OCIRepositorySpec{URL: url, Insecure: true, Interval: metav1.Duration{Duration: time.Hour}},
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/weirgitops/weir/internal/testenv/ociregistry"
 )
 
-
 // TestArtifactCommands pushes a directory as a Flux artifact to a registry behind basic auth,
 // checks the media types and annotations Flux's source-controller reads, then tags, lists,
 // pulls and diffs it, and builds it locally.
