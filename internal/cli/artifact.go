@@ -54,24 +54,34 @@ func (f *registryFlags) options(ref name.Reference) (oci.Options, error) {
 		opts.Keychain = oci.Keychain{ref.Context().RegistryStr(): {Username: user, Password: pass}}
 		return opts, nil
 	}
-	dir := os.Getenv("DOCKER_CONFIG")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return opts, nil
-		}
-		dir = filepath.Join(home, ".docker")
-	}
-	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil {
+	path, data := dockerConfig()
+	if data == nil {
 		return opts, nil
 	}
 	k, err := oci.ParseDockerConfig(data)
 	if err != nil {
-		return opts, fmt.Errorf("read %s: %w", filepath.Join(dir, "config.json"), err)
+		return opts, fmt.Errorf("read %s: %w", path, err)
 	}
 	opts.Keychain = k
 	return opts, nil
+}
+
+// dockerConfig reads the Docker config file, nil when there is none.
+func dockerConfig() (string, []byte) {
+	dir := os.Getenv("DOCKER_CONFIG")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil || home == "" {
+			return "", nil
+		}
+		dir = filepath.Join(home, ".docker")
+	}
+	path := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		data = nil
+	}
+	return path, data
 }
 
 func (f *registryFlags) parse(url string) (name.Reference, oci.Options, error) {

@@ -42,31 +42,7 @@ func TestArtifactCommands(t *testing.T) {
 		t.Errorf("push output %+v", pushed)
 	}
 
-	// What Flux's source-controller reads: config and layer media types, annotations.
-	ref, err := oci.ParseArtifact(url+":v1.0.0", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(ref, remote.WithContext(t.Context()), remote.WithAuthFromKeychain(reg.ClientOptions().Keychain))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Config.MediaType != oci.ConfigMediaType || len(m.Layers) != 1 || m.Layers[0].MediaType != oci.ContentMediaType {
-		t.Errorf("manifest config %s layers %+v, want Flux's media types", m.Config.MediaType, m.Layers)
-	}
-	for k, want := range map[string]string{oci.SourceAnnotation: "https://github.com/example/app",
-		oci.RevisionAnnotation: "main@sha1:0123456789abcdef0123456789abcdef01234567", "team": "platform"} {
-		if m.Annotations[k] != want {
-			t.Errorf("annotation %s = %q, want %q", k, m.Annotations[k], want)
-		}
-	}
-	if m.Annotations[oci.CreatedAnnotation] == "" {
-		t.Errorf("no %s annotation", oci.CreatedAnnotation)
-	}
+	checkFluxManifest(t, reg, url+":v1.0.0")
 
 	out, errOut, code = weir(t, nil, "push", "artifact", url+":v2", "--path", dir, "--source", "s", "--revision", "r")
 	if code == 0 || strings.Contains(out+errOut, password) {
@@ -81,17 +57,7 @@ func TestArtifactCommands(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("list artifacts: %d %s %s", code, out, errOut)
 	}
-	for _, tag := range []string{"production", "v1.0.0"} {
-		line := ""
-		for _, l := range strings.Split(out, "\n") {
-			if f := strings.Fields(l); len(f) > 0 && f[0] == reg.Host()+"/manifests/app:"+tag {
-				line = l
-			}
-		}
-		if !strings.Contains(line, pushed.Digest) || !strings.Contains(line, "main@sha1:0123456789") || !strings.Contains(line, "https://github.com/example/app") {
-			t.Errorf("list artifacts: no row for %s with digest, source and revision:\n%s", tag, out)
-		}
-	}
+	checkListed(t, out, reg.Host()+"/manifests/app", pushed.Digest)
 	out, _, _ = weir(t, nil, "list", "artifacts", url, creds, "--filter-semver", ">=1.0.0")
 	if strings.Contains(out, "production") || !strings.Contains(out, "v1.0.0") {
 		t.Errorf("--filter-semver: %s", out)
@@ -124,6 +90,54 @@ func TestArtifactCommands(t *testing.T) {
 	for _, want := range []string{"► deploy/app.yaml changed", "► deploy/new.yaml added", "► deploy/sub/b.yaml deleted"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("diff output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// checkFluxManifest checks what Flux's source-controller reads of a pushed artifact: config
+// and layer media types, and the annotations.
+func checkFluxManifest(t *testing.T, reg *ociregistry.Registry, url string) {
+	t.Helper()
+	ref, err := oci.ParseArtifact(url, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(ref, remote.WithContext(t.Context()), remote.WithAuthFromKeychain(reg.ClientOptions().Keychain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.MediaType != oci.ConfigMediaType || len(m.Layers) != 1 || m.Layers[0].MediaType != oci.ContentMediaType {
+		t.Errorf("manifest config %s layers %+v, want Flux's media types", m.Config.MediaType, m.Layers)
+	}
+	for k, want := range map[string]string{oci.SourceAnnotation: "https://github.com/example/app",
+		oci.RevisionAnnotation: "main@sha1:0123456789abcdef0123456789abcdef01234567", "team": "platform"} {
+		if m.Annotations[k] != want {
+			t.Errorf("annotation %s = %q, want %q", k, m.Annotations[k], want)
+		}
+	}
+	if m.Annotations[oci.CreatedAnnotation] == "" {
+		t.Errorf("no %s annotation", oci.CreatedAnnotation)
+	}
+
+}
+
+// checkListed checks the list artifacts table: a row per tag with the digest, source and
+// revision.
+func checkListed(t *testing.T, out, repo, digest string) {
+	t.Helper()
+	for _, tag := range []string{"production", "v1.0.0"} {
+		line := ""
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == repo+":"+tag {
+				line = l
+			}
+		}
+		if !strings.Contains(line, digest) || !strings.Contains(line, "main@sha1:0123456789") || !strings.Contains(line, "https://github.com/example/app") {
+			t.Errorf("list artifacts: no row for %s with digest, source and revision:\n%s", tag, out)
 		}
 	}
 }

@@ -107,7 +107,7 @@ func (c *Client) ReadIgnoreFile(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer obj.Close()
+	defer obj.Close() //nolint:errcheck // read side
 	data, err := io.ReadAll(io.LimitReader(obj, 1<<20+1))
 	if err != nil {
 		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
@@ -193,7 +193,7 @@ func (c *Client) Download(ctx context.Context, ix Index, dir string, concurrency
 			if err != nil {
 				return fmt.Errorf("failed to get '%s' object: %w", key, err)
 			}
-			defer obj.Close()
+			defer obj.Close() //nolint:errcheck // read side
 			info, err := obj.Stat()
 			if err != nil {
 				if minio.ToErrorResponse(err).Code == "NoSuchKey" {

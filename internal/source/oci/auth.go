@@ -94,7 +94,7 @@ func (o Options) newTransport() (*http.Transport, error) {
 			}
 			pair, err := tls.X509KeyPair(o.ClientCert, o.ClientKey)
 			if err != nil {
-				return nil, fmt.Errorf("invalid client certificate: %v", err)
+				return nil, fmt.Errorf("invalid client certificate: %w", err)
 			}
 			cfg.Certificates = []tls.Certificate{pair}
 		}
@@ -178,7 +178,7 @@ func ParseDockerConfig(data []byte) (Keychain, error) {
 		Auths map[string]entry `json:"auths"`
 	}
 	if err := json.Unmarshal(data, &cfg); err != nil {
-		return nil, fmt.Errorf("not a Docker config JSON: %v", errors.Unwrap(err))
+		return nil, fmt.Errorf("not a Docker config JSON: %w", err)
 	}
 	if cfg.Auths == nil {
 		var legacy map[string]entry

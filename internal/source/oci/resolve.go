@@ -64,7 +64,7 @@ func Resolve(ctx context.Context, repo name.Repository, ref Ref, opts Options) (
 	switch {
 	case ref.Digest != "":
 		if _, err := v1.NewHash(ref.Digest); err != nil {
-			return Resolved{}, fmt.Errorf("%w: digest '%s': %v", ErrInvalidRef, ref.Digest, err)
+			return Resolved{}, fmt.Errorf("%w: digest '%s': %w", ErrInvalidRef, ref.Digest, err)
 		}
 		target = repo.Digest(ref.Digest)
 	case ref.SemVer != "":
@@ -92,12 +92,12 @@ func Resolve(ctx context.Context, repo name.Repository, ref Ref, opts Options) (
 func latestSemver(ctx context.Context, repo name.Repository, ref Ref, ropts []remote.Option) (string, error) {
 	constraint, err := semver.NewConstraint(ref.SemVer)
 	if err != nil {
-		return "", fmt.Errorf("%w: semver range '%s': %v", ErrInvalidRef, ref.SemVer, err)
+		return "", fmt.Errorf("%w: semver range '%s': %w", ErrInvalidRef, ref.SemVer, err)
 	}
 	var filter *regexp.Regexp
 	if ref.SemverFilter != "" {
 		if filter, err = regexp.Compile(ref.SemverFilter); err != nil {
-			return "", fmt.Errorf("%w: semverFilter '%s': %v", ErrInvalidRef, ref.SemverFilter, err)
+			return "", fmt.Errorf("%w: semverFilter '%s': %w", ErrInvalidRef, ref.SemverFilter, err)
 		}
 	}
 	tags, err := remote.List(repo, append(ropts, remote.WithContext(ctx))...)
@@ -133,16 +133,16 @@ func classify(err error, what string) error {
 	if errors.As(err, &te) {
 		switch te.StatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden:
-			return fmt.Errorf("%w: %s: %v", ErrAuthentication, what, err)
+			return fmt.Errorf("%w: %s: %w", ErrAuthentication, what, err)
 		case http.StatusNotFound:
-			return fmt.Errorf("%w: %s: %v", ErrNotFound, what, err)
+			return fmt.Errorf("%w: %s: %w", ErrNotFound, what, err)
 		}
 		for _, d := range te.Errors {
 			switch d.Code {
 			case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
-				return fmt.Errorf("%w: %s: %v", ErrAuthentication, what, err)
+				return fmt.Errorf("%w: %s: %w", ErrAuthentication, what, err)
 			case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode:
-				return fmt.Errorf("%w: %s: %v", ErrNotFound, what, err)
+				return fmt.Errorf("%w: %s: %w", ErrNotFound, what, err)
 			}
 		}
 	}

@@ -35,7 +35,7 @@ func ParseRepository(url string, insecure bool) (name.Repository, error) {
 	}
 	repo, err := name.NewRepository(s, opts...)
 	if err != nil {
-		return name.Repository{}, fmt.Errorf("%w: '%s': %v", ErrInvalidURL, url, err)
+		return name.Repository{}, fmt.Errorf("%w: '%s': %w", ErrInvalidURL, url, err)
 	}
 	if !strings.Contains(s, "/") {
 		return name.Repository{}, fmt.Errorf("%w: '%s' has no repository path", ErrInvalidURL, url)
@@ -55,7 +55,7 @@ func ParseArtifact(url string, insecure bool) (name.Reference, error) {
 	}
 	ref, err := name.ParseReference(strings.TrimPrefix(url, Prefix), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: '%s': %v", ErrInvalidURL, url, err)
+		return nil, fmt.Errorf("%w: '%s': %w", ErrInvalidURL, url, err)
 	}
 	return ref, nil
 }
