@@ -3,8 +3,10 @@ package source
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/weirgitops/weir/internal/compat"
 	"github.com/weirgitops/weir/internal/reconcile"
@@ -25,11 +27,79 @@ func (r *OCIRepositoryReconciler) verifyIfNeeded(ctx context.Context, obj *sourc
 	return r.verify(ctx, obj, res, opts)
 }
 
-// verify is where signature checks go; weir does not verify OCI signatures yet, so an
-// OCIRepository that asks for verification is refused rather than trusted unverified.
-func (r *OCIRepositoryReconciler) verify(_ context.Context, obj *sourcev1.OCIRepository, _ oci.Resolved, _ oci.Options) error {
+// verify checks the artifact's signature with the provider spec.verify names and records
+// SourceVerified. A signature that does not verify fails the reconcile: no artifact is stored
+// for the new digest, the last verified one is kept.
+func (r *OCIRepositoryReconciler) verify(ctx context.Context, obj *sourcev1.OCIRepository, res oci.Resolved, opts oci.Options) error {
 	conds := reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
-	err := fmt.Errorf("failed to verify the signature using provider '%s': weir does not verify OCI signatures yet", obj.Spec.Verify.Provider)
-	conds.False(compat.SourceVerifiedCondition, compat.VerificationErrorReason, err.Error())
-	return reconcile.Stalled(compat.VerificationErrorReason, err)
+	spec := obj.Spec.Verify
+	fail := func(provider string, err error) error {
+		err = fmt.Errorf("failed to verify the signature using provider '%s': %w", provider, err)
+		conds.False(compat.SourceVerifiedCondition, compat.VerificationErrorReason, err.Error())
+		return reconcile.Failed(compat.VerificationErrorReason, err)
+	}
+	var secret *corev1.Secret
+	if spec.SecretRef != nil {
+		s, err := getSecret(ctx, r.Client, obj.Namespace, spec.SecretRef.Name)
+		if err != nil {
+			return fail(spec.Provider, fmt.Errorf("failed to get verification keys: %w", err))
+		}
+		secret = s
+	}
+	var (
+		provider string
+		err      error
+	)
+	switch spec.Provider {
+	case "cosign":
+		provider = "cosign"
+		c := oci.Cosign{}
+		if secret != nil {
+			for k, v := range secret.Data {
+				if strings.HasSuffix(k, ".pub") {
+					c.Keys = append(c.Keys, v)
+				}
+			}
+			if len(c.Keys) == 0 {
+				return fail(provider, fmt.Errorf("no public keys ('*.pub') in secret '%s/%s'", secret.Namespace, secret.Name))
+			}
+		} else {
+			provider = "cosign keyless"
+			if spec.TrustedRootSecretRef != nil {
+				s, err := getSecret(ctx, r.Client, obj.Namespace, spec.TrustedRootSecretRef.Name)
+				if err != nil {
+					return fail(provider, fmt.Errorf("failed to get trusted root: %w", err))
+				}
+				c.TrustedRoot = s.Data["trusted_root.json"]
+				if len(c.TrustedRoot) == 0 {
+					return fail(provider, fmt.Errorf("secret '%s/%s' has no 'trusted_root.json'", s.Namespace, s.Name))
+				}
+			}
+			for _, m := range spec.MatchOIDCIdentity {
+				c.Identities = append(c.Identities, oci.Identity{Issuer: m.Issuer, Subject: m.Subject})
+			}
+		}
+		provider, err = c.Verify(ctx, res, opts)
+		if provider == "" {
+			provider = "cosign"
+			if secret == nil {
+				provider = "cosign keyless"
+			}
+		}
+	case "notation":
+		provider = "notation"
+		err = r.verifyNotation(ctx, obj, secret, res, opts)
+	default:
+		return fail(spec.Provider, fmt.Errorf("unsupported verification provider '%s'", spec.Provider))
+	}
+	if err != nil {
+		return fail(provider, err)
+	}
+	conds.True(compat.SourceVerifiedCondition, compat.SucceededReason, fmt.Sprintf("verified signature of revision %s", res.Revision()))
+	return nil
+}
+
+// verifyNotation is not supported yet.
+func (r *OCIRepositoryReconciler) verifyNotation(_ context.Context, _ *sourcev1.OCIRepository, _ *corev1.Secret, _ oci.Resolved, _ oci.Options) error {
+	return fmt.Errorf("weir does not verify notation signatures yet")
 }
