@@ -99,7 +99,21 @@ func (r *OCIRepositoryReconciler) verify(ctx context.Context, obj *sourcev1.OCIR
 	return nil
 }
 
-// verifyNotation is not supported yet.
-func (r *OCIRepositoryReconciler) verifyNotation(_ context.Context, _ *sourcev1.OCIRepository, _ *corev1.Secret, _ oci.Resolved, _ oci.Options) error {
-	return fmt.Errorf("weir does not verify notation signatures yet")
+// verifyNotation checks notation signatures with the trust policy (trustpolicy.json) and
+// certificates (*.pem, *.crt, *.cer) of the verification Secret.
+func (r *OCIRepositoryReconciler) verifyNotation(ctx context.Context, obj *sourcev1.OCIRepository, secret *corev1.Secret, res oci.Resolved, opts oci.Options) error {
+	if secret == nil {
+		return fmt.Errorf("verify.secretRef with trustpolicy.json and the certificates is required")
+	}
+	n := oci.Notation{TrustPolicy: secret.Data["trustpolicy.json"]}
+	if len(n.TrustPolicy) == 0 {
+		return fmt.Errorf("secret '%s/%s' has no 'trustpolicy.json'", secret.Namespace, secret.Name)
+	}
+	for k, v := range secret.Data {
+		if strings.HasSuffix(k, ".pem") || strings.HasSuffix(k, ".crt") || strings.HasSuffix(k, ".cer") {
+			n.Certificates = append(n.Certificates, v)
+		}
+	}
+	opts.Insecure = opts.Insecure || obj.Spec.Insecure
+	return n.Verify(ctx, res, opts)
 }
