@@ -141,3 +141,75 @@ func checkListed(t *testing.T, out, repo, digest string) {
 		}
 	}
 }
+
+// TestOCIPipelineWithController runs gitless GitOps through the CLI against `weir controller`:
+// push an artifact, create an OCIRepository and a Kustomization for it, push a new version and
+// reconcile, and read it back with get, suspend/resume, tree and trace.
+func TestOCIPipelineWithController(t *testing.T) {
+	ns := env.Namespace(t)
+	reg := ociregistry.New(t, ociregistry.Options{})
+	dir := t.TempDir()
+	cm := func(v string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gitless\ndata:\n  version: " + v + "\n"
+	}
+	writeFiles(t, dir, map[string]string{"cm.yaml": cm("one")})
+	url := reg.URL("deploy/app")
+	startController(t)
+
+	run := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := weir(t, nil, append(args, "-n", ns, "--timeout", "2m")...)
+		if code != 0 {
+			t.Fatalf("weir %v: exit %d\n%s%s", args, code, out, errOut)
+		}
+		return out
+	}
+	var pushed struct{ Digest string }
+	if err := json.Unmarshal([]byte(run("push", "artifact", url+":latest", "--path", dir, "--source", "https://github.com/example/app",
+		"--revision", "main@sha1:1111111111111111111111111111111111111111", "-o", "json")), &pushed); err != nil {
+		t.Fatal(err)
+	}
+	out := run("create", "source", "oci", "app", "--url", url, "--tag", "latest", "--interval", "1h")
+	if want := "✔ fetched revision latest@" + pushed.Digest; !strings.Contains(out, want) {
+		t.Errorf("create source oci output lacks %q:\n%s", want, out)
+	}
+	out = run("create", "kustomization", "app", "--source", "OCIRepository/app", "--path", "./", "--prune",
+		"--target-namespace", ns, "--interval", "1h")
+	if want := "✔ applied revision latest@" + pushed.Digest; !strings.Contains(out, want) {
+		t.Errorf("create kustomization output lacks %q:\n%s", want, out)
+	}
+
+	writeFiles(t, dir, map[string]string{"cm.yaml": cm("two")})
+	if err := json.Unmarshal([]byte(run("push", "artifact", url+":latest", "--path", dir, "--source", "s", "--revision", "r", "-o", "json")), &pushed); err != nil {
+		t.Fatal(err)
+	}
+	out = run("reconcile", "source", "oci", "app")
+	if want := "✔ fetched revision latest@" + pushed.Digest; !strings.Contains(out, want) {
+		t.Errorf("reconcile source oci output lacks %q:\n%s", want, out)
+	}
+	out = run("reconcile", "kustomization", "app")
+	if want := "✔ applied revision latest@" + pushed.Digest; !strings.Contains(out, want) {
+		t.Errorf("reconcile kustomization output lacks %q:\n%s", want, out)
+	}
+
+	out = run("get", "sources", "oci")
+	if !strings.Contains(out, "app") || !strings.Contains(out, "latest@"+pushed.Digest) || !strings.Contains(out, "True") {
+		t.Errorf("get sources oci:\n%s", out)
+	}
+	run("suspend", "source", "oci", "app")
+	out = run("get", "sources", "oci", "app", "-o", "yaml")
+	if !strings.Contains(out, "suspend: true") {
+		t.Errorf("suspend source oci did not set spec.suspend:\n%s", out)
+	}
+	run("resume", "source", "oci", "app")
+	out = run("tree", "kustomization", "app")
+	if want := "Kustomization/" + ns + "/app\n└── ConfigMap/" + ns + "/gitless\n"; out != want {
+		t.Errorf("tree = %q, want %q", out, want)
+	}
+	out = run("trace", "configmap/gitless")
+	for _, want := range []string{"Kustomization:  app", "OCIRepository:  app", "latest@" + pushed.Digest} {
+		if !strings.Contains(out, want) {
+			t.Errorf("trace lacks %q:\n%s", want, out)
+		}
+	}
+}
