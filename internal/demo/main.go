@@ -82,13 +82,20 @@ func run(ctx context.Context, out io.Writer, weirBin string, timeout time.Durati
 	}
 	fmt.Fprintln(out, "✔ weir controller running")
 
-	weir := func(args ...string) {
+	weirCmd := func(args ...string) error {
 		cmd := exec.CommandContext(ctx, weirBin, append([]string{"--kubeconfig", env.Kubeconfig}, args...)...)
 		cmd.Stdout, cmd.Stderr = out, out
-		_ = cmd.Run()
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("weir %s: %w", args[0], err)
+		}
+		return nil
 	}
+	weir := func(args ...string) { _ = weirCmd(args...) }
 	weir("version", "--client")
 	if err := site.converge(ctx, out, weir, timeout); err != nil {
+		return err
+	}
+	if err := gitless(ctx, out, env, work, weirCmd, timeout); err != nil {
 		return err
 	}
 	if keep {
