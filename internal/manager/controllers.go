@@ -20,6 +20,7 @@ import (
 	"github.com/weirgitops/weir/internal/controller/source"
 	"github.com/weirgitops/weir/internal/event"
 	"github.com/weirgitops/weir/internal/reconcile"
+	"github.com/weirgitops/weir/internal/source/oci"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -58,6 +59,7 @@ var controllers = []controller{
 			Recorder: s.recorder(mgr, source.ControllerName, sourcev1.GroupVersion.Group),
 			Retry:    s.retry(),
 			TempDir:  s.opts.TempDir,
+			Limits:   oci.Limits{MaxLayerSize: s.opts.ArtifactMaxSize},
 		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},
@@ -68,6 +70,7 @@ var controllers = []controller{
 			Recorder: s.recorder(mgr, source.ControllerName, sourcev1.GroupVersion.Group),
 			Retry:    s.retry(),
 			TempDir:  s.opts.TempDir,
+			MaxSize:  s.opts.ArtifactMaxSize,
 		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},

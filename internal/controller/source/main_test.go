@@ -15,15 +15,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weirgitops/weir/internal/manager"
 	"github.com/weirgitops/weir/internal/testenv"
 )
 
 var env *testenv.Env
 
+// limitsLabel marks the objects of managers that tests start with their own options.
+const limitsLabel = "weir.test/limits"
+
 // TestMain runs the tests on one control plane with weir's GitRepository controller running
 // in-process.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(m, testenv.Options{}, &env, testenv.WithControllers("gitrepository", "ocirepository", "bucket")))
+	os.Exit(testenv.Run(m, testenv.Options{}, &env, testenv.WithManager(func(o *manager.Options) {
+		o.Controllers = []string{"gitrepository", "ocirepository", "bucket"}
+		// Objects labelled limitsLabel belong to the managers tests start with other limits.
+		o.WatchLabelSelector = "!" + limitsLabel
+	})))
 }
 
 // waitReady waits until the GitRepository's Ready condition has the wanted status and

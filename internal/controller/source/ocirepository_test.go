@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weirgitops/weir/internal/manager"
 	"github.com/weirgitops/weir/internal/source/oci"
 	"github.com/weirgitops/weir/internal/testenv"
 	"github.com/weirgitops/weir/internal/testenv/ociregistry"
@@ -509,4 +510,58 @@ func tarWith(t *testing.T, e *tarEntry) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestOCIRepositorySlowAndLarge: a registry that does not answer within spec.timeout, and a
+// layer over --artifact-max-size, fail with OCIArtifactPullFailed or
+// OCIArtifactLayerOperationFailed naming the cause, and store nothing.
+func TestOCIRepositorySlowAndLarge(t *testing.T) {
+	env.StartManager(t, func(o *manager.Options) {
+		o.Controllers = []string{"ocirepository"}
+		o.ArtifactMaxSize = 64 << 10
+		o.WatchLabelSelector = limitsLabel + "=small"
+	})
+	reg := ociregistry.New(t, ociregistry.Options{})
+	ns := env.Namespace(t)
+	big := make([]byte, 200<<10)
+	for i := range big {
+		big[i] = byte('a' + i%26)
+	}
+	reg.PushFiles(t, "app", "big", map[string]string{"big.txt": string(big)}, oci.Metadata{})
+	reg.PushFiles(t, "app", "slow", map[string]string{"a.yaml": "a\n"}, oci.Metadata{})
+	reg.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/manifests/slow") {
+			<-r.Context().Done() // never answers; the client gives up at spec.timeout
+			return true
+		}
+		return false
+	})
+	labelled := func(o *sourcev1.OCIRepository) *sourcev1.OCIRepository {
+		o.Labels = map[string]string{limitsLabel: "small"}
+		return o
+	}
+	create(t, labelled(newOCIRepository(ns, "big", reg.URL("app"), &sourcev1.OCIRepositoryRef{Tag: "big"})))
+	slow := labelled(newOCIRepository(ns, "slow", reg.URL("app"), &sourcev1.OCIRepositoryRef{Tag: "slow"}))
+	slow.Spec.Timeout = &metav1.Duration{Duration: 2 * time.Second}
+	create(t, slow)
+
+	obj := waitOCI(t, client.ObjectKey{Namespace: ns, Name: "big"}, metav1.ConditionFalse, ociMessageHas("65536"))
+	if c := apimeta.FindStatusCondition(obj.Status.Conditions, "Ready"); c.Reason != sourcev1.OCILayerOperationFailedReason ||
+		!strings.Contains(c.Message, "too large") {
+		t.Errorf("oversized layer: Ready %s %q", c.Reason, c.Message)
+	}
+	obj = waitOCI(t, client.ObjectKey{Namespace: ns, Name: "slow"}, metav1.ConditionFalse, ociMessageHas("slow"))
+	if c := apimeta.FindStatusCondition(obj.Status.Conditions, "Ready"); c.Reason != sourcev1.OCIPullFailedReason ||
+		!strings.Contains(c.Message, "deadline exceeded") {
+		t.Errorf("slow registry: Ready %s %q", c.Reason, c.Message)
+	}
+	for _, name := range []string{"big", "slow"} {
+		var o sourcev1.OCIRepository
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, &o); err != nil {
+			t.Fatal(err)
+		}
+		if o.Status.Artifact != nil {
+			t.Errorf("%s: artifact stored: %+v", name, o.Status.Artifact)
+		}
+	}
 }
