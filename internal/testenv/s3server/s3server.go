@@ -6,6 +6,7 @@ package s3server
 
 import (
 	"bytes"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -96,4 +97,12 @@ func (s *Server) ObjectGets() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.gets
+}
+
+// CAPEM is the PEM certificate clients must trust for a TLS server.
+func (s *Server) CAPEM() []byte {
+	if s.srv.TLS == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
 }
