@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -121,6 +122,10 @@ func (s *Store) write(obj Object, file, revision string, fill func(io.Writer) er
 	return rec, nil
 }
 
+// gzipWriters reuses compressors: each holds about 800 KB of tables, which a fresh writer per
+// archive would allocate again for every source revision.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
+
 func digestString(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }
 
 type countWriter struct{ n int64 }
@@ -135,7 +140,9 @@ func writeTarGz(ctx context.Context, w io.Writer, srcDir string, filter Filter, 
 	if err != nil {
 		return err
 	}
-	gw := gzip.NewWriter(w)
+	gw := gzipWriters.Get().(*gzip.Writer)
+	gw.Reset(w)
+	defer gzipWriters.Put(gw)
 	tw := tar.NewWriter(gw)
 	var total int64
 	err = filepath.WalkDir(realRoot, func(p string, d fs.DirEntry, err error) error {
