@@ -112,6 +112,10 @@ func (o Object) String() string { return o.Kind + "/" + o.Namespace + "/" + o.Na
 
 var segment = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,252}[A-Za-z0-9_])?$`)
 
+// fileSegment also allows "+", which chart versions' build metadata brings into file names
+// (podinfo-6.1.0+1.tgz).
+var fileSegment = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._+-]{0,252}[A-Za-z0-9_])?$`)
+
 // dir returns the object's slash-separated directory relative to the root.
 func (o Object) dir() (string, error) {
 	for _, s := range []string{o.Kind, o.Namespace, o.Name} {
@@ -145,7 +149,7 @@ func (s *Store) Path(obj Object, file string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !segment.MatchString(file) || strings.Contains(file, "..") {
+	if !fileSegment.MatchString(file) || strings.Contains(file, "..") {
 		return "", fmt.Errorf("%w: file name %q", ErrInvalidObject, file)
 	}
 	return path.Join(dir, file), nil

@@ -20,6 +20,7 @@ import (
 	"github.com/weirgitops/weir/internal/controller/source"
 	"github.com/weirgitops/weir/internal/event"
 	"github.com/weirgitops/weir/internal/reconcile"
+	"github.com/weirgitops/weir/internal/source/helm"
 	"github.com/weirgitops/weir/internal/source/oci"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -71,6 +72,29 @@ var controllers = []controller{
 			Retry:    s.retry(),
 			TempDir:  s.opts.TempDir,
 			MaxSize:  s.opts.ArtifactMaxSize,
+		}
+		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
+	}},
+	{name: "helmrepository", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
+		r := &source.HelmRepositoryReconciler{
+			Client:       mgr.GetClient(),
+			Store:        s.store,
+			Recorder:     s.recorder(mgr, source.ControllerName, sourcev1.GroupVersion.Group),
+			Retry:        s.retry(),
+			MaxIndexSize: s.opts.HelmIndexMaxSize,
+		}
+		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
+	}},
+	{name: "helmchart", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
+		r := &source.HelmChartReconciler{
+			Client:            mgr.GetClient(),
+			Store:             s.store,
+			Recorder:          s.recorder(mgr, source.ControllerName, sourcev1.GroupVersion.Group),
+			Retry:             s.retry(),
+			TempDir:           s.opts.TempDir,
+			MaxChartSize:      s.opts.HelmChartMaxSize,
+			Indexes:           &helm.IndexCache{Size: max(1, s.opts.HelmCacheMaxSize)},
+			RequeueDependency: s.opts.RequeueDependency,
 		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},

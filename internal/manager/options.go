@@ -41,6 +41,11 @@ type Options struct {
 	KubeAPIQPS                      float32
 	KubeAPIBurst                    int
 	ArtifactMaxSize                 int64
+	// HelmIndexMaxSize, HelmChartMaxSize and HelmCacheMaxSize are Flux's --helm-index-max-size,
+	// --helm-chart-max-size and --helm-cache-max-size (parsed indexes kept in memory).
+	HelmIndexMaxSize int64
+	HelmChartMaxSize int64
+	HelmCacheMaxSize int
 	// MinRetryDelay and MaxRetryDelay bound the backoff of failing objects (Flux's flags).
 	MinRetryDelay time.Duration
 	MaxRetryDelay time.Duration
@@ -83,9 +88,12 @@ func DefaultOptions() Options {
 		MinInterval:        reconcile.DefaultMinInterval,
 		// Flux gives each of its five controllers 50 queries per second (burst 300); weir runs
 		// them in one process with one client, so it gets their sum.
-		KubeAPIQPS:      250,
-		KubeAPIBurst:    1500,
-		ArtifactMaxSize: 512 << 20,
+		KubeAPIQPS:       250,
+		KubeAPIBurst:     1500,
+		ArtifactMaxSize:  512 << 20,
+		HelmIndexMaxSize: 50 << 20,
+		HelmChartMaxSize: 10 << 20,
+		HelmCacheMaxSize: 8,
 	}
 }
 
@@ -115,6 +123,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "queries per second to the Kubernetes API")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "burst of queries to the Kubernetes API")
 	fs.Int64Var(&o.ArtifactMaxSize, "artifact-max-size", o.ArtifactMaxSize, "largest artifact, in bytes, a source may store")
+	fs.Int64Var(&o.HelmIndexMaxSize, "helm-index-max-size", o.HelmIndexMaxSize, "largest Helm repository index, in bytes")
+	fs.Int64Var(&o.HelmChartMaxSize, "helm-chart-max-size", o.HelmChartMaxSize, "largest Helm chart archive, in bytes")
+	fs.IntVar(&o.HelmCacheMaxSize, "helm-cache-max-size", o.HelmCacheMaxSize, "parsed Helm repository indexes kept in memory, shared by every chart of a repository (at least 1)")
 	fs.StringVar(&o.TempDir, "temp-dir", o.TempDir, "directory where repositories are cloned and artifacts unpacked for builds")
 	fs.IntVar(&o.BuildCacheSize, "build-cache-size", o.BuildCacheSize, "how many Kustomization builds are kept in memory, to skip rebuilding identical inputs")
 	fs.StringVar(&o.FeatureGates, "feature-gates", o.FeatureGates, "Flux's feature gates, Name=true|false separated by commas: "+strings.Join(features.Names(), ", "))

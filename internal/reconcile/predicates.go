@@ -61,6 +61,10 @@ func ArtifactID(o any) string {
 		a = s.Status.Artifact
 	case *sourcev1.ExternalArtifact:
 		a = s.Status.Artifact
+	case *sourcev1.HelmRepository:
+		a = s.Status.Artifact
+	case *sourcev1.HelmChart:
+		a = s.Status.Artifact
 	}
 	if a == nil {
 		return ""

@@ -28,7 +28,7 @@ const limitsLabel = "weir.test/limits"
 // in-process.
 func TestMain(m *testing.M) {
 	os.Exit(testenv.Run(m, testenv.Options{}, &env, testenv.WithManager(func(o *manager.Options) {
-		o.Controllers = []string{"gitrepository", "ocirepository", "bucket"}
+		o.Controllers = []string{"gitrepository", "ocirepository", "bucket", "helmrepository", "helmchart"}
 		// Objects labelled limitsLabel belong to the managers tests start with other limits.
 		o.WatchLabelSelector = "!" + limitsLabel
 	})))

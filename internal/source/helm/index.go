@@ -36,7 +36,7 @@ type Client struct {
 	// Username and Password are sent as basic auth to the repository's host (and to every
 	// host when PassCredentials).
 	Username, Password string
-	PassCredentials   bool
+	PassCredentials    bool
 	// Transport carries TLS and proxy settings; the default transport when nil.
 	Transport http.RoundTripper
 	// UserAgent identifies weir.
@@ -133,7 +133,7 @@ func ParseIndex(data []byte) (*repo.IndexFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(f.Name())
+	defer func() { _ = os.Remove(f.Name()) }()
 	if _, err := f.Write(data); err != nil {
 		_ = f.Close()
 		return nil, err
@@ -251,4 +251,3 @@ func ResolveChartURL(repoURL, chartURL string) (string, error) {
 	}
 	return base.ResolveReference(ref).String(), nil
 }
-
