@@ -20,6 +20,7 @@ import (
 	"github.com/weirgitops/weir/internal/testenv"
 	"github.com/weirgitops/weir/internal/testenv/chartrepo"
 	"github.com/weirgitops/weir/internal/testenv/gitserver"
+	"github.com/weirgitops/weir/internal/testenv/ociregistry"
 )
 
 func podinfo(version string, extra map[string]string) chartrepo.Chart {
@@ -295,5 +296,39 @@ func TestHelmChartFromGit(t *testing.T) {
 	ready = waitReadyOf(t, escape, func() []metav1.Condition { return escape.Status.Conditions }, metav1.ConditionFalse, nil)
 	if ready.Reason != "InvalidChartReference" {
 		t.Errorf("escape: Ready %s %q", ready.Reason, ready.Message)
+	}
+}
+
+// TestHelmChartFromOCIRepository pulls charts from an OCI HelmRepository (which stays a static
+// object without status, as in Flux): a semver range resolves through the registry's tags,
+// a version names a tag.
+func TestHelmChartFromOCIRepository(t *testing.T) {
+	reg := ociregistry.New(t, ociregistry.Options{})
+	older, newer := chartrepo.Package(t, podinfo("6.4.0", nil)), chartrepo.Package(t, podinfo("6.5.0", nil))
+	pushChart(t, reg, "charts/podinfo", "6.4.0", older)
+	pushChart(t, reg, "charts/podinfo", "6.5.0", newer)
+	ns := env.Namespace(t)
+	repo := helmRepository(ns, "oci-charts", "oci://"+reg.Host()+"/charts")
+	repo.Spec.Type = sourcev1.HelmRepositoryTypeOCI
+	repo.Spec.Insecure = true
+	create(t, repo)
+	latest := helmChart(ns, "latest", "podinfo", "6.x", sourcev1.HelmRepositoryKind, "oci-charts")
+	create(t, latest)
+	pinned := helmChart(ns, "pinned", "podinfo", "6.4.0", sourcev1.HelmRepositoryKind, "oci-charts")
+	create(t, pinned)
+
+	ready := waitReadyOf(t, latest, func() []metav1.Condition { return latest.Status.Conditions }, metav1.ConditionTrue, nil)
+	if ready.Message != "pulled 'podinfo' chart with version '6.5.0'" || !bytes.Equal(fetchStored(t, latest.Status.Artifact), newer) {
+		t.Errorf("latest: Ready %q, artifact %+v", ready.Message, latest.Status.Artifact)
+	}
+	waitReadyOf(t, pinned, func() []metav1.Condition { return pinned.Status.Conditions }, metav1.ConditionTrue, nil)
+	if pinned.Status.Artifact.Revision != "6.4.0" || !bytes.Equal(fetchStored(t, pinned.Status.Artifact), older) {
+		t.Errorf("pinned: artifact %+v", pinned.Status.Artifact)
+	}
+	if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(repo), repo); err != nil {
+		t.Fatal(err)
+	}
+	if len(repo.Status.Conditions) != 0 || repo.Status.Artifact != nil || len(repo.Finalizers) != 0 {
+		t.Errorf("OCI HelmRepository has status %+v finalizers %v, want a static object", repo.Status, repo.Finalizers)
 	}
 }
