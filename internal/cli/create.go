@@ -36,7 +36,7 @@ func newCreateCommand(g *globals) *cobra.Command {
 
 	source := &cobra.Command{Use: "source", Short: "Create or update sources"}
 	source.AddCommand(createSourceGitCommand(g, f), createSourceHelmCommand(g, f),
-		createSourceOCICommand(g, f), createSourceBucketCommand(g, f))
+		createSourceOCICommand(g, f), createSourceBucketCommand(g, f), createSourceChartCommand(g, f))
 	image := &cobra.Command{Use: "image", Short: "Create or update resources dealing with image automation"}
 	image.AddCommand(createImageRepositoryCommand(g, f), createImagePolicyCommand(g, f), createImageUpdateCommand(g, f))
 	secret := &cobra.Command{Use: "secret", Short: "Create or update Kubernetes secrets"}

@@ -261,3 +261,56 @@ func gitCredentials(cmd *cobra.Command, g *globals, f *createFlags, om metav1.Ob
 	fmt.Fprintln(g.out, "✔ authentication configured")
 	return om.Name, nil
 }
+
+func createSourceChartCommand(g *globals, f *createFlags) *cobra.Command {
+	var src, chartName, version, strategy, verifyProvider, verifySecret string
+	var valuesFiles []string
+	cmd := &cobra.Command{
+		Use:   "chart [name]",
+		Short: "Create or update a HelmChart source",
+		Long: "The create source chart command generates a HelmChart resource: a chart from a HelmRepository " +
+			"(by name and semver range) or from a GitRepository or Bucket (by path).",
+		Example: `  # A chart from a Helm repository
+  weir create source chart podinfo --source HelmRepository/podinfo --chart podinfo --chart-version ">=6.0.0 <7.0.0"
+
+  # A chart from a Git repository, a new artifact for every commit
+  weir create source chart app --source GitRepository/fleet --chart ./charts/app --reconcile-strategy Revision`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if chartName == "" {
+				return fmt.Errorf("chart name or path is required")
+			}
+			kind, name, _, err := parseKindRef(src, "", []string{sourcev1.HelmRepositoryKind, sourcev1.GitRepositoryKind, sourcev1.BucketKind})
+			if err != nil {
+				return err
+			}
+			switch strategy {
+			case "", sourcev1.ReconcileStrategyChartVersion, sourcev1.ReconcileStrategyRevision:
+			default:
+				return fmt.Errorf("reconcile strategy '%s' is not supported, must be one of: ChartVersion, Revision", strategy)
+			}
+			om, err := f.objectMeta(g, args[0])
+			if err != nil {
+				return err
+			}
+			obj := &sourcev1.HelmChart{ObjectMeta: om, Spec: sourcev1.HelmChartSpec{
+				Chart: chartName, Version: version, Interval: metav1.Duration{Duration: f.interval},
+				SourceRef:         sourcev1.LocalHelmChartSourceReference{Kind: kind, Name: name},
+				ReconcileStrategy: strategy, ValuesFiles: valuesFiles,
+			}}
+			if verifyProvider != "" {
+				obj.Spec.Verify = &sourcev1.HelmChartVerification{Provider: verifyProvider, SecretRef: secretRef(verifySecret)}
+			}
+			return emit(cmd, g, f, obj, chartKind.GVK(), "HelmChart source", chartKind)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&src, "source", "", "source that contains the chart in the format '<kind>/<name>', where kind must be one of: (HelmRepository, GitRepository, Bucket)")
+	fl.StringVar(&chartName, "chart", "", "Helm chart name or path")
+	fl.StringVar(&version, "chart-version", "", "Helm chart version, accepts a semver range (ignored for charts from GitRepository and Bucket sources)")
+	fl.StringVar(&strategy, "reconcile-strategy", "ChartVersion", "the reconcile strategy for helm chart created by the helm release (accepted values: 'ChartVersion' and 'Revision')")
+	fl.StringSliceVar(&valuesFiles, "values-files", nil, "values files to merge into the chart's values, in order (comma-separated)")
+	fl.StringVar(&verifyProvider, "verify-provider", "", "signature verification provider of an OCI chart: cosign or notation")
+	fl.StringVar(&verifySecret, "verify-secret-ref", "", "the name of a secret to use for signature verification")
+	return cmd
+}
