@@ -16,12 +16,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/weirgitops/weir/internal/artifact"
+	"github.com/weirgitops/weir/internal/controller/helmrelease"
 	"github.com/weirgitops/weir/internal/controller/kustomize"
 	"github.com/weirgitops/weir/internal/controller/source"
 	"github.com/weirgitops/weir/internal/event"
 	"github.com/weirgitops/weir/internal/reconcile"
 	"github.com/weirgitops/weir/internal/source/helm"
 	"github.com/weirgitops/weir/internal/source/oci"
+	"github.com/weirgitops/weir/internal/target"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -95,6 +97,20 @@ var controllers = []controller{
 			MaxChartSize:      s.opts.HelmChartMaxSize,
 			Indexes:           &helm.IndexCache{Size: max(1, s.opts.HelmCacheMaxSize)},
 			RequeueDependency: s.opts.RequeueDependency,
+		}
+		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
+	}},
+	{name: "helmrelease", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
+		r := &helmrelease.Reconciler{
+			Client:               mgr.GetClient(),
+			Store:                s.store,
+			Recorder:             s.recorder(mgr, helmrelease.ControllerName, helmv2.GroupVersion.Group),
+			Retry:                s.retry(),
+			RequeueDependency:    s.opts.RequeueDependency,
+			NoCrossNamespaceRefs: s.opts.NoCrossNamespaceRefs,
+			Targets: &target.Factory{Base: mgr.GetConfig(), Reader: mgr.GetAPIReader(),
+				DefaultServiceAccount: s.opts.DefaultServiceAccount},
+			Log: s.log.WithName("helm"),
 		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},

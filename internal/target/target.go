@@ -205,3 +205,45 @@ func splitList(s string) []string {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// RESTConfig is For's configuration rather than a client, for SDKs that build their own
+// clients (Helm): a spec.kubeConfig Secret's kubeconfig, or weir's own configuration
+// impersonating the service account (spec.serviceAccountName, else the default one).
+func (c *Factory) RESTConfig(ctx context.Context, s Spec) (*rest.Config, error) {
+	if kc := s.KubeConfig; kc != nil {
+		if kc.SecretRef == nil {
+			return nil, reconcile.Stalled(compat.ReconciliationFailedReason,
+				fmt.Errorf("spec.kubeConfig needs a secretRef here: workload identity kubeconfigs are not supported for this kind yet"))
+		}
+		var secret corev1.Secret
+		key := client.ObjectKey{Namespace: s.Namespace, Name: kc.SecretRef.Name}
+		if err := c.Reader.Get(ctx, key, &secret); err != nil {
+			return nil, reconcile.Failed(compat.ReconciliationFailedReason, fmt.Errorf("get kubeconfig Secret '%s': %w", key, err))
+		}
+		data := secret.Data[kc.SecretRef.Key]
+		if kc.SecretRef.Key == "" {
+			data = secret.Data["value"]
+			if len(data) == 0 {
+				data = secret.Data["value.yaml"]
+			}
+		}
+		if len(data) == 0 {
+			return nil, reconcile.Stalled(compat.ReconciliationFailedReason,
+				fmt.Errorf("kubeconfig Secret '%s' has no 'value' or 'value.yaml' key", key))
+		}
+		cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
+		if err != nil {
+			return nil, reconcile.Stalled(compat.ReconciliationFailedReason, fmt.Errorf("parse kubeconfig from Secret '%s': %w", key, err))
+		}
+		return cfg, nil
+	}
+	cfg := rest.CopyConfig(c.Base)
+	sa := s.ServiceAccountName
+	if sa == "" {
+		sa = c.DefaultServiceAccount
+	}
+	if sa != "" {
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: fmt.Sprintf("system:serviceaccount:%s:%s", s.Namespace, sa)}
+	}
+	return cfg, nil
+}

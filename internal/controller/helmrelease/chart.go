@@ -1,0 +1,204 @@
+package helmrelease
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/reconcile"
+	"github.com/weirgitops/weir/internal/redact"
+	"github.com/weirgitops/weir/internal/source/helm"
+	"github.com/weirgitops/weir/internal/sourceref"
+)
+
+// Labels Flux puts on the HelmChart a HelmRelease's spec.chart creates.
+const (
+	nameLabel      = "helm.toolkit.fluxcd.io/name"
+	namespaceLabel = "helm.toolkit.fluxcd.io/namespace"
+)
+
+// chartSource is the chart a HelmRelease installs, and where it came from.
+type chartSource struct {
+	kind, namespace, name string
+	artifact              *meta.Artifact
+}
+
+func (s chartSource) String() string { return s.kind + "/" + s.namespace + "/" + s.name }
+
+// ensureHelmChart creates or updates the HelmChart of spec.chart, named
+// <namespace>-<name> in the source's namespace, and returns it.
+func (r *Reconciler) ensureHelmChart(ctx context.Context, hr *helmv2.HelmRelease) (*sourcev1.HelmChart, error) {
+	tpl := hr.Spec.Chart
+	ns := tpl.Spec.SourceRef.Namespace
+	if ns == "" {
+		ns = hr.Namespace
+	}
+	if r.NoCrossNamespaceRefs && ns != hr.Namespace {
+		return nil, reconcile.Stalled(compat.AccessDeniedReason, fmt.Errorf("can't access '%s/%s/%s', cross-namespace references have been blocked",
+			tpl.Spec.SourceRef.Kind, ns, tpl.Spec.SourceRef.Name))
+	}
+	interval := hr.Spec.Interval
+	if tpl.Spec.Interval != nil {
+		interval = *tpl.Spec.Interval
+	}
+	hc := &sourcev1.HelmChart{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: hr.GetHelmChartName()}}
+	_, err := controllerutil.CreateOrPatch(ctx, r.Client, hc, func() error {
+		if hc.Labels == nil {
+			hc.Labels = map[string]string{}
+		}
+		if tpl.ObjectMeta != nil {
+			for k, v := range tpl.ObjectMeta.Labels {
+				hc.Labels[k] = v
+			}
+			if len(tpl.ObjectMeta.Annotations) > 0 {
+				if hc.Annotations == nil {
+					hc.Annotations = map[string]string{}
+				}
+				for k, v := range tpl.ObjectMeta.Annotations {
+					hc.Annotations[k] = v
+				}
+			}
+		}
+		hc.Labels[nameLabel], hc.Labels[namespaceLabel] = hr.Name, hr.Namespace
+		hc.Spec = sourcev1.HelmChartSpec{
+			Chart: tpl.Spec.Chart, Version: tpl.Spec.Version, Interval: interval,
+			SourceRef:                sourcev1.LocalHelmChartSourceReference{Kind: tpl.Spec.SourceRef.Kind, Name: tpl.Spec.SourceRef.Name},
+			ReconcileStrategy:        tpl.Spec.ReconcileStrategy,
+			ValuesFiles:              tpl.Spec.ValuesFiles,
+			IgnoreMissingValuesFiles: tpl.Spec.IgnoreMissingValuesFiles,
+		}
+		if v := tpl.Spec.Verify; v != nil {
+			hc.Spec.Verify = &sourcev1.HelmChartVerification{Provider: v.Provider, SecretRef: v.SecretRef}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, reconcile.Failed(helmv2.ArtifactFailedReason, fmt.Errorf("failed to create HelmChart '%s/%s': %w", ns, hc.Name, err))
+	}
+	hr.Status.HelmChart = ns + "/" + hc.Name
+	return hc, nil
+}
+
+// source finds the chart's artifact: the HelmChart of spec.chart, or spec.chartRef's
+// HelmChart, OCIRepository or ExternalArtifact. A source without artifact is waited for.
+func (r *Reconciler) source(ctx context.Context, hr *helmv2.HelmRelease) (chartSource, error) {
+	if hr.HasChartTemplate() {
+		hc, err := r.ensureHelmChart(ctx, hr)
+		if err != nil {
+			return chartSource{}, err
+		}
+		src := chartSource{kind: sourcev1.HelmChartKind, namespace: hc.Namespace, name: hc.Name, artifact: hc.Status.Artifact}
+		if src.artifact == nil || hc.Status.ObservedGeneration != hc.Generation {
+			return src, reconcile.Waiting(helmv2.ArtifactFailedReason, r.RequeueDependency,
+				fmt.Errorf("HelmChart '%s/%s' is not ready", hc.Namespace, hc.Name))
+		}
+		return src, nil
+	}
+	if !hr.HasChartRef() {
+		return chartSource{}, reconcile.Stalled(helmv2.ArtifactFailedReason, fmt.Errorf("one of spec.chart and spec.chartRef is required"))
+	}
+	ref := hr.Spec.ChartRef
+	ns := ref.Namespace
+	if ns == "" {
+		ns = hr.Namespace
+	}
+	src := chartSource{kind: ref.Kind, namespace: ns, name: ref.Name}
+	if r.NoCrossNamespaceRefs && ns != hr.Namespace {
+		return src, reconcile.Stalled(compat.AccessDeniedReason, fmt.Errorf("can't access '%s', cross-namespace references have been blocked", src))
+	}
+	switch ref.Kind {
+	case sourcev1.OCIRepositoryKind, sourcev1.HelmChartKind, sourcev1.ExternalArtifactKind:
+	default:
+		return src, reconcile.Stalled(helmv2.ArtifactFailedReason, fmt.Errorf("unsupported source kind '%s'", ref.Kind))
+	}
+	a, err := sourceref.Artifact(ctx, r.Client, r.Scheme(), sourceref.Ref{Kind: ref.Kind, Namespace: ns, Name: ref.Name})
+	switch {
+	case apierrors.IsNotFound(err):
+		return src, reconcile.Waiting(helmv2.ArtifactFailedReason, r.RequeueDependency, fmt.Errorf("%s '%s/%s' not found", ref.Kind, ns, ref.Name))
+	case err != nil:
+		return src, reconcile.Failed(helmv2.ArtifactFailedReason, fmt.Errorf("get %s: %w", src, err))
+	case a == nil:
+		return src, reconcile.Waiting(helmv2.ArtifactFailedReason, r.RequeueDependency, fmt.Errorf("no artifact available for %s source '%s/%s'", ref.Kind, ns, ref.Name))
+	}
+	src.artifact = a
+	return src, nil
+}
+
+// loadChart reads the source's artifact, a packaged chart, from the store (or, for an
+// ExternalArtifact, from its URL).
+func (r *Reconciler) loadChart(ctx context.Context, src chartSource) (*chart.Chart, error) {
+	var data []byte
+	var err error
+	if src.kind == sourcev1.ExternalArtifactKind {
+		data, err = r.download(ctx, src.artifact)
+	} else {
+		data, err = os.ReadFile(filepath.Join(r.Store.Root(), filepath.FromSlash(src.artifact.Path)))
+		if err == nil && helm.Digest(data) != src.artifact.Digest {
+			err = fmt.Errorf("artifact digest mismatch")
+		}
+	}
+	if err != nil {
+		return nil, reconcile.Failed(helmv2.ArtifactFailedReason, fmt.Errorf("failed to read chart artifact of %s: %w", src, err))
+	}
+	ch, err := helm.LoadArchive(data)
+	if err != nil {
+		return nil, reconcile.Failed(helmv2.ArtifactFailedReason, fmt.Errorf("failed to load chart from %s: %w", src, err))
+	}
+	return ch, nil
+}
+
+// chartRevision is what lastAttemptedRevision records: the chart version, with the first 12
+// hex of the OCI digest for an OCIRepository source (Flux's digest tracking).
+func chartRevision(src chartSource, ch *chart.Chart) string {
+	v := ch.Metadata.Version
+	if src.kind == sourcev1.OCIRepositoryKind {
+		d := src.artifact.Revision
+		if i := strings.LastIndex(d, ":"); i >= 0 {
+			d = d[i+1:]
+		}
+		if len(d) > 12 {
+			v += "+" + d[:12]
+		}
+	}
+	return v
+}
+
+// download fetches an ExternalArtifact's archive from its URL, checking its digest.
+func (r *Reconciler) download(ctx context.Context, a *meta.Artifact) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", redact.Text(a.URL), resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, helm.DefaultMaxChartSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > helm.DefaultMaxChartSize {
+		return nil, helm.ErrTooLarge
+	}
+	if got := helm.Digest(data); got != a.Digest {
+		return nil, fmt.Errorf("computed digest '%s' does not match '%s'", got, a.Digest)
+	}
+	return data, nil
+}

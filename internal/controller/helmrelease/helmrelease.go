@@ -1,0 +1,547 @@
+package helmrelease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/go-logr/logr"
+	"helm.sh/helm/v4/pkg/action"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/kube"
+	"helm.sh/helm/v4/pkg/release/common"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/storage/driver"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/weirgitops/weir/internal/artifact"
+	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/event"
+	"github.com/weirgitops/weir/internal/reconcile"
+	"github.com/weirgitops/weir/internal/target"
+)
+
+// ControllerName is the reporting controller of HelmRelease events, Flux's name for it.
+const ControllerName = "helm-controller"
+
+const (
+	chartSourceIndex = ".spec.chartSource"
+	valuesFromIndex  = ".spec.valuesFrom"
+	defaultTimeout   = 5 * time.Minute
+	// historyCap bounds status.history when maxHistory is 0 (unlimited releases).
+	historyCap = 10
+)
+
+// Reconciler reconciles helm.toolkit.fluxcd.io/v2 HelmReleases.
+type Reconciler struct {
+	client.Client
+	Store    *artifact.Store
+	Recorder *event.Recorder
+	Retry    *reconcile.Retry
+	// Targets builds the configuration to act with: impersonation, kubeConfig.
+	Targets *target.Factory
+	// RequeueDependency is how soon a release whose chart is not ready looks again.
+	RequeueDependency    time.Duration
+	NoCrossNamespaceRefs bool
+	// Log receives the Helm SDK's log.
+	Log logr.Logger
+}
+
+// SetupWithManager registers the reconciler with the manager.
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrent int) error {
+	if r.Targets == nil {
+		r.Targets = &target.Factory{Base: mgr.GetConfig(), Reader: mgr.GetAPIReader()}
+	}
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &helmv2.HelmRelease{}, chartSourceIndex, func(o client.Object) []string {
+		hr := o.(*helmv2.HelmRelease)
+		if hr.HasChartRef() {
+			ns := hr.Spec.ChartRef.Namespace
+			if ns == "" {
+				ns = hr.Namespace
+			}
+			return []string{hr.Spec.ChartRef.Kind + "/" + ns + "/" + hr.Spec.ChartRef.Name}
+		}
+		if hr.HasChartTemplate() {
+			ns := hr.Spec.Chart.Spec.SourceRef.Namespace
+			if ns == "" {
+				ns = hr.Namespace
+			}
+			return []string{sourcev1.HelmChartKind + "/" + ns + "/" + hr.GetHelmChartName()}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("index %s: %w", chartSourceIndex, err)
+	}
+	if err := idx.IndexField(ctx, &helmv2.HelmRelease{}, valuesFromIndex, func(o client.Object) []string {
+		hr := o.(*helmv2.HelmRelease)
+		keys := make([]string, 0, len(hr.Spec.ValuesFrom))
+		for _, v := range hr.Spec.ValuesFrom {
+			keys = append(keys, v.Kind+"/"+hr.Namespace+"/"+v.Name)
+		}
+		return keys
+	}); err != nil {
+		return fmt.Errorf("index %s: %w", valuesFromIndex, err)
+	}
+	by := func(index string, key func(client.Object) string) handler.EventHandler {
+		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
+			var list helmv2.HelmReleaseList
+			if err := r.List(ctx, &list, client.MatchingFields{index: key(o)}); err != nil {
+				return nil
+			}
+			reqs := make([]ctrl.Request, 0, len(list.Items))
+			for _, hr := range list.Items {
+				reqs = append(reqs, ctrl.Request{NamespacedName: types.NamespacedName{Namespace: hr.Namespace, Name: hr.Name}})
+			}
+			return reqs
+		})
+	}
+	kindKey := func(kind string) func(client.Object) string {
+		return func(o client.Object) string { return kind + "/" + o.GetNamespace() + "/" + o.GetName() }
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("helmrelease").
+		For(&helmv2.HelmRelease{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, reconcile.ReconcileRequested{}))).
+		Watches(&sourcev1.HelmChart{}, by(chartSourceIndex, kindKey(sourcev1.HelmChartKind)), builder.WithPredicates(reconcile.ArtifactChanged{})).
+		Watches(&sourcev1.OCIRepository{}, by(chartSourceIndex, kindKey(sourcev1.OCIRepositoryKind)), builder.WithPredicates(reconcile.ArtifactChanged{})).
+		Watches(&sourcev1.ExternalArtifact{}, by(chartSourceIndex, kindKey(sourcev1.ExternalArtifactKind)), builder.WithPredicates(reconcile.ArtifactChanged{})).
+		Watches(&corev1.ConfigMap{}, by(valuesFromIndex, kindKey("ConfigMap")), builder.OnlyMetadata,
+			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		Watches(&corev1.Secret{}, by(valuesFromIndex, kindKey("Secret")), builder.OnlyMetadata,
+			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		WithOptions(ctrlOptions(concurrent)).
+		Complete(&reconcile.Skeleton[*helmv2.HelmRelease, outcome]{
+			Client: r.Client, Recorder: r.Recorder, Retry: r.Retry,
+			GroupVersion: helmv2.GroupVersion, Kind: helmv2.HelmReleaseKind,
+			New: func() *helmv2.HelmRelease { return &helmv2.HelmRelease{} }, Steps: r,
+		})
+}
+
+// outcome is what one run of a HelmRelease's steps did.
+type outcome struct {
+	err error
+	// action is the Helm action that ran ("" when the release was in sync).
+	action helmv2.ReleaseAction
+	// message is the Released message of a successful action.
+	message string
+}
+
+// Err returns the failure, nil on success.
+func (o outcome) Err() error { return o.err }
+
+// Fields returns the HelmRelease's fields the skeleton reads and writes.
+func (r *Reconciler) Fields(hr *helmv2.HelmRelease) reconcile.Fields {
+	return reconcile.Fields{
+		Conditions: &hr.Status.Conditions, ObservedGeneration: &hr.Status.ObservedGeneration,
+		LastHandledReconcileAt: &hr.Status.LastHandledReconcileAt, Suspended: hr.Spec.Suspend,
+		Interval: hr.Spec.Interval.Duration, Revision: hr.Status.LastAttemptedRevision,
+	}
+}
+
+// Summarize writes the outcome into Ready (Released is written by the steps).
+func (r *Reconciler) Summarize(hr *helmv2.HelmRelease, out outcome, _ time.Duration) {
+	conds := reconcile.Conditions{List: &hr.Status.Conditions, Generation: hr.Generation}
+	if out.err == nil {
+		if c := conds.Get(helmv2.ReleasedCondition); c != nil && c.Status == metav1.ConditionTrue {
+			conds.Ready(c.Reason, c.Message)
+			return
+		}
+		conds.Ready(compat.SucceededReason, "release in sync")
+		return
+	}
+	conds.NotReady(reconcile.Reason(out.err, compat.FailedReason), out.err.Error(), reconcile.IsStalled(out.err))
+}
+
+// Report records the successful action's event, as Flux words it.
+func (r *Reconciler) Report(hr *helmv2.HelmRelease, out outcome, _ time.Duration) {
+	if out.err != nil || out.action == "" {
+		return
+	}
+	reason := helmv2.InstallSucceededReason
+	if out.action == helmv2.ReleaseActionUpgrade {
+		reason = helmv2.UpgradeSucceededReason
+	}
+	r.Recorder.Normal(hr, reason, r.EventMetadata(hr, out), "%s", out.message)
+}
+
+// EventMetadata annotates events with the chart revision, as Flux does.
+func (r *Reconciler) EventMetadata(hr *helmv2.HelmRelease, _ outcome) map[string]string {
+	if hr.Status.LastAttemptedRevision == "" {
+		return nil
+	}
+	return map[string]string{compat.RevisionMetaKey: hr.Status.LastAttemptedRevision}
+}
+
+// Requeue keeps the skeleton's decision.
+func (r *Reconciler) Requeue(_ *helmv2.HelmRelease, _ outcome, res ctrl.Result) ctrl.Result {
+	return res
+}
+
+// Forget has nothing to drop.
+func (r *Reconciler) Forget(types.NamespacedName) {}
+
+// Finalize uninstalls the release, unless the HelmRelease is suspended (as Flux), and deletes
+// the HelmChart its spec.chart created.
+func (r *Reconciler) Finalize(ctx context.Context, hr *helmv2.HelmRelease) error {
+	if !hr.Spec.Suspend {
+		ac, err := r.actionConfig(ctx, hr)
+		if err != nil {
+			return err
+		}
+		if _, err := ac.Releases.Last(hr.GetReleaseName()); err == nil {
+			u := action.NewUninstall(ac)
+			opts := hr.GetUninstall()
+			u.Timeout = opts.GetTimeout(hr.GetTimeout()).Duration
+			u.DisableHooks = opts.DisableHooks
+			u.KeepHistory = opts.KeepHistory
+			u.DeletionPropagation = opts.GetDeletionPropagation()
+			u.WaitStrategy = kube.StatusWatcherStrategy
+			if opts.DisableWait {
+				u.WaitStrategy = kube.HookOnlyStrategy
+			}
+			if _, err := u.Run(hr.GetReleaseName()); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
+				return reconcile.Failed(helmv2.UninstallFailedReason, fmt.Errorf("Helm uninstall failed for release %s: %w", releaseID(hr), err)) //nolint:staticcheck // Flux's message
+			}
+		}
+	}
+	if hr.HasChartTemplate() && hr.Status.HelmChart != "" {
+		ns, name := splitKey(hr.Status.HelmChart)
+		hc := &sourcev1.HelmChart{}
+		hc.Namespace, hc.Name = ns, name
+		if err := r.Delete(ctx, hc); client.IgnoreNotFound(err) != nil {
+			return reconcile.Failed(compat.FailedReason, fmt.Errorf("delete HelmChart %s: %w", hr.Status.HelmChart, err))
+		}
+	}
+	return nil
+}
+
+func splitKey(s string) (string, string) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' {
+			return s[:i], s[i+1:]
+		}
+	}
+	return "", s
+}
+
+// releaseID is <namespace>/<name> of the release.
+func releaseID(hr *helmv2.HelmRelease) string {
+	return hr.GetReleaseNamespace() + "/" + hr.GetReleaseName()
+}
+
+func (r *Reconciler) actionConfig(ctx context.Context, hr *helmv2.HelmRelease) (*action.Configuration, error) {
+	cfg, err := r.Targets.RESTConfig(ctx, target.Spec{Namespace: hr.Namespace, ServiceAccountName: hr.Spec.ServiceAccountName, KubeConfig: hr.Spec.KubeConfig})
+	if err != nil {
+		return nil, err
+	}
+	log := slog.New(logr.ToSlogHandler(r.Log.WithValues("helmrelease", hr.Namespace+"/"+hr.Name)))
+	ac, err := newActionConfig(cfg, hr.GetReleaseNamespace(), hr.GetStorageNamespace(), log)
+	if err != nil {
+		return nil, reconcile.Failed("InitFailed", err)
+	}
+	return ac, nil
+}
+
+// Run resolves the chart, composes the values, and installs, upgrades or leaves the release.
+func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress func(string)) outcome {
+	src, err := r.source(ctx, hr)
+	if err != nil {
+		return outcome{err: err}
+	}
+	ch, err := r.loadChart(ctx, src)
+	if err != nil {
+		return outcome{err: err}
+	}
+	values, err := composeValues(ctx, r.Client, hr)
+	if err != nil {
+		return outcome{err: reconcile.Failed("InitFailed", err)}
+	}
+	digest, revision := configDigest(values), chartRevision(src, ch)
+	if hr.Status.LastAttemptedRevision != revision || hr.Status.LastAttemptedConfigDigest != digest {
+		// A new chart or new values: a fresh start for the failure counters.
+		hr.Status.Failures, hr.Status.InstallFailures, hr.Status.UpgradeFailures = 0, 0, 0
+	}
+	if reset := hr.GetAnnotations()[compat.ResetRequestAnnotation]; reset != "" && reset != hr.Status.LastHandledResetAt {
+		hr.Status.Failures, hr.Status.InstallFailures, hr.Status.UpgradeFailures = 0, 0, 0
+		hr.Status.LastHandledResetAt = reset
+	}
+	ac, err := r.actionConfig(ctx, hr)
+	if err != nil {
+		return outcome{err: err}
+	}
+	name := hr.GetReleaseName()
+	hr.Status.StorageNamespace = hr.GetStorageNamespace()
+	last, err := lastRelease(ac, name)
+	if err != nil {
+		return outcome{err: reconcile.Failed(compat.FailedReason, fmt.Errorf("failed to read release history: %w", err))}
+	}
+	if last != nil && last.Info.Status.IsPending() {
+		// A crash left the release locked: mark it failed, then go on as after a failure.
+		last.SetStatus(common.StatusFailed, fmt.Sprintf("Release unlocked from stale '%s' state", last.Info.Status))
+		if err := ac.Releases.Update(last); err != nil {
+			return outcome{err: reconcile.Failed(compat.FailedReason, fmt.Errorf("failed to unlock release %s: %w", releaseID(hr), err))}
+		}
+	}
+	force := false
+	if f := hr.GetAnnotations()[compat.ForceRequestAnnotation]; f != "" && f == hr.GetAnnotations()[compat.ReconcileRequestAnnotation] &&
+		f != hr.Status.LastHandledForceAt {
+		force = true
+		hr.Status.LastHandledForceAt = f
+	}
+	act := helmv2.ReleaseActionUpgrade
+	switch {
+	case last == nil || last.Info.Status == common.StatusUninstalled:
+		act = helmv2.ReleaseActionInstall
+	case force, last.Info.Status != common.StatusDeployed, hr.Status.LastAttemptedGeneration != hr.Generation,
+		last.Chart == nil || last.Chart.Metadata == nil || last.Chart.Metadata.Name != ch.Metadata.Name ||
+			last.Chart.Metadata.Version != ch.Metadata.Version,
+		configDigest(last.Config) != digest, hr.Status.LastAttemptedRevision != revision:
+	default:
+		// In sync: nothing to do.
+		return outcome{}
+	}
+	if out, stop := r.exhausted(hr, act); stop {
+		return out
+	}
+	hr.Status.LastAttemptedRevision, hr.Status.LastAttemptedConfigDigest = revision, digest
+	hr.Status.LastAttemptedGeneration, hr.Status.LastAttemptedReleaseAction = hr.Generation, act
+	if src.kind == sourcev1.OCIRepositoryKind {
+		hr.Status.LastAttemptedRevisionDigest = src.artifact.Digest
+	}
+	timeout := hr.GetTimeout().Duration
+	progress(fmt.Sprintf("Running '%s' action with timeout of %s", act, timeout))
+	start := time.Now()
+	rel, err := r.runAction(ctx, ac, hr, act, ch, values, last)
+	hr.Status.LastAttemptedReleaseActionDuration = &metav1.Duration{Duration: time.Since(start).Round(time.Millisecond)}
+	if rel != nil {
+		recordSnapshot(hr, rel, act, src)
+	}
+	conds := reconcile.Conditions{List: &hr.Status.Conditions, Generation: hr.Generation}
+	chartRef := ch.Metadata.Name + "@" + ch.Metadata.Version
+	if err != nil {
+		return r.failed(ac, hr, act, chartRef, err)
+	}
+	msg := fmt.Sprintf("Helm %s succeeded for release %s.v%d with chart %s", act, releaseID(hr), rel.Version, chartRef)
+	reason := helmv2.InstallSucceededReason
+	if act == helmv2.ReleaseActionUpgrade {
+		reason = helmv2.UpgradeSucceededReason
+	}
+	conds.True(helmv2.ReleasedCondition, reason, msg)
+	conds.Delete(helmv2.RemediatedCondition)
+	return outcome{action: act, message: msg}
+}
+
+// lastRelease is the newest release record, nil when there is none.
+func lastRelease(ac *action.Configuration, name string) (*releasev1.Release, error) {
+	r, err := ac.Releases.Last(name)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rel, ok := r.(*releasev1.Release)
+	if !ok {
+		return nil, fmt.Errorf("unsupported release record %T", r)
+	}
+	return rel, nil
+}
+
+// runAction runs install or upgrade with the spec's options.
+func (r *Reconciler) runAction(ctx context.Context, ac *action.Configuration, hr *helmv2.HelmRelease, act helmv2.ReleaseAction,
+	ch *chart.Chart, values map[string]any, last *releasev1.Release) (*releasev1.Release, error) {
+	if act == helmv2.ReleaseActionInstall {
+		opts := hr.GetInstall()
+		in := action.NewInstall(ac)
+		in.ReleaseName, in.Namespace = hr.GetReleaseName(), hr.GetReleaseNamespace()
+		in.Timeout = opts.GetTimeout(hr.GetTimeout()).Duration
+		in.CreateNamespace, in.Replace, in.DisableHooks = opts.CreateNamespace, opts.Replace, opts.DisableHooks
+		in.DisableOpenAPIValidation, in.SkipSchemaValidation = opts.DisableOpenAPIValidation, opts.DisableSchemaValidation
+		in.WaitForJobs = !opts.DisableWaitForJobs
+		in.WaitStrategy = kube.StatusWatcherStrategy
+		if opts.DisableWait {
+			in.WaitStrategy, in.WaitForJobs = kube.HookOnlyStrategy, false
+		}
+		in.SkipCRDs = opts.SkipCRDs || opts.CRDs == helmv2.Skip
+		in.TakeOwnership = !opts.DisableTakeOwnership
+		if last != nil { // uninstalled with history kept
+			in.Replace = true
+		}
+		rel, err := in.RunWithContext(ctx, ch, values)
+		return asRelease(rel), err
+	}
+	opts := hr.GetUpgrade()
+	up := action.NewUpgrade(ac)
+	up.Namespace = hr.GetReleaseNamespace()
+	up.Timeout = opts.GetTimeout(hr.GetTimeout()).Duration
+	up.DisableHooks, up.DisableOpenAPIValidation, up.SkipSchemaValidation = opts.DisableHooks, opts.DisableOpenAPIValidation, opts.DisableSchemaValidation
+	up.CleanupOnFail, up.ForceReplace, up.ReuseValues = opts.CleanupOnFail, opts.Force, opts.PreserveValues
+	up.WaitForJobs = !opts.DisableWaitForJobs
+	up.WaitStrategy = kube.StatusWatcherStrategy
+	if opts.DisableWait {
+		up.WaitStrategy, up.WaitForJobs = kube.HookOnlyStrategy, false
+	}
+	up.MaxHistory = hr.GetMaxHistory()
+	up.TakeOwnership = !opts.DisableTakeOwnership
+	up.SkipCRDs = opts.CRDs == "" || opts.CRDs == helmv2.Skip
+	rel, err := up.RunWithContext(ctx, hr.GetReleaseName(), ch, values)
+	return asRelease(rel), err
+}
+
+func asRelease(r any) *releasev1.Release {
+	rel, _ := r.(*releasev1.Release)
+	return rel
+}
+
+// recordSnapshot puts the release at the head of status.history.
+func recordSnapshot(hr *helmv2.HelmRelease, rel *releasev1.Release, act helmv2.ReleaseAction, src chartSource) {
+	s := &helmv2.Snapshot{
+		APIVersion: "v1", Name: rel.Name, Namespace: rel.Namespace, Version: rel.Version,
+		Status: rel.Info.Status.String(), Action: act, ConfigDigest: configDigest(rel.Config),
+		Digest:        configDigest(map[string]any{"manifest": rel.Manifest, "config": rel.Config, "version": rel.Version}),
+		FirstDeployed: metav1.NewTime(rel.Info.FirstDeployed), LastDeployed: metav1.NewTime(rel.Info.LastDeployed),
+	}
+	if rel.Chart != nil && rel.Chart.Metadata != nil {
+		s.ChartName, s.ChartVersion, s.AppVersion = rel.Chart.Metadata.Name, rel.Chart.Metadata.Version, rel.Chart.Metadata.AppVersion
+	}
+	if src.kind == sourcev1.OCIRepositoryKind && src.artifact != nil {
+		s.OCIDigest = src.artifact.Digest
+	}
+	hist := helmv2.Snapshots{s}
+	for _, old := range hr.Status.History {
+		if old.Version != s.Version || old.Name != s.Name {
+			hist = append(hist, old)
+		}
+	}
+	limit := hr.GetMaxHistory()
+	if limit <= 0 || limit > historyCap {
+		limit = historyCap
+	}
+	if len(hist) > limit {
+		hist = hist[:limit]
+	}
+	hr.Status.History = hist
+}
+
+// exhausted stops a release whose remediation retries are used up: Flux leaves it failed until
+// something changes (chart, values, spec) or a reset is requested.
+func (r *Reconciler) exhausted(hr *helmv2.HelmRelease, act helmv2.ReleaseAction) (outcome, bool) {
+	var retries int
+	var failures int64
+	if act == helmv2.ReleaseActionInstall {
+		rem := hr.GetInstall().GetRemediation()
+		retries, failures = rem.GetRetries(), hr.Status.InstallFailures
+	} else {
+		rem := hr.GetUpgrade().GetRemediation()
+		retries, failures = rem.GetRetries(), hr.Status.UpgradeFailures
+	}
+	if failures == 0 || retries < 0 || failures <= int64(retries) {
+		return outcome{}, false
+	}
+	c := (reconcile.Conditions{List: &hr.Status.Conditions, Generation: hr.Generation}).Get(helmv2.ReleasedCondition)
+	msg := fmt.Sprintf("Failed to %s after %d attempt(s)", act, failures)
+	if c != nil && c.Status == metav1.ConditionFalse {
+		msg = c.Message
+	}
+	return outcome{err: reconcile.Stalled("RetriesExceeded", errors.New(msg))}, true
+}
+
+// failed records a failed action and remediates as the spec says: a failed install is
+// uninstalled, a failed upgrade rolled back (or uninstalled), while retries remain.
+func (r *Reconciler) failed(ac *action.Configuration, hr *helmv2.HelmRelease, act helmv2.ReleaseAction, chartRef string, err error) outcome {
+	conds := reconcile.Conditions{List: &hr.Status.Conditions, Generation: hr.Generation}
+	reason := helmv2.InstallFailedReason
+	if act == helmv2.ReleaseActionUpgrade {
+		reason = helmv2.UpgradeFailedReason
+	}
+	msg := fmt.Sprintf("Helm %s failed for release %s with chart %s: %s", act, releaseID(hr), chartRef, err)
+	conds.False(helmv2.ReleasedCondition, reason, msg)
+	hr.Status.Failures++
+	var retries int
+	var strategy helmv2.RemediationStrategy
+	if act == helmv2.ReleaseActionInstall {
+		hr.Status.InstallFailures++
+		rem := hr.GetInstall().GetRemediation()
+		retries, strategy = rem.GetRetries(), helmv2.UninstallRemediationStrategy
+	} else {
+		hr.Status.UpgradeFailures++
+		rem := hr.GetUpgrade().GetRemediation()
+		retries, strategy = rem.GetRetries(), rem.GetStrategy()
+	}
+	failures := hr.Status.InstallFailures
+	if act == helmv2.ReleaseActionUpgrade {
+		failures = hr.Status.UpgradeFailures
+	}
+	if retries == 0 || (retries > 0 && failures > int64(retries)) {
+		return outcome{err: reconcile.Failed(reason, errors.New(msg))}
+	}
+	name := hr.GetReleaseName()
+	if strategy == helmv2.RollbackRemediationStrategy {
+		if prev := previousDeployed(ac, name); prev > 0 {
+			rb := action.NewRollback(ac)
+			rb.Version = prev
+			opts := hr.GetRollback()
+			rb.Timeout = opts.GetTimeout(hr.GetTimeout()).Duration
+			rb.CleanupOnFail, rb.DisableHooks = opts.CleanupOnFail, opts.DisableHooks
+			rb.WaitStrategy = kube.StatusWatcherStrategy
+			if opts.DisableWait {
+				rb.WaitStrategy = kube.HookOnlyStrategy
+			}
+			if rerr := rb.Run(name); rerr != nil {
+				conds.False(helmv2.RemediatedCondition, helmv2.RollbackFailedReason, fmt.Sprintf("Helm rollback to previous release %s.v%d failed: %s", releaseID(hr), prev, rerr))
+			} else {
+				conds.True(helmv2.RemediatedCondition, helmv2.RollbackSucceededReason, fmt.Sprintf("Helm rollback to previous release %s.v%d succeeded", releaseID(hr), prev))
+				if rel, err := lastRelease(ac, name); err == nil && rel != nil {
+					recordSnapshot(hr, rel, act, chartSource{})
+				}
+			}
+			return outcome{err: reconcile.Failed(reason, errors.New(msg))}
+		}
+	}
+	u := action.NewUninstall(ac)
+	u.Timeout = hr.GetUninstall().GetTimeout(hr.GetTimeout()).Duration
+	u.WaitStrategy = kube.HookOnlyStrategy
+	if _, uerr := u.Run(name); uerr != nil && !errors.Is(uerr, driver.ErrReleaseNotFound) {
+		conds.False(helmv2.RemediatedCondition, helmv2.UninstallFailedReason, fmt.Sprintf("Helm uninstall remediation for release %s failed: %s", releaseID(hr), uerr))
+	} else {
+		conds.True(helmv2.RemediatedCondition, helmv2.UninstallSucceededReason, fmt.Sprintf("Helm uninstall for release %s succeeded", releaseID(hr)))
+	}
+	return outcome{err: reconcile.Failed(reason, errors.New(msg))}
+}
+
+// previousDeployed is the version of the newest successfully deployed or superseded release
+// before the last one, 0 when there is none.
+func previousDeployed(ac *action.Configuration, name string) int {
+	hist, err := ac.Releases.History(name)
+	if err != nil {
+		return 0
+	}
+	best, lastVersion := 0, 0
+	for _, h := range hist {
+		if rel, ok := h.(*releasev1.Release); ok && rel.Version > lastVersion {
+			lastVersion = rel.Version
+		}
+	}
+	for _, h := range hist {
+		rel, ok := h.(*releasev1.Release)
+		if !ok || rel.Version == lastVersion {
+			continue
+		}
+		if (rel.Info.Status == common.StatusDeployed || rel.Info.Status == common.StatusSuperseded) && rel.Version > best {
+			best = rel.Version
+		}
+	}
+	return best
+}

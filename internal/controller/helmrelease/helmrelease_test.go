@@ -1,0 +1,189 @@
+package helmrelease_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weirgitops/weir/internal/testenv"
+	"github.com/weirgitops/weir/internal/testenv/chartrepo"
+)
+
+// appChart renders a ConfigMap whose value comes from the values, so every test can see what
+// was released without a kubelet.
+func appChart(version, extraTemplate string) chartrepo.Chart {
+	files := map[string]string{
+		"values.yaml":       "greeting: hello\n",
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cm\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  chart: {{ .Chart.Version | quote }}\n",
+	}
+	if extraTemplate != "" {
+		files["templates/extra.yaml"] = extraTemplate
+	}
+	return chartrepo.Chart{Name: "app", Version: version, Files: files}
+}
+
+func create(t *testing.T, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := env.Client.Create(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func helmRepository(ns, url string) *sourcev1.HelmRepository {
+	return &sourcev1.HelmRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "charts"},
+		Spec: sourcev1.HelmRepositorySpec{URL: url, Interval: metav1.Duration{Duration: time.Hour}}}
+}
+
+func release(ns, name, version, values string) *helmv2.HelmRelease {
+	hr := &helmv2.HelmRelease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: helmv2.HelmReleaseSpec{
+			Interval: metav1.Duration{Duration: time.Hour},
+			Chart: &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{
+				Chart: "app", Version: version, Interval: &metav1.Duration{Duration: time.Hour},
+				SourceRef: helmv2.CrossNamespaceObjectReference{Kind: sourcev1.HelmRepositoryKind, Name: "charts"},
+			}},
+		},
+	}
+	if values != "" {
+		hr.Spec.Values = &apiextensionsv1.JSON{Raw: []byte(values)}
+	}
+	return hr
+}
+
+func configMapData(t *testing.T, ns, name string) (map[string]string, error) {
+	var cm corev1.ConfigMap
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, &cm); err != nil {
+		return nil, err
+	}
+	return cm.Data, nil
+}
+
+func readyMessage(hr *helmv2.HelmRelease) string {
+	if c := apimeta.FindStatusCondition(hr.Status.Conditions, "Ready"); c != nil {
+		return c.Reason + ": " + c.Message
+	}
+	return ""
+}
+
+// TestHelmReleaseLifecycle installs a release from spec.chart, upgrades it on a values change,
+// a valuesFrom ConfigMap change and a new chart version, keeps Helm's own release records, and
+// uninstalls it when the HelmRelease is deleted.
+func TestHelmReleaseLifecycle(t *testing.T) {
+	charts := chartrepo.New(t, chartrepo.Options{})
+	charts.Add(t, appChart("1.0.0", ""))
+	ns := env.Namespace(t)
+	overrides := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "overrides"}, Data: map[string]string{"tail": "!"}}
+	repo := helmRepository(ns, charts.URL())
+	create(t, repo, overrides, release(ns, "app", "1.x", ""))
+	key := client.ObjectKey{Namespace: ns, Name: "app"}
+
+	hr := waitRelease(t, key, metav1.ConditionTrue, nil)
+	want := fmt.Sprintf("InstallSucceeded: Helm install succeeded for release %s/app.v1 with chart app@1.0.0", ns)
+	if got := readyMessage(hr); got != want {
+		t.Errorf("Ready %q, want %q", got, want)
+	}
+	if hr.Status.HelmChart != ns+"/"+ns+"-app" || len(hr.Status.History) != 1 || hr.Status.History[0].ChartVersion != "1.0.0" ||
+		hr.Status.History[0].Status != "deployed" || hr.Status.LastAttemptedRevision != "1.0.0" || hr.Status.StorageNamespace != ns {
+		t.Errorf("status %+v", hr.Status)
+	}
+	if d, err := configMapData(t, ns, "app-cm"); err != nil || d["greeting"] != "hello" {
+		t.Fatalf("released ConfigMap %v, %v", d, err)
+	}
+	// Helm's own record, as the helm CLI lists it.
+	var records corev1.SecretList
+	if err := env.Client.List(t.Context(), &records, client.InNamespace(ns), client.MatchingLabels{"owner": "helm", "name": "app"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(records.Items) != 1 || records.Items[0].Name != "sh.helm.release.v1.app.v1" || records.Items[0].Type != "helm.sh/release.v1" {
+		t.Errorf("Helm release records %v", records.Items)
+	}
+
+	// Inline values.
+	hr.Spec.Values = &apiextensionsv1.JSON{Raw: []byte(`{"greeting":"hi"}`)}
+	if err := env.Client.Update(t.Context(), hr); err != nil {
+		t.Fatal(err)
+	}
+	hr = waitRelease(t, key, metav1.ConditionTrue, func(hr *helmv2.HelmRelease) error {
+		if d, _ := configMapData(t, ns, "app-cm"); d["greeting"] != "hi" {
+			return fmt.Errorf("greeting %q, want the inline value", d["greeting"])
+		}
+		return nil
+	})
+	// A valuesFrom entry with a targetPath (the inline values no longer set that key: where
+	// they do, Flux merges them over a top-level targeted key at the end, and so does weir).
+	hr.Spec.Values = &apiextensionsv1.JSON{Raw: []byte(`{"other":"x"}`)}
+	hr.Spec.ValuesFrom = []helmv2.ValuesReference{{Kind: "ConfigMap", Name: "overrides", ValuesKey: "tail", TargetPath: "greeting"}}
+	if err := env.Client.Update(t.Context(), hr); err != nil {
+		t.Fatal(err)
+	}
+	waitRelease(t, key, metav1.ConditionTrue, func(hr *helmv2.HelmRelease) error {
+		if d, _ := configMapData(t, ns, "app-cm"); d["greeting"] != "!" {
+			return fmt.Errorf("greeting %q, want the valuesFrom targetPath value", d["greeting"])
+		}
+		return nil
+	})
+	overrides.Data["tail"] = "?"
+	if err := env.Client.Update(t.Context(), overrides); err != nil {
+		t.Fatal(err)
+	}
+	hr = waitRelease(t, key, metav1.ConditionTrue, func(hr *helmv2.HelmRelease) error {
+		if d, _ := configMapData(t, ns, "app-cm"); d["greeting"] != "?" {
+			return fmt.Errorf("greeting %q after the ConfigMap changed", d["greeting"])
+		}
+		return nil
+	})
+	if !strings.HasPrefix(readyMessage(hr), "UpgradeSucceeded: Helm upgrade succeeded for release "+ns+"/app.v4") {
+		t.Errorf("Ready %q", readyMessage(hr))
+	}
+
+	charts.Add(t, appChart("1.1.0", ""))
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, time.Now().Format(time.RFC3339Nano))
+	if err := env.Client.Patch(t.Context(), repo, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+		t.Fatal(err)
+	}
+	hr = waitRelease(t, key, metav1.ConditionTrue, func(hr *helmv2.HelmRelease) error {
+		if hr.Status.LastAttemptedRevision != "1.1.0" {
+			return fmt.Errorf("lastAttemptedRevision %s", hr.Status.LastAttemptedRevision)
+		}
+		return nil
+	})
+	if d, _ := configMapData(t, ns, "app-cm"); d["chart"] != "1.1.0" {
+		t.Errorf("chart %q after the new version", d["chart"])
+	}
+	if len(hr.Status.History) < 2 || hr.Status.History[0].Version != 5 || hr.Status.History[0].ChartVersion != "1.1.0" {
+		t.Errorf("history %+v", hr.Status.History)
+	}
+
+	if err := env.Client.Delete(t.Context(), hr); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 60*time.Second, func() error {
+		if _, err := configMapData(t, ns, "app-cm"); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("released ConfigMap still there: %w", err)
+		}
+		var hc sourcev1.HelmChart
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: ns + "-app"}, &hc); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("HelmChart still there: %w", err)
+		}
+		if err := env.Client.List(t.Context(), &records, client.InNamespace(ns), client.MatchingLabels{"owner": "helm"}); err != nil {
+			return err
+		}
+		if len(records.Items) != 0 {
+			return fmt.Errorf("%d Helm release records left", len(records.Items))
+		}
+		return nil
+	})
+}

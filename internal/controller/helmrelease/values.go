@@ -1,0 +1,89 @@
+package helmrelease
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"helm.sh/helm/v4/pkg/strvals"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+)
+
+// composeValues merges spec.valuesFrom and spec.values in Flux's order: valuesFrom entries in
+// list order (later wins); an entry with targetPath is set at that path (helm --set syntax,
+// --set-literal with literal) after the inline values are merged in; the inline values are
+// merged last.
+func composeValues(ctx context.Context, c client.Reader, hr *helmv2.HelmRelease) (map[string]any, error) {
+	out := map[string]any{}
+	inline := hr.GetValues()
+	for _, ref := range hr.Spec.ValuesFrom {
+		key := ref.GetValuesKey()
+		var data []byte
+		found := false
+		switch ref.Kind {
+		case "ConfigMap":
+			var cm corev1.ConfigMap
+			err := c.Get(ctx, client.ObjectKey{Namespace: hr.Namespace, Name: ref.Name}, &cm)
+			if err != nil && (!apierrors.IsNotFound(err) || !ref.Optional) {
+				return nil, fmt.Errorf("could not find %s '%s/%s'", ref.Kind, hr.Namespace, ref.Name)
+			}
+			if err == nil {
+				var v string
+				v, found = cm.Data[key]
+				data = []byte(v)
+			}
+		case "Secret":
+			var s corev1.Secret
+			err := c.Get(ctx, client.ObjectKey{Namespace: hr.Namespace, Name: ref.Name}, &s)
+			if err != nil && (!apierrors.IsNotFound(err) || !ref.Optional) {
+				return nil, fmt.Errorf("could not find %s '%s/%s'", ref.Kind, hr.Namespace, ref.Name)
+			}
+			if err == nil {
+				data, found = s.Data[key]
+			}
+		default:
+			return nil, fmt.Errorf("unsupported ValuesReference kind '%s'", ref.Kind)
+		}
+		if !found {
+			if ref.Optional {
+				continue
+			}
+			return nil, fmt.Errorf("missing key '%s' in %s '%s/%s'", key, ref.Kind, hr.Namespace, ref.Name)
+		}
+		if ref.TargetPath != "" {
+			out = loader.MergeMaps(out, inline)
+			expr := ref.TargetPath + "=" + string(data)
+			var err error
+			if ref.Literal {
+				err = strvals.ParseLiteralInto(expr, out)
+			} else {
+				err = strvals.ParseInto(expr, out)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("unable to merge value from key '%s' in %s '%s/%s' into target path '%s': %w",
+					key, ref.Kind, hr.Namespace, ref.Name, ref.TargetPath, err)
+			}
+			continue
+		}
+		var v map[string]any
+		if err := yaml.Unmarshal(data, &v); err != nil {
+			return nil, fmt.Errorf("unable to read values from key '%s' in %s '%s/%s': %w", key, ref.Kind, hr.Namespace, ref.Name, err)
+		}
+		out = loader.MergeMaps(out, v)
+	}
+	return loader.MergeMaps(out, inline), nil
+}
+
+// configDigest is the digest of the composed values, Flux's lastAttemptedConfigDigest.
+func configDigest(values map[string]any) string {
+	data, _ := json.Marshal(values) // maps marshal with sorted keys
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
