@@ -109,12 +109,19 @@ func (r *Retry) result(key types.NamespacedName, err error, interval, retry time
 	if we != nil {
 		return ctrl.Result{RequeueAfter: max(we.RequeueAfter, backoff)}
 	}
+	if retry == BackoffOnly {
+		return ctrl.Result{RequeueAfter: backoff}
+	}
 	if retry <= 0 {
 		retry = interval
 	}
 	retry, _ = r.Interval(retry)
 	return ctrl.Result{RequeueAfter: Jitter(max(retry, backoff))}
 }
+
+// BackoffOnly, as a retry interval, retries a failure after the per-object backoff alone
+// (--min-retry-delay doubling to --max-retry-delay), as Flux's sources and HelmReleases do.
+const BackoffOnly time.Duration = 1
 
 // Failures returns the number of consecutive failed reconciles of key.
 func (r *Retry) Failures(key types.NamespacedName) int {

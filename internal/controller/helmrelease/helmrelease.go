@@ -146,7 +146,7 @@ func (r *Reconciler) Fields(hr *helmv2.HelmRelease) reconcile.Fields {
 	return reconcile.Fields{
 		Conditions: &hr.Status.Conditions, ObservedGeneration: &hr.Status.ObservedGeneration,
 		LastHandledReconcileAt: &hr.Status.LastHandledReconcileAt, Suspended: hr.Spec.Suspend,
-		Interval: hr.Spec.Interval.Duration, Revision: hr.Status.LastAttemptedRevision,
+		Interval: hr.Spec.Interval.Duration, RetryInterval: reconcile.BackoffOnly, Revision: hr.Status.LastAttemptedRevision,
 	}
 }
 
@@ -469,23 +469,35 @@ func (r *Reconciler) failed(ac *action.Configuration, hr *helmv2.HelmRelease, ac
 	msg := fmt.Sprintf("Helm %s failed for release %s with chart %s: %s", act, releaseID(hr), chartRef, err)
 	conds.False(helmv2.ReleasedCondition, reason, msg)
 	hr.Status.Failures++
-	var retries int
-	var strategy helmv2.RemediationStrategy
+	var (
+		retries  int
+		strategy helmv2.RemediationStrategy
+		last     bool
+	)
 	if act == helmv2.ReleaseActionInstall {
 		hr.Status.InstallFailures++
 		rem := hr.GetInstall().GetRemediation()
-		retries, strategy = rem.GetRetries(), helmv2.UninstallRemediationStrategy
+		retries, strategy, last = rem.GetRetries(), helmv2.UninstallRemediationStrategy, rem.MustRemediateLastFailure()
 	} else {
 		hr.Status.UpgradeFailures++
 		rem := hr.GetUpgrade().GetRemediation()
-		retries, strategy = rem.GetRetries(), rem.GetStrategy()
+		retries, strategy, last = rem.GetRetries(), rem.GetStrategy(), rem.MustRemediateLastFailure()
 	}
 	failures := hr.Status.InstallFailures
 	if act == helmv2.ReleaseActionUpgrade {
 		failures = hr.Status.UpgradeFailures
 	}
-	if retries == 0 || (retries > 0 && failures > int64(retries)) {
+	// Retries used up: the release stays failed (remediated first when remediateLastFailure)
+	// until the chart, the values or the spec change, or a reset is requested.
+	exhausted := retries >= 0 && failures > int64(retries)
+	fail := func() outcome {
+		if exhausted {
+			return outcome{err: reconcile.Stalled(reason, errors.New(msg))}
+		}
 		return outcome{err: reconcile.Failed(reason, errors.New(msg))}
+	}
+	if retries == 0 || (exhausted && !last) {
+		return fail()
 	}
 	name := hr.GetReleaseName()
 	if strategy == helmv2.RollbackRemediationStrategy {
@@ -504,10 +516,10 @@ func (r *Reconciler) failed(ac *action.Configuration, hr *helmv2.HelmRelease, ac
 			} else {
 				conds.True(helmv2.RemediatedCondition, helmv2.RollbackSucceededReason, fmt.Sprintf("Helm rollback to previous release %s.v%d succeeded", releaseID(hr), prev))
 				if rel, err := lastRelease(ac, name); err == nil && rel != nil {
-					recordSnapshot(hr, rel, act, chartSource{})
+					recordSnapshot(hr, rel, helmv2.ReleaseActionUpgrade, chartSource{})
 				}
 			}
-			return outcome{err: reconcile.Failed(reason, errors.New(msg))}
+			return fail()
 		}
 	}
 	u := action.NewUninstall(ac)
@@ -518,7 +530,7 @@ func (r *Reconciler) failed(ac *action.Configuration, hr *helmv2.HelmRelease, ac
 	} else {
 		conds.True(helmv2.RemediatedCondition, helmv2.UninstallSucceededReason, fmt.Sprintf("Helm uninstall for release %s succeeded", releaseID(hr)))
 	}
-	return outcome{err: reconcile.Failed(reason, errors.New(msg))}
+	return fail()
 }
 
 // previousDeployed is the version of the newest successfully deployed or superseded release

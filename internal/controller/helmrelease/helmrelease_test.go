@@ -8,11 +8,15 @@ import (
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/release/common"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/testenv"
@@ -186,4 +190,111 @@ func TestHelmReleaseLifecycle(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// helmStorage opens the Helm release records of namespace ns, as the helm CLI does.
+func helmStorage(t *testing.T, ns string) *action.Configuration {
+	t.Helper()
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig, flags.Namespace = &env.Kubeconfig, &ns
+	ac := action.NewConfiguration()
+	if err := ac.Init(flags, ns, "secret"); err != nil {
+		t.Fatal(err)
+	}
+	return ac
+}
+
+// TestHelmReleaseUnlocksPending: a release left pending-upgrade (as by a controller killed
+// mid-upgrade) is unlocked on the next reconcile and upgraded; the history says what happened.
+func TestHelmReleaseUnlocksPending(t *testing.T) {
+	charts := chartrepo.New(t, chartrepo.Options{})
+	charts.Add(t, appChart("1.0.0", ""))
+	ns := env.Namespace(t)
+	create(t, helmRepository(ns, charts.URL()), release(ns, "app", "1.x", ""))
+	key := client.ObjectKey{Namespace: ns, Name: "app"}
+	hr := waitRelease(t, key, metav1.ConditionTrue, nil)
+
+	// What a crash mid-upgrade leaves: a newer record, pending-upgrade.
+	ac := helmStorage(t, ns)
+	last, err := ac.Releases.Last("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := last.(*releasev1.Release)
+	pending := *rel
+	info := *rel.Info
+	pending.Info, pending.Version = &info, rel.Version+1
+	pending.SetStatus(common.StatusPendingUpgrade, "Preparing upgrade")
+	if err := ac.Releases.Create(&pending); err != nil {
+		t.Fatal(err)
+	}
+
+	hr.Spec.Values = &apiextensionsv1.JSON{Raw: []byte(`{"greeting":"after the crash"}`)}
+	if err := env.Client.Update(t.Context(), hr); err != nil {
+		t.Fatal(err)
+	}
+	hr = waitRelease(t, key, metav1.ConditionTrue, func(hr *helmv2.HelmRelease) error {
+		if d, _ := configMapData(t, ns, "app-cm"); d["greeting"] != "after the crash" {
+			return fmt.Errorf("greeting %q", d["greeting"])
+		}
+		return nil
+	})
+	hist, err := ac.Releases.History("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[int]string{}
+	for _, h := range hist {
+		r := h.(*releasev1.Release)
+		status[r.Version] = r.Info.Status.String() + " " + r.Info.Description
+	}
+	if !strings.HasPrefix(status[2], "failed Release unlocked from stale 'pending-upgrade' state") || !strings.HasPrefix(status[3], "deployed") {
+		t.Errorf("release history %v", status)
+	}
+	if hr.Status.History[0].Version != 3 {
+		t.Errorf("status.history %+v", hr.Status.History)
+	}
+}
+
+// TestHelmReleaseRollsBackFailedUpgrade: an upgrade to a chart the API server refuses fails
+// with UpgradeFailed; with retries, the release is rolled back (Remediated) and what was
+// released stays; with retries used up, the release stalls until something changes.
+func TestHelmReleaseRollsBackFailedUpgrade(t *testing.T) {
+	charts := chartrepo.New(t, chartrepo.Options{})
+	charts.Add(t, appChart("1.0.0", ""))
+	ns := env.Namespace(t)
+	repo := helmRepository(ns, charts.URL())
+	hr := release(ns, "app", "*", "")
+	hr.Spec.Upgrade = &helmv2.Upgrade{Remediation: &helmv2.UpgradeRemediation{Retries: 1}}
+	create(t, repo, hr)
+	key := client.ObjectKey{Namespace: ns, Name: "app"}
+	waitRelease(t, key, metav1.ConditionTrue, nil)
+
+	// 2.0.0 renders a Service the API server refuses (an invalid port).
+	charts.Add(t, appChart("2.0.0", "apiVersion: v1\nkind: Service\nmetadata:\n  name: broken\nspec:\n  ports:\n  - port: 700000\n"))
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, time.Now().Format(time.RFC3339Nano))
+	if err := env.Client.Patch(t.Context(), repo, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+		t.Fatal(err)
+	}
+	hr = waitRelease(t, key, metav1.ConditionFalse, func(hr *helmv2.HelmRelease) error {
+		if hr.Status.UpgradeFailures < 2 {
+			return fmt.Errorf("%d upgrade failures", hr.Status.UpgradeFailures)
+		}
+		return nil
+	})
+	ready := apimeta.FindStatusCondition(hr.Status.Conditions, "Ready")
+	released := apimeta.FindStatusCondition(hr.Status.Conditions, "Released")
+	remediated := apimeta.FindStatusCondition(hr.Status.Conditions, "Remediated")
+	if released == nil || released.Reason != helmv2.UpgradeFailedReason || !strings.Contains(released.Message, "app@2.0.0") {
+		t.Errorf("Released %+v", released)
+	}
+	if remediated == nil || remediated.Reason != helmv2.RollbackSucceededReason {
+		t.Errorf("Remediated %+v", remediated)
+	}
+	if !apimeta.IsStatusConditionTrue(hr.Status.Conditions, "Stalled") {
+		t.Errorf("retries used up, want Stalled: Ready %+v", ready)
+	}
+	if d, _ := configMapData(t, ns, "app-cm"); d["chart"] != "1.0.0" {
+		t.Errorf("after the rollback the ConfigMap says chart %q, want 1.0.0", d["chart"])
+	}
 }

@@ -75,7 +75,7 @@ func (r *BucketReconciler) Fields(obj *sourcev1.Bucket) reconcile.Fields {
 	return reconcile.Fields{
 		Conditions: &obj.Status.Conditions, ObservedGeneration: &obj.Status.ObservedGeneration,
 		LastHandledReconcileAt: &obj.Status.LastHandledReconcileAt, Suspended: obj.Spec.Suspend,
-		Interval: obj.Spec.Interval.Duration, Revision: rev,
+		Interval: obj.Spec.Interval.Duration, RetryInterval: reconcile.BackoffOnly, Revision: rev,
 	}
 }
 

@@ -104,7 +104,7 @@ func (r *GitRepositoryReconciler) Fields(obj *sourcev1.GitRepository) reconcile.
 	return reconcile.Fields{
 		Conditions: &obj.Status.Conditions, ObservedGeneration: &obj.Status.ObservedGeneration,
 		LastHandledReconcileAt: &obj.Status.LastHandledReconcileAt, Suspended: obj.Spec.Suspend,
-		Interval: obj.Spec.Interval.Duration, Revision: artifactRevision(obj),
+		Interval: obj.Spec.Interval.Duration, RetryInterval: reconcile.BackoffOnly, Revision: artifactRevision(obj),
 	}
 }
 

@@ -130,7 +130,7 @@ func (r *HelmChartReconciler) Fields(obj *sourcev1.HelmChart) reconcile.Fields {
 	return reconcile.Fields{
 		Conditions: &obj.Status.Conditions, ObservedGeneration: &obj.Status.ObservedGeneration,
 		LastHandledReconcileAt: &obj.Status.LastHandledReconcileAt, Suspended: obj.Spec.Suspend,
-		Interval: obj.Spec.Interval.Duration, Revision: rev,
+		Interval: obj.Spec.Interval.Duration, RetryInterval: reconcile.BackoffOnly, Revision: rev,
 	}
 }
 

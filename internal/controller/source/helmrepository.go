@@ -135,7 +135,7 @@ func (r *HelmRepositoryReconciler) Fields(obj *sourcev1.HelmRepository) reconcil
 	return reconcile.Fields{
 		Conditions: &obj.Status.Conditions, ObservedGeneration: &obj.Status.ObservedGeneration,
 		LastHandledReconcileAt: &obj.Status.LastHandledReconcileAt, Suspended: obj.Spec.Suspend,
-		Interval: interval, Revision: rev,
+		Interval: interval, RetryInterval: reconcile.BackoffOnly, Revision: rev,
 	}
 }
 

@@ -83,7 +83,7 @@ func (r *OCIRepositoryReconciler) Fields(obj *sourcev1.OCIRepository) reconcile.
 	return reconcile.Fields{
 		Conditions: &obj.Status.Conditions, ObservedGeneration: &obj.Status.ObservedGeneration,
 		LastHandledReconcileAt: &obj.Status.LastHandledReconcileAt, Suspended: obj.Spec.Suspend,
-		Interval: obj.Spec.Interval.Duration, Revision: rev,
+		Interval: obj.Spec.Interval.Duration, RetryInterval: reconcile.BackoffOnly, Revision: rev,
 	}
 }
 
