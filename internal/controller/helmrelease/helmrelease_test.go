@@ -8,6 +8,11 @@ import (
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/release/common"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
@@ -19,8 +24,10 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weirgitops/weir/internal/source/oci"
 	"github.com/weirgitops/weir/internal/testenv"
 	"github.com/weirgitops/weir/internal/testenv/chartrepo"
+	"github.com/weirgitops/weir/internal/testenv/ociregistry"
 )
 
 // appChart renders a ConfigMap whose value comes from the values, so every test can see what
@@ -296,5 +303,47 @@ func TestHelmReleaseRollsBackFailedUpgrade(t *testing.T) {
 	}
 	if d, _ := configMapData(t, ns, "app-cm"); d["chart"] != "1.0.0" {
 		t.Errorf("after the rollback the ConfigMap says chart %q, want 1.0.0", d["chart"])
+	}
+}
+
+// TestHelmReleaseFromOCIRepository installs a chart that an OCIRepository copies from a
+// registry (chartRef), recording the digest in the attempted revision and the history.
+func TestHelmReleaseFromOCIRepository(t *testing.T) {
+	reg := ociregistry.New(t, ociregistry.Options{})
+	chartData := chartrepo.Package(t, appChart("3.0.0", ""))
+	img, err := mutate.Append(mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), "application/vnd.cncf.helm.config.v1+json"),
+		mutate.Addendum{Layer: static.NewLayer(chartData, oci.HelmChartContentMediaType)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := oci.ParseArtifact(reg.URL("charts/app")+":3.0.0", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, remote.WithContext(t.Context())); err != nil {
+		t.Fatal(err)
+	}
+	ns := env.Namespace(t)
+	src := &sourcev1.OCIRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"},
+		Spec: sourcev1.OCIRepositorySpec{URL: reg.URL("charts/app"), Reference: &sourcev1.OCIRepositoryRef{Tag: "3.0.0"},
+			Interval:      metav1.Duration{Duration: time.Hour},
+			LayerSelector: &sourcev1.OCILayerSelector{MediaType: oci.HelmChartContentMediaType, Operation: sourcev1.OCILayerCopy}}}
+	hr := &helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"},
+		Spec: helmv2.HelmReleaseSpec{Interval: metav1.Duration{Duration: time.Hour},
+			ChartRef: &helmv2.CrossNamespaceSourceReference{Kind: sourcev1.OCIRepositoryKind, Name: "app"}}}
+	create(t, src, hr)
+	hr = waitRelease(t, client.ObjectKey{Namespace: ns, Name: "app"}, metav1.ConditionTrue, nil)
+	if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(src), src); err != nil {
+		t.Fatal(err)
+	}
+	hex := src.Status.Artifact.Revision[strings.LastIndex(src.Status.Artifact.Revision, ":")+1:]
+	if want := "3.0.0+" + hex[:12]; hr.Status.LastAttemptedRevision != want {
+		t.Errorf("lastAttemptedRevision %s, want %s", hr.Status.LastAttemptedRevision, want)
+	}
+	if hr.Status.History[0].OCIDigest != src.Status.Artifact.Digest || hr.Status.History[0].ChartVersion != "3.0.0" {
+		t.Errorf("history %+v", hr.Status.History[0])
+	}
+	if d, _ := configMapData(t, ns, "app-cm"); d["chart"] != "3.0.0" {
+		t.Errorf("released ConfigMap %v", d)
 	}
 }
