@@ -17,11 +17,24 @@ import (
 	"github.com/weirgitops/weir/internal/reconcile"
 )
 
-// Object is a Flux object with dependsOn.
+// Object is a Flux object with conditions; its dependsOn come from Checker.DependsOn, or from
+// a GetDependsOn() []meta.DependencyReference method (Kustomization's).
 type Object interface {
 	client.Object
-	GetDependsOn() []meta.DependencyReference
 	GetConditions() []metav1.Condition
+}
+
+// withDependsOn is the Kustomization's shape of dependsOn.
+type withDependsOn interface {
+	GetDependsOn() []meta.DependencyReference
+}
+
+// DependsOnOf returns obj's dependsOn through its GetDependsOn method, nil without one.
+func DependsOnOf(obj client.Object) []meta.DependencyReference {
+	if d, ok := obj.(withDependsOn); ok {
+		return d.GetDependsOn()
+	}
+	return nil
 }
 
 // ExprCostLimit bounds the evaluation cost of a readyExpr (CEL's cost units).
@@ -44,6 +57,15 @@ type Checker[T Object] struct {
 	// Also, when set, is a further condition on a dependency that is otherwise ready; it
 	// returns why the dependency is not ready yet, or "".
 	Also func(obj, dep T) string
+	// DependsOn returns an object's dependencies; DependsOnOf when nil.
+	DependsOn func(T) []meta.DependencyReference
+}
+
+func (c *Checker[T]) dependsOn(obj T) []meta.DependencyReference {
+	if c.DependsOn != nil {
+		return c.DependsOn(obj)
+	}
+	return DependsOnOf(obj)
 }
 
 // Key is the index key of a dependency of obj: "namespace/name".
@@ -55,11 +77,11 @@ func Key(obj client.Object, d meta.DependencyReference) string {
 	return ns + "/" + d.Name
 }
 
-// IndexKeys are obj's dependencies as field-index keys, so that a dependency turning Ready
-// finds its dependents.
-func IndexKeys(obj Object) []string {
-	keys := make([]string, 0, len(obj.GetDependsOn()))
-	for _, d := range obj.GetDependsOn() {
+// IndexKeys are obj's dependencies (deps) as field-index keys, so that a dependency turning
+// Ready finds its dependents.
+func IndexKeys(obj client.Object, deps []meta.DependencyReference) []string {
+	keys := make([]string, 0, len(deps))
+	for _, d := range deps {
 		keys = append(keys, Key(obj, d))
 	}
 	return keys
@@ -69,13 +91,13 @@ func IndexKeys(obj Object) []string {
 // that is not (retried at RequeueDependency, or when it turns Ready), and a stalled error for
 // a cycle, a refused cross-namespace reference or a bad readyExpr.
 func (c *Checker[T]) Check(ctx context.Context, obj T) error {
-	if len(obj.GetDependsOn()) == 0 {
+	if len(c.dependsOn(obj)) == 0 {
 		return nil
 	}
 	if cycle := c.FindCycle(ctx, obj); cycle != "" {
 		return reconcile.Stalled(compat.DependencyNotReadyReason, fmt.Errorf("dependency cycle: %s", cycle))
 	}
-	for _, d := range obj.GetDependsOn() {
+	for _, d := range c.dependsOn(obj) {
 		key := Key(obj, d)
 		ns, name, _ := strings.Cut(key, "/")
 		if c.NoCrossNamespaceRefs && ns != obj.GetNamespace() {
@@ -127,7 +149,7 @@ func (c *Checker[T]) FindCycle(ctx context.Context, obj T) string {
 	walk = func(key string, o T) bool {
 		path = append(path, key)
 		defer func() { path = path[:len(path)-1] }()
-		for _, d := range o.GetDependsOn() {
+		for _, d := range c.dependsOn(o) {
 			next := Key(o, d)
 			if next == start {
 				path = append(path, next)

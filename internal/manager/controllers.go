@@ -20,6 +20,7 @@ import (
 	"github.com/weirgitops/weir/internal/controller/kustomize"
 	"github.com/weirgitops/weir/internal/controller/source"
 	"github.com/weirgitops/weir/internal/event"
+	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/reconcile"
 	"github.com/weirgitops/weir/internal/source/helm"
 	"github.com/weirgitops/weir/internal/source/oci"
@@ -102,12 +103,13 @@ var controllers = []controller{
 	}},
 	{name: "helmrelease", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
 		r := &helmrelease.Reconciler{
-			Client:               mgr.GetClient(),
-			Store:                s.store,
-			Recorder:             s.recorder(mgr, helmrelease.ControllerName, helmv2.GroupVersion.Group),
-			Retry:                s.retry(),
-			RequeueDependency:    s.opts.RequeueDependency,
-			NoCrossNamespaceRefs: s.opts.NoCrossNamespaceRefs,
+			Client:                     mgr.GetClient(),
+			Store:                      s.store,
+			Recorder:                   s.recorder(mgr, helmrelease.ControllerName, helmv2.GroupVersion.Group),
+			Retry:                      s.retry(),
+			RequeueDependency:          s.opts.RequeueDependency,
+			NoCrossNamespaceRefs:       s.opts.NoCrossNamespaceRefs,
+			AdditiveCELDependencyCheck: s.opts.Gates.Enabled(features.AdditiveCELDependencyCheck),
 			Targets: &target.Factory{Base: mgr.GetConfig(), Reader: mgr.GetAPIReader(),
 				DefaultServiceAccount: s.opts.DefaultServiceAccount},
 			Log: s.log.WithName("helm"),

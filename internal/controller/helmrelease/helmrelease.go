@@ -27,6 +27,7 @@ import (
 
 	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/depends"
 	"github.com/weirgitops/weir/internal/event"
 	"github.com/weirgitops/weir/internal/reconcile"
 	"github.com/weirgitops/weir/internal/target"
@@ -54,6 +55,8 @@ type Reconciler struct {
 	// RequeueDependency is how soon a release whose chart is not ready looks again.
 	RequeueDependency    time.Duration
 	NoCrossNamespaceRefs bool
+	// AdditiveCELDependencyCheck is Flux's gate: a readyExpr adds to the built-in readiness.
+	AdditiveCELDependencyCheck bool
 	// Log receives the Helm SDK's log.
 	Log logr.Logger
 }
@@ -94,6 +97,11 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 	}); err != nil {
 		return fmt.Errorf("index %s: %w", valuesFromIndex, err)
 	}
+	if err := idx.IndexField(ctx, &helmv2.HelmRelease{}, dependsOnIndex, func(o client.Object) []string {
+		return depends.IndexKeys(o, dependsOn(o.(*helmv2.HelmRelease)))
+	}); err != nil {
+		return fmt.Errorf("index %s: %w", dependsOnIndex, err)
+	}
 	by := func(index string, key func(client.Object) string) handler.EventHandler {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
 			var list helmv2.HelmReleaseList
@@ -117,6 +125,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 		Watches(&sourcev1.HelmChart{}, by(chartSourceIndex, kindKey(sourcev1.HelmChartKind)), builder.WithPredicates(reconcile.ArtifactChanged{})).
 		Watches(&sourcev1.OCIRepository{}, by(chartSourceIndex, kindKey(sourcev1.OCIRepositoryKind)), builder.WithPredicates(reconcile.ArtifactChanged{})).
 		Watches(&sourcev1.ExternalArtifact{}, by(chartSourceIndex, kindKey(sourcev1.ExternalArtifactKind)), builder.WithPredicates(reconcile.ArtifactChanged{})).
+		Watches(&helmv2.HelmRelease{}, by(dependsOnIndex, func(o client.Object) string { return o.GetNamespace() + "/" + o.GetName() }),
+			builder.WithPredicates(becameReady{})).
 		Watches(&corev1.ConfigMap{}, by(valuesFromIndex, kindKey("ConfigMap")), builder.OnlyMetadata,
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&corev1.Secret{}, by(valuesFromIndex, kindKey("Secret")), builder.OnlyMetadata,
@@ -256,6 +266,9 @@ func (r *Reconciler) actionConfig(ctx context.Context, hr *helmv2.HelmRelease) (
 
 // Run resolves the chart, composes the values, and installs, upgrades or leaves the release.
 func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress func(string)) outcome {
+	if err := r.checkDependencies(ctx, hr); err != nil {
+		return outcome{err: err}
+	}
 	src, err := r.source(ctx, hr)
 	if err != nil {
 		return outcome{err: err}

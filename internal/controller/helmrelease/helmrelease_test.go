@@ -347,3 +347,27 @@ func TestHelmReleaseFromOCIRepository(t *testing.T) {
 		t.Errorf("released ConfigMap %v", d)
 	}
 }
+
+// TestHelmReleaseDependsOn: a release waits for its dependency (DependencyNotReady) and is
+// installed as soon as the dependency is released.
+func TestHelmReleaseDependsOn(t *testing.T) {
+	charts := chartrepo.New(t, chartrepo.Options{})
+	charts.Add(t, appChart("1.0.0", ""))
+	ns := env.Namespace(t)
+	dependent := release(ns, "b", "*", "")
+	dependent.Spec.DependsOn = []helmv2.DependencyReference{{Name: "a"}}
+	create(t, helmRepository(ns, charts.URL()), dependent)
+	hr := waitRelease(t, client.ObjectKey{Namespace: ns, Name: "b"}, metav1.ConditionFalse, nil)
+	if c := apimeta.FindStatusCondition(hr.Status.Conditions, "Ready"); c.Reason != "DependencyNotReady" ||
+		c.Message != fmt.Sprintf("dependency '%s/a' not found", ns) {
+		t.Errorf("Ready %s %q", c.Reason, c.Message)
+	}
+	if _, err := configMapData(t, ns, "b-cm"); !apierrors.IsNotFound(err) {
+		t.Errorf("b released before its dependency: %v", err)
+	}
+	create(t, release(ns, "a", "*", ""))
+	waitRelease(t, client.ObjectKey{Namespace: ns, Name: "b"}, metav1.ConditionTrue, nil)
+	if _, err := configMapData(t, ns, "b-cm"); err != nil {
+		t.Errorf("b not released after a: %v", err)
+	}
+}

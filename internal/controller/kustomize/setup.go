@@ -67,7 +67,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 	idx := mgr.GetFieldIndexer()
 	indexes := map[string]client.IndexerFunc{
 		sourceIndex:    func(o client.Object) []string { return []string{sourceRefKey(o.(*kustomizev1.Kustomization))} },
-		dependsOnIndex: func(o client.Object) []string { return depends.IndexKeys(o.(*kustomizev1.Kustomization)) },
+		dependsOnIndex: func(o client.Object) []string { return depends.IndexKeys(o, depends.DependsOnOf(o)) },
 		varsFromIndex: func(o client.Object) []string {
 			ks := o.(*kustomizev1.Kustomization)
 			var keys []string
