@@ -110,6 +110,7 @@ var controllers = []controller{
 			RequeueDependency:          s.opts.RequeueDependency,
 			NoCrossNamespaceRefs:       s.opts.NoCrossNamespaceRefs,
 			AdditiveCELDependencyCheck: s.opts.Gates.Enabled(features.AdditiveCELDependencyCheck),
+			TempDir:                    s.opts.TempDir,
 			Targets: &target.Factory{Base: mgr.GetConfig(), Reader: mgr.GetAPIReader(),
 				DefaultServiceAccount: s.opts.DefaultServiceAccount},
 			Log: s.log.WithName("helm"),

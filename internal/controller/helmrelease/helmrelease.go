@@ -55,6 +55,8 @@ type Reconciler struct {
 	// RequeueDependency is how soon a release whose chart is not ready looks again.
 	RequeueDependency    time.Duration
 	NoCrossNamespaceRefs bool
+	// TempDir is where post-renderers work; the system temporary directory when empty.
+	TempDir string
 	// AdditiveCELDependencyCheck is Flux's gate: a readyExpr adds to the built-in readiness.
 	AdditiveCELDependencyCheck bool
 	// Log receives the Helm SDK's log.
@@ -389,6 +391,7 @@ func (r *Reconciler) runAction(ctx context.Context, ac *action.Configuration, hr
 		}
 		in.SkipCRDs = opts.SkipCRDs || opts.CRDs == helmv2.Skip
 		in.TakeOwnership = !opts.DisableTakeOwnership
+		in.PostRenderer, in.PostRenderStrategy = newPostRenderer(ctx, r.TempDir, hr), strategy(hr)
 		if last != nil { // uninstalled with history kept
 			in.Replace = true
 		}
@@ -409,6 +412,7 @@ func (r *Reconciler) runAction(ctx context.Context, ac *action.Configuration, hr
 	up.MaxHistory = hr.GetMaxHistory()
 	up.TakeOwnership = !opts.DisableTakeOwnership
 	up.SkipCRDs = opts.CRDs == "" || opts.CRDs == helmv2.Skip
+	up.PostRenderer, up.PostRenderStrategy = newPostRenderer(ctx, r.TempDir, hr), strategy(hr)
 	rel, err := up.RunWithContext(ctx, hr.GetReleaseName(), ch, values)
 	return asRelease(rel), err
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	"github.com/fluxcd/pkg/apis/kustomize"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -369,5 +370,34 @@ func TestHelmReleaseDependsOn(t *testing.T) {
 	waitRelease(t, client.ObjectKey{Namespace: ns, Name: "b"}, metav1.ConditionTrue, nil)
 	if _, err := configMapData(t, ns, "b-cm"); err != nil {
 		t.Errorf("b not released after a: %v", err)
+	}
+}
+
+// TestHelmReleasePostRenderers: kustomize patches of spec.postRenderers, spec.commonMetadata
+// and Flux's own labels land on the released objects.
+func TestHelmReleasePostRenderers(t *testing.T) {
+	charts := chartrepo.New(t, chartrepo.Options{})
+	charts.Add(t, appChart("1.0.0", ""))
+	ns := env.Namespace(t)
+	hr := release(ns, "app", "*", "")
+	hr.Spec.PostRenderers = []helmv2.PostRenderer{{Kustomize: &helmv2.Kustomize{Patches: []kustomize.Patch{{
+		Patch: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-cm\ndata:\n  patched: \"yes\"\n"}}}}}
+	hr.Spec.CommonMetadata = &helmv2.CommonMetadata{Labels: map[string]string{"team": "platform"}, Annotations: map[string]string{"owner": "weir"}}
+	create(t, helmRepository(ns, charts.URL()), hr)
+	waitRelease(t, client.ObjectKey{Namespace: ns, Name: "app"}, metav1.ConditionTrue, nil)
+	var cm corev1.ConfigMap
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "app-cm"}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data["patched"] != "yes" || cm.Data["greeting"] != "hello" {
+		t.Errorf("data %v, want the patch applied over the chart's", cm.Data)
+	}
+	for k, v := range map[string]string{"team": "platform", "helm.toolkit.fluxcd.io/name": "app", "helm.toolkit.fluxcd.io/namespace": ns} {
+		if cm.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q (labels %v)", k, cm.Labels[k], v, cm.Labels)
+		}
+	}
+	if cm.Annotations["owner"] != "weir" {
+		t.Errorf("annotations %v", cm.Annotations)
 	}
 }

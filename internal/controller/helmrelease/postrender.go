@@ -1,0 +1,93 @@
+package helmrelease
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/kustomize"
+	"helm.sh/helm/v4/pkg/action"
+	"sigs.k8s.io/yaml"
+
+	"github.com/weirgitops/weir/internal/build"
+)
+
+// postRenderer runs after Helm renders the chart: spec.postRenderers' kustomize patches and
+// images, in order, then spec.commonMetadata and Flux's own labels
+// (helm.toolkit.fluxcd.io/name, …/namespace) on every object.
+type postRenderer struct {
+	ctx       context.Context
+	tempDir   string
+	renderers []helmv2.PostRenderer
+	common    *helmv2.CommonMetadata
+	name, ns  string
+}
+
+func newPostRenderer(ctx context.Context, tempDir string, hr *helmv2.HelmRelease) *postRenderer {
+	return &postRenderer{ctx: ctx, tempDir: tempDir, renderers: hr.Spec.PostRenderers, common: hr.Spec.CommonMetadata,
+		name: hr.Name, ns: hr.Namespace}
+}
+
+// strategy is spec.postRenderStrategy as the Helm SDK names it; Flux 2.9's default is
+// combined (hooks are post-rendered too).
+func strategy(hr *helmv2.HelmRelease) action.PostRenderStrategy {
+	switch hr.GetPostRenderStrategy() {
+	case "nohooks":
+		return action.PostRenderStrategyNoHooks
+	case "separate":
+		return action.PostRenderStrategySeparate
+	}
+	return action.PostRenderStrategyCombined
+}
+
+// Run post-renders the manifests.
+func (p *postRenderer) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
+	if rendered == nil || len(bytes.TrimSpace(rendered.Bytes())) == 0 {
+		return rendered, nil
+	}
+	var patches []kustomize.Patch
+	var images []kustomize.Image
+	for _, r := range p.renderers {
+		if r.Kustomize != nil {
+			patches = append(patches, r.Kustomize.Patches...)
+			images = append(images, r.Kustomize.Images...)
+		}
+	}
+	labels := map[string]string{nameLabel: p.name, namespaceLabel: p.ns}
+	var annotations map[string]string
+	if p.common != nil {
+		for k, v := range p.common.Labels {
+			labels[k] = v
+		}
+		annotations = p.common.Annotations
+	}
+	dir, err := os.MkdirTemp(p.tempDir, "helm-postrender-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "rendered.yaml"), rendered.Bytes(), 0o600); err != nil {
+		return nil, err
+	}
+	objs, err := build.Build(p.ctx, dir, ".", build.Options{NoRemoteBases: true, Overrides: build.Overrides{
+		Patches: patches, Images: images,
+		CommonMetadata: &kustomizev1.CommonMetadata{Labels: labels, Annotations: annotations},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("post-render: %w", err)
+	}
+	var out bytes.Buffer
+	for _, o := range objs {
+		data, err := yaml.Marshal(o.Object)
+		if err != nil {
+			return nil, err
+		}
+		out.WriteString("---\n")
+		out.Write(data)
+	}
+	return &out, nil
+}
