@@ -355,6 +355,7 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 	}
 	conds.True(helmv2.ReleasedCondition, reason, msg)
 	conds.Delete(helmv2.RemediatedCondition)
+	hr.Status.Inventory = inventory(rel, r.RESTMapper())
 	return outcome{action: act, message: msg}
 }
 

@@ -114,6 +114,9 @@ func TestHelmReleaseLifecycle(t *testing.T) {
 	if d, err := configMapData(t, ns, "app-cm"); err != nil || d["greeting"] != "hello" {
 		t.Fatalf("released ConfigMap %v, %v", d, err)
 	}
+	if inv := hr.Status.Inventory; inv == nil || len(inv.Entries) != 1 || inv.Entries[0].ID != ns+"_app-cm__ConfigMap" || inv.Entries[0].Version != "v1" {
+		t.Errorf("inventory %+v", hr.Status.Inventory)
+	}
 	// Helm's own record, as the helm CLI lists it.
 	var records corev1.SecretList
 	if err := env.Client.List(t.Context(), &records, client.InNamespace(ns), client.MatchingLabels{"owner": "helm", "name": "app"}); err != nil {
