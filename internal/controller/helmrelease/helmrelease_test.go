@@ -103,29 +103,7 @@ func TestHelmReleaseLifecycle(t *testing.T) {
 	key := client.ObjectKey{Namespace: ns, Name: "app"}
 
 	hr := waitRelease(t, key, metav1.ConditionTrue, nil)
-	want := fmt.Sprintf("InstallSucceeded: Helm install succeeded for release %s/app.v1 with chart app@1.0.0", ns)
-	if got := readyMessage(hr); got != want {
-		t.Errorf("Ready %q, want %q", got, want)
-	}
-	if hr.Status.HelmChart != ns+"/"+ns+"-app" || len(hr.Status.History) != 1 || hr.Status.History[0].ChartVersion != "1.0.0" ||
-		hr.Status.History[0].Status != "deployed" || hr.Status.LastAttemptedRevision != "1.0.0" || hr.Status.StorageNamespace != ns {
-		t.Errorf("status %+v", hr.Status)
-	}
-	if d, err := configMapData(t, ns, "app-cm"); err != nil || d["greeting"] != "hello" {
-		t.Fatalf("released ConfigMap %v, %v", d, err)
-	}
-	if inv := hr.Status.Inventory; inv == nil || len(inv.Entries) != 1 || inv.Entries[0].ID != ns+"_app-cm__ConfigMap" || inv.Entries[0].Version != "v1" {
-		t.Errorf("inventory %+v", hr.Status.Inventory)
-	}
-	// Helm's own record, as the helm CLI lists it.
-	var records corev1.SecretList
-	if err := env.Client.List(t.Context(), &records, client.InNamespace(ns), client.MatchingLabels{"owner": "helm", "name": "app"}); err != nil {
-		t.Fatal(err)
-	}
-	if len(records.Items) != 1 || records.Items[0].Name != "sh.helm.release.v1.app.v1" || records.Items[0].Type != "helm.sh/release.v1" {
-		t.Errorf("Helm release records %v", records.Items)
-	}
-
+	checkInstalled(t, hr)
 	// Inline values.
 	hr.Spec.Values = &apiextensionsv1.JSON{Raw: []byte(`{"greeting":"hi"}`)}
 	if err := env.Client.Update(t.Context(), hr); err != nil {
@@ -193,6 +171,7 @@ func TestHelmReleaseLifecycle(t *testing.T) {
 		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: ns + "-app"}, &hc); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("HelmChart still there: %w", err)
 		}
+		var records corev1.SecretList
 		if err := env.Client.List(t.Context(), &records, client.InNamespace(ns), client.MatchingLabels{"owner": "helm"}); err != nil {
 			return err
 		}
@@ -403,4 +382,33 @@ func TestHelmReleasePostRenderers(t *testing.T) {
 	if cm.Annotations["owner"] != "weir" {
 		t.Errorf("annotations %v", cm.Annotations)
 	}
+}
+
+// checkInstalled checks what a first install of appChart 1.0.0 reports and leaves.
+func checkInstalled(t *testing.T, hr *helmv2.HelmRelease) {
+	t.Helper()
+	ns := hr.Namespace
+	want := fmt.Sprintf("InstallSucceeded: Helm install succeeded for release %s/app.v1 with chart app@1.0.0", ns)
+	if got := readyMessage(hr); got != want {
+		t.Errorf("Ready %q, want %q", got, want)
+	}
+	if hr.Status.HelmChart != ns+"/"+ns+"-app" || len(hr.Status.History) != 1 || hr.Status.History[0].ChartVersion != "1.0.0" ||
+		hr.Status.History[0].Status != "deployed" || hr.Status.LastAttemptedRevision != "1.0.0" || hr.Status.StorageNamespace != ns {
+		t.Errorf("status %+v", hr.Status)
+	}
+	if d, err := configMapData(t, ns, "app-cm"); err != nil || d["greeting"] != "hello" {
+		t.Fatalf("released ConfigMap %v, %v", d, err)
+	}
+	if inv := hr.Status.Inventory; inv == nil || len(inv.Entries) != 1 || inv.Entries[0].ID != ns+"_app-cm__ConfigMap" || inv.Entries[0].Version != "v1" {
+		t.Errorf("inventory %+v", hr.Status.Inventory)
+	}
+	// Helm's own record, as the helm CLI lists it.
+	var records corev1.SecretList
+	if err := env.Client.List(t.Context(), &records, client.InNamespace(ns), client.MatchingLabels{"owner": "helm", "name": "app"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(records.Items) != 1 || records.Items[0].Name != "sh.helm.release.v1.app.v1" || records.Items[0].Type != "helm.sh/release.v1" {
+		t.Errorf("Helm release records %v", records.Items)
+	}
+
 }
