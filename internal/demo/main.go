@@ -98,6 +98,9 @@ func run(ctx context.Context, out io.Writer, weirBin string, timeout time.Durati
 	if err := gitless(ctx, out, env, work, weirCmd, timeout); err != nil {
 		return err
 	}
+	if err := helmStage(ctx, out, env, work, weirCmd, timeout); err != nil {
+		return err
+	}
 	if keep {
 		fmt.Fprintf(out, "► running until Ctrl-C; export KUBECONFIG=%s to look around\n", env.Kubeconfig)
 		<-ctx.Done()
