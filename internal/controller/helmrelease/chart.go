@@ -2,6 +2,7 @@ package helmrelease
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -102,8 +104,11 @@ func (r *Reconciler) source(ctx context.Context, hr *helmv2.HelmRelease) (chartS
 		}
 		src := chartSource{kind: sourcev1.HelmChartKind, namespace: hc.Namespace, name: hc.Name, artifact: hc.Status.Artifact}
 		if src.artifact == nil || hc.Status.ObservedGeneration != hc.Generation {
-			return src, reconcile.Waiting(helmv2.ArtifactFailedReason, r.RequeueDependency,
-				fmt.Errorf("HelmChart '%s/%s' is not ready", hc.Namespace, hc.Name))
+			msg := fmt.Sprintf("HelmChart '%s/%s' is not ready", hc.Namespace, hc.Name)
+			if c := apimeta.FindStatusCondition(hc.Status.Conditions, "Ready"); c != nil && c.Status == metav1.ConditionFalse {
+				msg += ": " + c.Message
+			}
+			return src, reconcile.Waiting(helmv2.ArtifactFailedReason, r.RequeueDependency, errors.New(msg))
 		}
 		return src, nil
 	}

@@ -281,7 +281,7 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 	}
 	values, err := composeValues(ctx, r.Client, hr)
 	if err != nil {
-		return outcome{err: reconcile.Failed("InitFailed", err)}
+		return outcome{err: reconcile.Failed("ValuesError", err)}
 	}
 	digest, revision := configDigest(values), chartRevision(src, ch)
 	if hr.Status.LastAttemptedRevision != revision || hr.Status.LastAttemptedConfigDigest != digest {

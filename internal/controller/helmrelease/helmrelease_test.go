@@ -412,3 +412,54 @@ func checkInstalled(t *testing.T, hr *helmv2.HelmRelease) {
 	}
 
 }
+
+// TestHelmReleaseBadInput: a template error, values the chart's schema refuses, a missing
+// valuesFrom object, a missing chart version: Ready=False with a reason and a message naming
+// what failed, and nothing released.
+func TestHelmReleaseBadInput(t *testing.T) {
+	charts := chartrepo.New(t, chartrepo.Options{})
+	broken := appChart("1.0.0", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  bad: {{ .Values.nope.missing }}\n")
+	broken.Name = "broken"
+	schema := appChart("1.0.0", "")
+	schema.Name = "strict"
+	schema.Files["values.schema.json"] = `{"type":"object","properties":{"greeting":{"type":"string","maxLength":5}}}`
+	charts.Add(t, broken, schema, appChart("1.0.0", ""))
+	ns := env.Namespace(t)
+	create(t, helmRepository(ns, charts.URL()))
+	mk := func(name, chartName, version, values string, mutate func(*helmv2.HelmRelease)) {
+		hr := release(ns, name, version, values)
+		hr.Spec.Chart.Spec.Chart = chartName
+		if mutate != nil {
+			mutate(hr)
+		}
+		create(t, hr)
+	}
+	mk("template", "broken", "*", "", nil)
+	mk("schema", "strict", "*", `{"greeting":"far too long"}`, nil)
+	mk("valuesfrom", "app", "*", "", func(hr *helmv2.HelmRelease) {
+		hr.Spec.ValuesFrom = []helmv2.ValuesReference{{Kind: "Secret", Name: "absent"}}
+	})
+	mk("version", "app", "9.x", "", nil)
+	cases := map[string][2]string{
+		"template":   {"InstallFailed", "nil pointer evaluating interface {}.missing"},
+		"schema":     {"InstallFailed", "greeting"},
+		"valuesfrom": {"ValuesError", fmt.Sprintf("could not find Secret '%s/absent'", ns)},
+		"version":    {"ArtifactFailed", "no 'app' chart with version matching '9.x' found"},
+	}
+	for name, want := range cases {
+		waitRelease(t, client.ObjectKey{Namespace: ns, Name: name}, metav1.ConditionFalse, func(hr *helmv2.HelmRelease) error {
+			c := apimeta.FindStatusCondition(hr.Status.Conditions, "Ready")
+			if c.Reason != want[0] || !strings.Contains(c.Message, want[1]) {
+				return fmt.Errorf("%s: Ready %s %q, want %s with %q", name, c.Reason, c.Message, want[0], want[1])
+			}
+			return nil
+		})
+	}
+	var records corev1.SecretList
+	if err := env.Client.List(t.Context(), &records, client.InNamespace(ns), client.MatchingLabels{"owner": "helm", "status": "deployed"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(records.Items) != 0 {
+		t.Errorf("%d deployed releases from bad input", len(records.Items))
+	}
+}
