@@ -79,4 +79,3 @@ func waitGreeting(ctx context.Context, env *testenv.Env, name, want string, time
 		}
 	}
 }
-
