@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -68,6 +69,14 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 	if r.Targets == nil {
 		r.Targets = &target.Factory{Base: mgr.GetConfig(), Reader: mgr.GetAPIReader()}
 	}
+	if r.Targets.New == nil {
+		r.Targets.New = func(cfg *rest.Config) (client.Client, error) {
+			return client.New(cfg, client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+		}
+	}
+	// Helm's field manager is a process-wide setting; Flux's name keeps fields' ownership
+	// continuous for releases it installed.
+	kube.ManagedFieldsManager = compat.HelmFieldManager
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &helmv2.HelmRelease{}, chartSourceIndex, func(o client.Object) []string {
 		hr := o.(*helmv2.HelmRelease)
@@ -324,7 +333,10 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 			last.Chart.Metadata.Version != ch.Metadata.Version,
 		configDigest(last.Config) != digest, hr.Status.LastAttemptedRevision != revision:
 	default:
-		// In sync: nothing to do.
+		// In sync: correct drift, if any.
+		if err := r.correctDrift(ctx, hr, last); err != nil {
+			return outcome{err: err}
+		}
 		return outcome{}
 	}
 	if out, stop := r.exhausted(hr, act); stop {
@@ -392,6 +404,8 @@ func (r *Reconciler) runAction(ctx context.Context, ac *action.Configuration, hr
 		}
 		in.SkipCRDs = opts.SkipCRDs || opts.CRDs == helmv2.Skip
 		in.TakeOwnership = !opts.DisableTakeOwnership
+		// Fields that others took over (kubectl edits) are taken back, as Flux does.
+		in.ForceConflicts = true
 		in.PostRenderer, in.PostRenderStrategy = newPostRenderer(ctx, r.TempDir, hr), strategy(hr)
 		if last != nil { // uninstalled with history kept
 			in.Replace = true
@@ -412,6 +426,7 @@ func (r *Reconciler) runAction(ctx context.Context, ac *action.Configuration, hr
 	}
 	up.MaxHistory = hr.GetMaxHistory()
 	up.TakeOwnership = !opts.DisableTakeOwnership
+	up.ForceConflicts = true
 	up.SkipCRDs = opts.CRDs == "" || opts.CRDs == helmv2.Skip
 	up.PostRenderer, up.PostRenderStrategy = newPostRenderer(ctx, r.TempDir, hr), strategy(hr)
 	rel, err := up.RunWithContext(ctx, hr.GetReleaseName(), ch, values)

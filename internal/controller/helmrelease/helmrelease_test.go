@@ -463,3 +463,54 @@ func TestHelmReleaseBadInput(t *testing.T) {
 		t.Errorf("%d deployed releases from bad input", len(records.Items))
 	}
 }
+
+// TestHelmReleaseCorrectsDrift: with weir's default drift detection (enabled), an
+// out-of-band edit of a released object is reverted on the next reconcile; in mode warn it is
+// only reported (Drifted=True), and an object labelled driftDetection: disabled is left alone.
+func TestHelmReleaseCorrectsDrift(t *testing.T) {
+	charts := chartrepo.New(t, chartrepo.Options{})
+	charts.Add(t, appChart("1.0.0", ""))
+	ns := env.Namespace(t)
+	warn := release(ns, "warned", "*", "")
+	warn.Spec.DriftDetection = &helmv2.DriftDetection{Mode: helmv2.DriftDetectionWarn}
+	create(t, helmRepository(ns, charts.URL()), release(ns, "app", "*", ""), warn)
+	for _, name := range []string{"app", "warned"} {
+		waitRelease(t, client.ObjectKey{Namespace: ns, Name: name}, metav1.ConditionTrue, nil)
+	}
+	edit := func(name string) {
+		t.Helper()
+		patch := `{"data":{"greeting":"edited by hand"}}`
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+		if err := env.Client.Patch(t.Context(), cm, client.RawPatch("application/merge-patch+json", []byte(patch)),
+			client.FieldOwner("kubectl-edit")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit("app-cm")
+	edit("warned-cm")
+	for _, name := range []string{"app", "warned"} {
+		hr := &helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, time.Now().Format(time.RFC3339Nano))
+		if err := env.Client.Patch(t.Context(), hr, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testenv.Eventually(t, 60*time.Second, func() error {
+		if d, _ := configMapData(t, ns, "app-cm"); d["greeting"] != "hello" {
+			var hr helmv2.HelmRelease
+			_ = env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "app"}, &hr)
+			return fmt.Errorf("app-cm greeting %q, want the edit reverted (conditions %+v)", d["greeting"], hr.Status.Conditions)
+		}
+		return nil
+	})
+	waitRelease(t, client.ObjectKey{Namespace: ns, Name: "warned"}, metav1.ConditionTrue, func(hr *helmv2.HelmRelease) error {
+		c := apimeta.FindStatusCondition(hr.Status.Conditions, "Drifted")
+		if c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "ConfigMap/"+ns+"/warned-cm configured") {
+			return fmt.Errorf("Drifted = %+v", c)
+		}
+		return nil
+	})
+	if d, _ := configMapData(t, ns, "warned-cm"); d["greeting"] != "edited by hand" {
+		t.Errorf("mode warn changed the object: greeting %q", d["greeting"])
+	}
+}

@@ -83,6 +83,9 @@ func composeValues(ctx context.Context, c client.Reader, hr *helmv2.HelmRelease)
 
 // configDigest is the digest of the composed values, Flux's lastAttemptedConfigDigest.
 func configDigest(values map[string]any) string {
+	if values == nil {
+		values = map[string]any{} // a release stored without values has none
+	}
 	data, _ := json.Marshal(values) // maps marshal with sorted keys
 	sum := sha256.Sum256(data)
 	return "sha256:" + hex.EncodeToString(sum[:])
