@@ -358,7 +358,7 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 	conds := reconcile.Conditions{List: &hr.Status.Conditions, Generation: hr.Generation}
 	chartRef := ch.Metadata.Name + "@" + ch.Metadata.Version
 	if err != nil {
-		return r.failed(ac, hr, act, chartRef, err)
+		return r.failed(ac, hr, act, chartRef, err, false)
 	}
 	msg := fmt.Sprintf("Helm %s succeeded for release %s.v%d with chart %s", act, releaseID(hr), rel.Version, chartRef)
 	reason := helmv2.InstallSucceededReason
@@ -368,6 +368,18 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 	conds.True(helmv2.ReleasedCondition, reason, msg)
 	conds.Delete(helmv2.RemediatedCondition)
 	hr.Status.Inventory = inventory(rel, r.RESTMapper())
+	if _, terr := r.runTests(ac, hr); terr != nil {
+		t := hr.GetTest()
+		ignore := t.IgnoreFailures
+		if act == helmv2.ReleaseActionInstall {
+			ignore = ignore || hr.GetInstall().GetRemediation().MustIgnoreTestFailures(t.IgnoreFailures)
+		} else {
+			ignore = ignore || hr.GetUpgrade().GetRemediation().MustIgnoreTestFailures(t.IgnoreFailures)
+		}
+		if !ignore {
+			return r.failed(ac, hr, act, chartRef, terr, true)
+		}
+	}
 	return outcome{action: act, message: msg}
 }
 
@@ -493,14 +505,19 @@ func (r *Reconciler) exhausted(hr *helmv2.HelmRelease, act helmv2.ReleaseAction)
 
 // failed records a failed action and remediates as the spec says: a failed install is
 // uninstalled, a failed upgrade rolled back (or uninstalled), while retries remain.
-func (r *Reconciler) failed(ac *action.Configuration, hr *helmv2.HelmRelease, act helmv2.ReleaseAction, chartRef string, err error) outcome {
+func (r *Reconciler) failed(ac *action.Configuration, hr *helmv2.HelmRelease, act helmv2.ReleaseAction, chartRef string, err error, testFailure bool) outcome {
 	conds := reconcile.Conditions{List: &hr.Status.Conditions, Generation: hr.Generation}
 	reason := helmv2.InstallFailedReason
 	if act == helmv2.ReleaseActionUpgrade {
 		reason = helmv2.UpgradeFailedReason
 	}
 	msg := fmt.Sprintf("Helm %s failed for release %s with chart %s: %s", act, releaseID(hr), chartRef, err)
-	conds.False(helmv2.ReleasedCondition, reason, msg)
+	if testFailure {
+		// The release went out; its tests failed (TestSuccess=False says how).
+		reason, msg = helmv2.TestFailedReason, err.Error()
+	} else {
+		conds.False(helmv2.ReleasedCondition, reason, msg)
+	}
 	hr.Status.Failures++
 	var (
 		retries  int

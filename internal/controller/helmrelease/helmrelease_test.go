@@ -514,3 +514,75 @@ func TestHelmReleaseCorrectsDrift(t *testing.T) {
 		t.Errorf("mode warn changed the object: greeting %q", d["greeting"])
 	}
 }
+
+// playKubelet stands in for the kubelet this control plane lacks: every Pod of ns that
+// appears is marked with phase when it is a test hook named name.
+func playKubelet(t *testing.T, ns string, phases map[string]corev1.PodPhase) {
+	t.Helper()
+	ctx := t.Context()
+	go func() {
+		for ctx.Err() == nil {
+			var pods corev1.PodList
+			if err := env.Client.List(ctx, &pods, client.InNamespace(ns)); err == nil {
+				for i := range pods.Items {
+					p := &pods.Items[i]
+					want, ok := phases[p.Name]
+					if !ok || p.Status.Phase == want {
+						continue
+					}
+					p.Status.Phase = want
+					_ = env.Client.Status().Update(ctx, p)
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+}
+
+// TestHelmReleaseTests runs the chart's test hooks after the install (the test plays the
+// kubelet by setting the test Pods' phase): TestSuccess=True and the history records the
+// hooks; a failing test fails the release with TestFailed unless ignoreFailures.
+func TestHelmReleaseTests(t *testing.T) {
+	hook := func(name string) string {
+		return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  annotations:\n    helm.sh/hook: test\nspec:\n  restartPolicy: Never\n  containers:\n  - name: t\n    image: busybox\n"
+	}
+	passing := appChart("1.0.0", hook("{{ .Release.Name }}-test-ok"))
+	failing := appChart("1.0.0", hook("{{ .Release.Name }}-test-bad"))
+	failing.Name = "failing"
+	charts := chartrepo.New(t, chartrepo.Options{})
+	charts.Add(t, passing, failing)
+	ns := env.Namespace(t)
+	playKubelet(t, ns, map[string]corev1.PodPhase{"ok-test-ok": corev1.PodSucceeded, "bad-test-bad": corev1.PodFailed, "ignored-test-bad": corev1.PodFailed})
+	ok := release(ns, "ok", "*", "")
+	ok.Spec.Test = &helmv2.Test{Enable: true}
+	bad := release(ns, "bad", "*", "")
+	bad.Spec.Chart.Spec.Chart = "failing"
+	bad.Spec.Test = &helmv2.Test{Enable: true}
+	ignored := release(ns, "ignored", "*", "")
+	ignored.Spec.Chart.Spec.Chart = "failing"
+	ignored.Spec.Test = &helmv2.Test{Enable: true, IgnoreFailures: true}
+	create(t, helmRepository(ns, charts.URL()), ok, bad, ignored)
+
+	hr := waitRelease(t, client.ObjectKey{Namespace: ns, Name: "ok"}, metav1.ConditionTrue, nil)
+	c := apimeta.FindStatusCondition(hr.Status.Conditions, "TestSuccess")
+	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != helmv2.TestSucceededReason {
+		t.Errorf("TestSuccess %+v", c)
+	}
+	if hooks := hr.Status.History[0].TestHooks; hooks == nil || (*hooks)["ok-test-ok"] == nil || (*hooks)["ok-test-ok"].Phase != "Succeeded" {
+		t.Errorf("history test hooks %+v", hr.Status.History[0].TestHooks)
+	}
+	hr = waitRelease(t, client.ObjectKey{Namespace: ns, Name: "bad"}, metav1.ConditionFalse, nil)
+	if c := apimeta.FindStatusCondition(hr.Status.Conditions, "Ready"); c.Reason != helmv2.TestFailedReason {
+		t.Errorf("bad: Ready %s %q", c.Reason, c.Message)
+	}
+	if c := apimeta.FindStatusCondition(hr.Status.Conditions, "TestSuccess"); c == nil || c.Status != metav1.ConditionFalse {
+		t.Errorf("bad: TestSuccess %+v", c)
+	}
+	hr = waitRelease(t, client.ObjectKey{Namespace: ns, Name: "ignored"}, metav1.ConditionTrue, nil)
+	if c := apimeta.FindStatusCondition(hr.Status.Conditions, "TestSuccess"); c == nil || c.Status != metav1.ConditionFalse {
+		t.Errorf("ignored: TestSuccess %+v", c)
+	}
+}
