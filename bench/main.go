@@ -27,13 +27,14 @@ import (
 )
 
 // workloads lists every workload in the order a full run takes them.
-var workloads = []string{"hierarchy", "chain", "push", "ttp", "oci", "monorepo", "floor", "steady"}
+var workloads = []string{"hierarchy", "chain", "push", "ttp", "oci", "helm", "monorepo", "floor", "steady"}
 
 // config is one invocation of the harness.
 type config struct {
 	workloads      []string
 	ns             []int         // sizes of the time-to-production and floor workloads
 	monoNs         []int         // sizes of the monorepo workload
+	helmNs         []int         // sizes of the helm workload
 	depth          int           // length of the synthetic dependency chain
 	pushes         int           // pushes per push-to-applied measurement
 	steadyN        int           // applications at rest for the steady-state workload
@@ -76,6 +77,7 @@ func parseFlags(args []string) (*config, error) {
 	wl := fs.String("workloads", strings.Join(workloads, ","), "comma-separated workloads to run: "+strings.Join(workloads, ", "))
 	ns := fs.String("n", "100,500,1000", "applications for the ttp, oci and floor workloads")
 	monoNs := fs.String("mono-n", "100,500", "Kustomizations on one GitRepository for the monorepo workload")
+	helmNs := fs.String("helm-n", "100,500", "HelmReleases for the helm workload")
 	fs.IntVar(&cfg.depth, "depth", 20, "length of the synthetic dependency chain")
 	fs.IntVar(&cfg.pushes, "pushes", 20, "pushes per push-to-applied measurement")
 	fs.IntVar(&cfg.steadyN, "steady-n", 500, "applications at rest for the steady workload")
@@ -101,6 +103,9 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if cfg.monoNs, err = parseInts(*monoNs); err != nil {
 		return nil, fmt.Errorf("-mono-n: %w", err)
+	}
+	if cfg.helmNs, err = parseInts(*helmNs); err != nil {
+		return nil, fmt.Errorf("-helm-n: %w", err)
 	}
 	if cfg.depth < 1 || cfg.pushes < 0 || cfg.steadyN < 1 || cfg.concurrent < 1 {
 		return nil, errors.New("-depth, -steady-n and -concurrent must be positive, -pushes not negative")
@@ -177,6 +182,14 @@ func jobs(cfg *config) []job {
 				out = append(out, job{name: fmt.Sprintf("oci N=%d", n), run: func(ctx context.Context, c *cluster, cfg *config) ([]Result, error) {
 					return runOCI(ctx, c, cfg, n)
 				}})
+			}
+		case "helm":
+			for _, n := range cfg.helmNs {
+				for _, variant := range []string{"repository", "oci"} {
+					out = append(out, job{name: fmt.Sprintf("helm %s N=%d", variant, n), run: func(ctx context.Context, c *cluster, cfg *config) ([]Result, error) {
+						return runHelm(ctx, c, cfg, n, variant)
+					}})
+				}
 			}
 		case "monorepo":
 			for _, n := range cfg.monoNs {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -72,6 +73,17 @@ func startWatcher(ctx context.Context, cfg *rest.Config) (*watcher, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("watch kustomizations: %w", err)
 	}
+	hrInf, err := ca.GetInformer(ctx, &helmv2.HelmRelease{})
+	if err != nil {
+		return nil, fmt.Errorf("watch helmreleases: %w", err)
+	}
+	if _, err := hrInf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { w.setHR(o) },
+		UpdateFunc: func(_, o any) { w.setHR(o) },
+		DeleteFunc: func(o any) { w.del(o) },
+	}); err != nil {
+		return nil, fmt.Errorf("watch helmreleases: %w", err)
+	}
 	cmInf, err := ca.GetInformer(ctx, &corev1.ConfigMap{})
 	if err != nil {
 		return nil, fmt.Errorf("watch configmaps: %w", err)
@@ -117,6 +129,28 @@ func (w *watcher) setKS(o any) {
 	w.notify()
 }
 
+// setHR records a HelmRelease like a Kustomization (workloads keep them in namespaces of
+// their own), its revision the chart version it last attempted.
+func (w *watcher) setHR(o any) {
+	hr, ok := o.(*helmv2.HelmRelease)
+	if !ok {
+		return
+	}
+	st := ksState{revision: hr.Status.LastAttemptedRevision}
+	if c := apimeta.FindStatusCondition(hr.Status.Conditions, "Ready"); c != nil {
+		st.ready = c.Status == "True" && hr.Status.ObservedGeneration == hr.Generation
+		st.message = c.Reason + ": " + c.Message
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	key := client.ObjectKeyFromObject(hr)
+	w.ks[key] = st
+	if _, seen := w.first[key]; st.ready && !seen {
+		w.first[key] = time.Now()
+	}
+	w.notify()
+}
+
 func (w *watcher) setCM(o any) {
 	cm, ok := o.(*corev1.ConfigMap)
 	if !ok {
@@ -136,6 +170,9 @@ func (w *watcher) del(o any) {
 	defer w.mu.Unlock()
 	switch v := o.(type) {
 	case *kustomizev1.Kustomization:
+		delete(w.ks, client.ObjectKeyFromObject(v))
+		delete(w.first, client.ObjectKeyFromObject(v))
+	case *helmv2.HelmRelease:
 		delete(w.ks, client.ObjectKeyFromObject(v))
 		delete(w.first, client.ObjectKeyFromObject(v))
 	case *corev1.ConfigMap:

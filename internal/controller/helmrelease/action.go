@@ -3,6 +3,7 @@ package helmrelease
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"helm.sh/helm/v4/pkg/action"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -25,14 +26,35 @@ type restGetter struct {
 
 var _ genericclioptions.RESTClientGetter = (*restGetter)(nil)
 
+// discoveries shares one cached discovery client and REST mapper per cluster and identity
+// between reconciles: building them per release costs a discovery round of API requests and
+// their memory every time.
+var discoveries = struct {
+	sync.Mutex
+	m map[string]*restGetter
+}{m: map[string]*restGetter{}}
+
+// maxDiscoveries bounds the cache (identities times clusters); past it, it starts over.
+const maxDiscoveries = 128
+
 func newRESTGetter(cfg *rest.Config, namespace string) (*restGetter, error) {
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, err
+	key := cfg.Host + "|" + cfg.Impersonate.UserName + "|" + cfg.Username + "|" + fmt.Sprint(len(cfg.BearerToken), len(cfg.CertData))
+	discoveries.Lock()
+	defer discoveries.Unlock()
+	shared, ok := discoveries.m[key]
+	if !ok {
+		dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		disc := memory.NewMemCacheClient(dc)
+		shared = &restGetter{disc: disc, mapper: restmapper.NewDeferredDiscoveryRESTMapper(disc)}
+		if len(discoveries.m) >= maxDiscoveries {
+			clear(discoveries.m)
+		}
+		discoveries.m[key] = shared
 	}
-	disc := memory.NewMemCacheClient(dc)
-	return &restGetter{cfg: cfg, namespace: namespace, disc: disc,
-		mapper: restmapper.NewDeferredDiscoveryRESTMapper(disc)}, nil
+	return &restGetter{cfg: cfg, namespace: namespace, disc: shared.disc, mapper: shared.mapper}, nil
 }
 
 func (g *restGetter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.cfg), nil }
