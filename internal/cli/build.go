@@ -49,7 +49,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 		},
 	}
 	ks.Flags().StringVar(&path, "path", "", "path to the manifests location")
-	cmd.AddCommand(ks, newBuildArtifactCommand(g))
+	cmd.AddCommand(ks, newBuildArtifactCommand(g), newBuildHelmReleaseCommand(g))
 	return cmd
 }
 
@@ -188,7 +188,7 @@ func newDiffCommand(g *globals) *cobra.Command {
 		},
 	}
 	ks.Flags().StringVar(&path, "path", "", "path to a local directory that matches the specified Kustomization.spec.path")
-	cmd.AddCommand(ks, newDiffArtifactCommand(g))
+	cmd.AddCommand(ks, newDiffArtifactCommand(g), newDiffHelmReleaseCommand(g))
 	return cmd
 }
 
@@ -196,24 +196,7 @@ func newDiffCommand(g *globals) *cobra.Command {
 func diffKustomization(ctx context.Context, g *globals, c client.Client, ks *kustomizev1.Kustomization, objs []*unstructured.Unstructured) (bool, error) {
 	m := apply.NewManager(c, apply.Options{Owner: apply.Owner{Name: ks.Name, Namespace: ks.Namespace}})
 	entries, diffErr := m.Diff(ctx, objs, apply.ApplyOptions{Force: ks.Spec.Force})
-	changed := false
-	for _, e := range entries {
-		switch e.Action {
-		case apply.Created:
-			changed = true
-			fmt.Fprintf(g.out, "✚ %s created\n", e.Subject)
-		case apply.Configured:
-			changed = true
-			fmt.Fprintf(g.out, "► %s drifted\n", e.Subject)
-			if e.ObjMetadata.Kind == "Secret" && e.ObjMetadata.Group == "" {
-				fmt.Fprintln(g.out, "  (the values of a Secret are not shown)")
-				continue
-			}
-			if d := strings.TrimRight(e.Diff, "\n"); d != "" {
-				fmt.Fprintln(g.out, d)
-			}
-		}
-	}
+	changed := printDiffEntries(g, entries)
 	if ks.Spec.Prune && ks.Status.Inventory != nil {
 		stale, err := apply.Stale(ks.Status.Inventory, apply.InventoryOf(objs))
 		if err != nil {
@@ -237,6 +220,30 @@ func diffKustomization(ctx context.Context, g *globals, c client.Client, ks *kus
 		return changed, fmt.Errorf("diff Kustomization %s/%s: %w", ks.Namespace, ks.Name, diffErr)
 	}
 	return changed, nil
+}
+
+// printDiffEntries prints the created and drifted objects of a diff, Secret values hidden, and
+// reports whether there were any.
+func printDiffEntries(g *globals, entries []apply.DiffEntry) bool {
+	changed := false
+	for _, e := range entries {
+		switch e.Action {
+		case apply.Created:
+			changed = true
+			fmt.Fprintf(g.out, "✚ %s created\n", e.Subject)
+		case apply.Configured:
+			changed = true
+			fmt.Fprintf(g.out, "► %s drifted\n", e.Subject)
+			if e.ObjMetadata.Kind == "Secret" && e.ObjMetadata.Group == "" {
+				fmt.Fprintln(g.out, "  (the values of a Secret are not shown)")
+				continue
+			}
+			if d := strings.TrimRight(e.Diff, "\n"); d != "" {
+				fmt.Fprintln(g.out, d)
+			}
+		}
+	}
+	return changed
 }
 
 func hasLabels(u *unstructured.Unstructured, want map[string]string) bool {

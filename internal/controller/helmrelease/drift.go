@@ -57,6 +57,27 @@ func manifestObjects(rel *releasev1.Release, mapper apimeta.RESTMapper) []*unstr
 	return objs
 }
 
+// withHelmOwnership adds what Helm stamps on every object it applies (the managed-by label,
+// the release-name and release-namespace annotations), so that comparing the manifest with the
+// cluster does not read Helm's own metadata as drift, nor a correction remove it.
+func withHelmOwnership(objs []*unstructured.Unstructured, name, namespace string) []*unstructured.Unstructured {
+	for _, o := range objs {
+		labels := o.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels["app.kubernetes.io/managed-by"] = "Helm"
+		o.SetLabels(labels)
+		ann := o.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann["meta.helm.sh/release-name"], ann["meta.helm.sh/release-namespace"] = name, namespace
+		o.SetAnnotations(ann)
+	}
+	return objs
+}
+
 // correctDrift compares the release's objects with the cluster by server-side dry run (as
 // helm-controller's field manager) and, in mode enabled, applies them again where they
 // drifted; in mode warn it only reports. The Drifted condition says what was found.
@@ -68,7 +89,7 @@ func (r *Reconciler) correctDrift(ctx context.Context, hr *helmv2.HelmRelease, r
 		return nil
 	}
 	var objs []*unstructured.Unstructured
-	for _, o := range manifestObjects(rel, r.RESTMapper()) {
+	for _, o := range withHelmOwnership(manifestObjects(rel, r.RESTMapper()), rel.Name, rel.Namespace) {
 		if o.GetLabels()[driftDisabledKey] == compat.Disabled || o.GetAnnotations()[driftDisabledKey] == compat.Disabled {
 			continue
 		}

@@ -510,6 +510,13 @@ func TestHelmReleaseCorrectsDrift(t *testing.T) {
 		}
 		return nil
 	})
+	var fixed corev1.ConfigMap
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "app-cm"}, &fixed); err != nil {
+		t.Fatal(err)
+	}
+	if fixed.Labels["app.kubernetes.io/managed-by"] != "Helm" || fixed.Annotations["meta.helm.sh/release-name"] != "app" {
+		t.Errorf("the correction lost Helm's ownership metadata: labels %v annotations %v", fixed.Labels, fixed.Annotations)
+	}
 	if d, _ := configMapData(t, ns, "warned-cm"); d["greeting"] != "edited by hand" {
 		t.Errorf("mode warn changed the object: greeting %q", d["greeting"])
 	}
