@@ -62,6 +62,8 @@ type Reconciler struct {
 	AdditiveCELDependencyCheck bool
 	// Log receives the Helm SDK's log.
 	Log logr.Logger
+
+	actions running
 }
 
 // SetupWithManager registers the reconciler with the manager.
@@ -121,7 +123,15 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 			}
 			reqs := make([]ctrl.Request, 0, len(list.Items))
 			for _, hr := range list.Items {
-				reqs = append(reqs, ctrl.Request{NamespacedName: types.NamespacedName{Namespace: hr.Namespace, Name: hr.Name}})
+				key := types.NamespacedName{Namespace: hr.Namespace, Name: hr.Name}
+				switch index {
+				case chartSourceIndex:
+					// A new chart: an action still waiting on the old one ends.
+					r.actions.interruptUnless(key, reconcile.ArtifactID(o))
+				case valuesFromIndex:
+					r.actions.interrupt(key)
+				}
+				reqs = append(reqs, ctrl.Request{NamespacedName: key})
 			}
 			return reqs
 		})
@@ -131,8 +141,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("helmrelease").
-		For(&helmv2.HelmRelease{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, reconcile.ReconcileRequested{}))).
+		For(&helmv2.HelmRelease{}, builder.WithPredicates(predicate.Or[client.Object](
+			specChanged{r: &r.actions}, reconcile.ReconcileRequested{}))).
 		Watches(&sourcev1.HelmChart{}, by(chartSourceIndex, kindKey(sourcev1.HelmChartKind)), builder.WithPredicates(reconcile.ArtifactChanged{})).
 		Watches(&sourcev1.OCIRepository{}, by(chartSourceIndex, kindKey(sourcev1.OCIRepositoryKind)), builder.WithPredicates(reconcile.ArtifactChanged{})).
 		Watches(&sourcev1.ExternalArtifact{}, by(chartSourceIndex, kindKey(sourcev1.ExternalArtifactKind)), builder.WithPredicates(reconcile.ArtifactChanged{})).
@@ -350,13 +360,22 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 	timeout := hr.GetTimeout().Duration
 	progress(fmt.Sprintf("Running '%s' action with timeout of %s", act, timeout))
 	start := time.Now()
-	rel, err := r.runAction(ctx, ac, hr, act, ch, values, last)
+	actx, done := r.actions.start(ctx, types.NamespacedName{Namespace: hr.Namespace, Name: hr.Name}, src.artifact.Revision+"|"+src.artifact.Digest)
+	rel, err := r.runAction(actx, ac, hr, act, ch, values, last)
+	interrupted := errors.Is(context.Cause(actx), errInterrupted)
+	done()
 	hr.Status.LastAttemptedReleaseActionDuration = &metav1.Duration{Duration: time.Since(start).Round(time.Millisecond)}
 	if rel != nil {
 		recordSnapshot(hr, rel, act, src)
 	}
 	conds := reconcile.Conditions{List: &hr.Status.Conditions, Generation: hr.Generation}
 	chartRef := ch.Metadata.Name + "@" + ch.Metadata.Version
+	if err != nil && interrupted {
+		// Helm marked the release failed; the next reconcile, at once, acts on what is new.
+		msg := fmt.Sprintf("Helm %s of release %s with chart %s %s", act, releaseID(hr), chartRef, errInterrupted)
+		conds.False(helmv2.ReleasedCondition, compat.ProgressingReason, msg)
+		return outcome{err: reconcile.Waiting(compat.ProgressingReason, time.Millisecond, errors.New(msg))}
+	}
 	if err != nil {
 		return r.failed(ac, hr, act, chartRef, err, false)
 	}

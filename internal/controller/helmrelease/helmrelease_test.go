@@ -593,3 +593,50 @@ func TestHelmReleaseTests(t *testing.T) {
 		t.Errorf("ignored: TestSuccess %+v", c)
 	}
 }
+
+// TestHelmReleaseNewChartEndsWait: an upgrade waiting on a Deployment that never becomes
+// Available (no kubelet here) ends when a new chart version arrives, and the new version is
+// released well before the wait's 5-minute timeout.
+func TestHelmReleaseNewChartEndsWait(t *testing.T) {
+	deploy := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: waits\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: waits}\n  template:\n    metadata:\n      labels: {app: waits}\n    spec:\n      containers:\n      - name: x\n        image: busybox\n"
+	charts := chartrepo.New(t, chartrepo.Options{})
+	charts.Add(t, appChart("1.0.0", ""))
+	ns := env.Namespace(t)
+	repo := helmRepository(ns, charts.URL())
+	create(t, repo, release(ns, "app", "*", ""))
+	key := client.ObjectKey{Namespace: ns, Name: "app"}
+	waitRelease(t, key, metav1.ConditionTrue, nil)
+	refresh := func() {
+		t.Helper()
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, time.Now().Format(time.RFC3339Nano))
+		if err := env.Client.Patch(t.Context(), repo, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	charts.Add(t, appChart("2.0.0", deploy))
+	refresh()
+	testenv.Eventually(t, 60*time.Second, func() error {
+		var hr helmv2.HelmRelease
+		if err := env.Client.Get(t.Context(), key, &hr); err != nil {
+			return err
+		}
+		if c := apimeta.FindStatusCondition(hr.Status.Conditions, "Ready"); c == nil || c.Status != metav1.ConditionUnknown ||
+			hr.Status.LastAttemptedRevision != "2.0.0" {
+			return fmt.Errorf("not waiting on 2.0.0 yet: %s %v", hr.Status.LastAttemptedRevision, c)
+		}
+		return nil
+	})
+	// waitRelease's 90-second deadline is well inside the 5-minute wait: only an ended wait
+	// lets 3.0.0 through in time.
+	charts.Add(t, appChart("3.0.0", ""))
+	refresh()
+	waitRelease(t, key, metav1.ConditionTrue, func(hr *helmv2.HelmRelease) error {
+		if hr.Status.LastAttemptedRevision != "3.0.0" {
+			return fmt.Errorf("lastAttemptedRevision %s", hr.Status.LastAttemptedRevision)
+		}
+		return nil
+	})
+	if d, _ := configMapData(t, ns, "app-cm"); d["chart"] != "3.0.0" {
+		t.Errorf("chart %q, want 3.0.0", d["chart"])
+	}
+}
