@@ -334,15 +334,8 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 		force = true
 		hr.Status.LastHandledForceAt = f
 	}
-	act := helmv2.ReleaseActionUpgrade
-	switch {
-	case last == nil || last.Info.Status == common.StatusUninstalled:
-		act = helmv2.ReleaseActionInstall
-	case force, last.Info.Status != common.StatusDeployed, hr.Status.LastAttemptedGeneration != hr.Generation,
-		last.Chart == nil || last.Chart.Metadata == nil || last.Chart.Metadata.Name != ch.Metadata.Name ||
-			last.Chart.Metadata.Version != ch.Metadata.Version,
-		configDigest(last.Config) != digest, hr.Status.LastAttemptedRevision != revision:
-	default:
+	act, inSync := nextAction(hr, last, ch, digest, revision, force)
+	if inSync {
 		// In sync: correct drift, if any.
 		if err := r.correctDrift(ctx, hr, last); err != nil {
 			return outcome{err: err}
@@ -400,6 +393,22 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 		}
 	}
 	return outcome{action: act, message: msg}
+}
+
+// nextAction decides what the release needs: install when there is none (or it was
+// uninstalled), upgrade when the chart, the values, the spec or the last release's status call
+// for it (or a force request); inSync when nothing does.
+func nextAction(hr *helmv2.HelmRelease, last *releasev1.Release, ch *chart.Chart, digest, revision string, force bool) (helmv2.ReleaseAction, bool) {
+	switch {
+	case last == nil || last.Info.Status == common.StatusUninstalled:
+		return helmv2.ReleaseActionInstall, false
+	case force, last.Info.Status != common.StatusDeployed, hr.Status.LastAttemptedGeneration != hr.Generation,
+		last.Chart == nil || last.Chart.Metadata == nil || last.Chart.Metadata.Name != ch.Metadata.Name ||
+			last.Chart.Metadata.Version != ch.Metadata.Version,
+		configDigest(last.Config) != digest, hr.Status.LastAttemptedRevision != revision:
+		return helmv2.ReleaseActionUpgrade, false
+	}
+	return "", true
 }
 
 // lastRelease is the newest release record, nil when there is none.
