@@ -72,6 +72,12 @@ func TestBuildDiffHelmRelease(t *testing.T) {
 			t.Errorf("build helmrelease lacks %q:\n%s", want, out)
 		}
 	}
+	out = run("trace", "configmap/hello")
+	for _, want := range []string{"HelmRelease:", "hello", "HelmChart:", ns + "-hello", "HelmRepository:", "charts"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("trace of a released object lacks %q:\n%s", want, out)
+		}
+	}
 	out, errOut, code := weir(t, nil, "diff", "helmrelease", "hello", "-n", ns)
 	if code != 0 {
 		t.Errorf("diff of the released chart: exit %d\n%s%s", code, out, errOut)
