@@ -42,6 +42,9 @@ type shared struct {
 	store *artifact.Store
 	bus   *event.Bus
 	log   logr.Logger
+	// indexes are the parsed Helm repository indexes, shared by HelmRepositories (which parse
+	// a new revision once) and HelmCharts (which read it).
+	indexes *helm.IndexCache
 }
 
 // controllers lists every controller weir has, in start order.
@@ -85,6 +88,7 @@ var controllers = []controller{
 			Recorder:     s.recorder(mgr, source.ControllerName, sourcev1.GroupVersion.Group),
 			Retry:        s.retry(),
 			MaxIndexSize: s.opts.HelmIndexMaxSize,
+			Indexes:      s.indexes,
 		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},
@@ -96,7 +100,7 @@ var controllers = []controller{
 			Retry:             s.retry(),
 			TempDir:           s.opts.TempDir,
 			MaxChartSize:      s.opts.HelmChartMaxSize,
-			Indexes:           &helm.IndexCache{Size: max(1, s.opts.HelmCacheMaxSize)},
+			Indexes:           s.indexes,
 			RequeueDependency: s.opts.RequeueDependency,
 		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)

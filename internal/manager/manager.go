@@ -21,6 +21,7 @@ import (
 
 	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/event"
+	"github.com/weirgitops/weir/internal/source/helm"
 )
 
 // RESTConfig loads the Kubernetes client configuration: an explicit kubeconfig path wins,
@@ -112,7 +113,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) (
 			return nil, fmt.Errorf("add pprof server: %w", err)
 		}
 	}
-	s := &shared{opts: opts, store: store, bus: &event.Bus{}, log: log}
+	s := &shared{opts: opts, store: store, bus: &event.Bus{}, log: log,
+		indexes: &helm.IndexCache{Size: max(1, opts.HelmCacheMaxSize)}}
 	if opts.EventsAddr != "" {
 		f := &event.Forwarder{URL: opts.EventsAddr, Log: log.WithName("events")}
 		// Subscribe now, so that no event of the first reconciles is missed.

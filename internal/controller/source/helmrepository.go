@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,6 +42,9 @@ type HelmRepositoryReconciler struct {
 	Retry    *reconcile.Retry
 	// MaxIndexSize bounds index.yaml (default 50 MiB).
 	MaxIndexSize int64
+	// Indexes holds parsed indexes, shared with the HelmChart controller: a new index
+	// revision is parsed once, here, and its charts find it parsed.
+	Indexes *helm.IndexCache
 }
 
 // httpRepository passes HelmRepositories of type default, and those of type oci that still
@@ -95,6 +99,9 @@ func (h helmRepositories) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 
 // SetupWithManager registers the reconciler with the manager.
 func (r *HelmRepositoryReconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, concurrent int) error {
+	if r.Indexes == nil {
+		r.Indexes = &helm.IndexCache{}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("helmrepository").
 		For(&sourcev1.HelmRepository{}, builder.WithPredicates(httpRepository, predicate.Or[client.Object](
@@ -216,13 +223,18 @@ func (r *HelmRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.
 	if a := obj.Status.Artifact; a != nil && a.Revision == revision && storedAt(r.Store, a) {
 		return nil
 	}
+	// A new revision is parsed once, into the cache its charts read (keyed by the digest of
+	// the bytes stored below, which is the revision).
+	if _, err := r.Indexes.Get(revision, func() ([]byte, error) { return data, nil }); err != nil {
+		return reconcile.Failed(indexationFailedReason, fmt.Errorf("failed to load Helm repository from index YAML: %w", err))
+	}
 	if obj.Status.Artifact != nil {
 		reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}.True(
 			compat.ArtifactOutdatedCondition, compat.NewRevisionReason, fmt.Sprintf("new index revision '%s'", revision))
 	}
 	progress(fmt.Sprintf("building artifact: new index revision '%s'", revision))
 	file := "index-" + strings.TrimPrefix(revision, "sha256:") + ".yaml"
-	rec, err := r.Store.Put(ctx, helmRepoStoreObject(obj), file, revision, strings.NewReader(string(data)))
+	rec, err := r.Store.Put(ctx, helmRepoStoreObject(obj), file, revision, bytes.NewReader(data))
 	if err != nil {
 		return reconcile.Failed(compat.StorageOperationFailedReason, fmt.Errorf("unable to save artifact to storage: %w", err))
 	}

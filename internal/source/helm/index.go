@@ -107,7 +107,8 @@ func redactURL(u string) string {
 	return p.String()
 }
 
-// FetchIndex downloads the repository's index.yaml and checks that it parses.
+// FetchIndex downloads the repository's index.yaml (parsing it is the caller's, once per
+// revision: see IndexCache).
 func (c Client) FetchIndex(ctx context.Context, repoURL string, limit int64) ([]byte, error) {
 	u, err := ParseRepositoryURL(repoURL)
 	if err != nil {
@@ -116,14 +117,7 @@ func (c Client) FetchIndex(ctx context.Context, repoURL string, limit int64) ([]
 	if limit <= 0 {
 		limit = DefaultMaxIndexSize
 	}
-	data, err := c.get(ctx, IndexURL(repoURL), u.Host, limit)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := ParseIndex(data); err != nil {
-		return nil, err
-	}
-	return data, nil
+	return c.get(ctx, IndexURL(repoURL), u.Host, limit)
 }
 
 // ParseIndex parses index.yaml with the Helm SDK (entries validated and sorted, newest first).
