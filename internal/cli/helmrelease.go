@@ -2,11 +2,7 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"strings"
 
@@ -18,9 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/apply"
+	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/compat"
 	"github.com/weirgitops/weir/internal/controller/helmrelease"
-	"github.com/weirgitops/weir/internal/redact"
 	"github.com/weirgitops/weir/internal/source/helm"
 	"github.com/weirgitops/weir/internal/sourceref"
 )
@@ -77,25 +73,9 @@ func loadReleaseChart(ctx context.Context, c client.Client, hr *helmv2.HelmRelea
 	if a == nil {
 		return nil, fmt.Errorf("chart source %s has no artifact yet", ref)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL, nil)
+	data, err := artifact.Fetch(ctx, a.URL, a.Digest, helm.DefaultMaxChartSize)
 	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("download the chart of %s: %w (use --chart with a local chart when the artifact server is out of reach)", ref, redact.Err(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("download the chart of %s: %s", ref, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, helm.DefaultMaxChartSize+1))
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(data)
-	if got := "sha256:" + hex.EncodeToString(sum[:]); got != a.Digest {
-		return nil, fmt.Errorf("the chart of %s has digest %s, its status says %s", ref, got, a.Digest)
+		return nil, fmt.Errorf("download the chart of %s: %w (use --chart with a local chart when the artifact server is out of reach)", ref, err)
 	}
 	return helm.LoadArchive(data)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,9 +17,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/compat"
 	"github.com/weirgitops/weir/internal/reconcile"
-	"github.com/weirgitops/weir/internal/redact"
 	"github.com/weirgitops/weir/internal/source/helm"
 	"github.com/weirgitops/weir/internal/sourceref"
 )
@@ -148,7 +146,7 @@ func (r *Reconciler) loadChart(ctx context.Context, src chartSource) (*chart.Cha
 	var data []byte
 	var err error
 	if src.kind == sourcev1.ExternalArtifactKind {
-		data, err = r.download(ctx, src.artifact)
+		data, err = artifact.Fetch(ctx, src.artifact.URL, src.artifact.Digest, helm.DefaultMaxChartSize)
 	} else {
 		data, err = os.ReadFile(filepath.Join(r.Store.Root(), filepath.FromSlash(src.artifact.Path)))
 		if err == nil && helm.Digest(data) != src.artifact.Digest {
@@ -179,31 +177,4 @@ func chartRevision(src chartSource, ch *chart.Chart) string {
 		}
 	}
 	return v
-}
-
-// download fetches an ExternalArtifact's archive from its URL, checking its digest.
-func (r *Reconciler) download(ctx context.Context, a *meta.Artifact) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", redact.Text(a.URL), resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, helm.DefaultMaxChartSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > helm.DefaultMaxChartSize {
-		return nil, helm.ErrTooLarge
-	}
-	if got := helm.Digest(data); got != a.Digest {
-		return nil, fmt.Errorf("computed digest '%s' does not match '%s'", got, a.Digest)
-	}
-	return data, nil
 }
