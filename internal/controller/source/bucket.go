@@ -12,7 +12,6 @@ import (
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/minio/minio-go/v7/pkg/credentials"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,6 +35,8 @@ const (
 
 // BucketReconciler reconciles source.toolkit.fluxcd.io/v1 Bucket objects.
 type BucketReconciler struct {
+	quietSteps[*sourcev1.Bucket, sourceOutcome]
+
 	client.Client
 	Store    *artifact.Store
 	Recorder *event.Recorder
@@ -53,18 +54,12 @@ func (r *BucketReconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager,
 		For(&sourcev1.Bucket{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, reconcile.ReconcileRequested{}))).
 		WithOptions(controllerOptions(concurrent)).
-		Complete(&reconcile.Skeleton[*sourcev1.Bucket, bucketOutcome]{
+		Complete(&reconcile.Skeleton[*sourcev1.Bucket, sourceOutcome]{
 			Client: r.Client, Recorder: r.Recorder, Retry: r.Retry,
 			GroupVersion: sourcev1.GroupVersion, Kind: sourcev1.BucketKind,
 			New: func() *sourcev1.Bucket { return &sourcev1.Bucket{} }, Steps: r,
 		})
 }
-
-// bucketOutcome is what one run of a Bucket's steps did.
-type bucketOutcome struct{ err error }
-
-// Err returns the failure, nil on success.
-func (o bucketOutcome) Err() error { return o.err }
 
 // Fields returns the Bucket's fields the skeleton reads and writes.
 func (r *BucketReconciler) Fields(obj *sourcev1.Bucket) reconcile.Fields {
@@ -81,16 +76,16 @@ func (r *BucketReconciler) Fields(obj *sourcev1.Bucket) reconcile.Fields {
 
 // Run lists the bucket and stores a new artifact when its index digest or the ignore rules
 // changed.
-func (r *BucketReconciler) Run(ctx context.Context, obj *sourcev1.Bucket, progress func(string)) bucketOutcome {
+func (r *BucketReconciler) Run(ctx context.Context, obj *sourcev1.Bucket, progress func(string)) sourceOutcome {
 	err := r.reconcile(ctx, obj, progress)
 	if err != nil && reconcile.Reason(err, "") == "" {
 		err = reconcile.Failed(bucketFailedReason, err)
 	}
-	return bucketOutcome{err: err}
+	return sourceOutcome{err: err}
 }
 
 // Summarize writes the outcome into the conditions.
-func (r *BucketReconciler) Summarize(obj *sourcev1.Bucket, out bucketOutcome, _ time.Duration) {
+func (r *BucketReconciler) Summarize(obj *sourcev1.Bucket, out sourceOutcome, _ time.Duration) {
 	msg := "no artifact"
 	if obj.Status.Artifact != nil {
 		msg = fmt.Sprintf("stored artifact: revision '%s'", obj.Status.Artifact.Revision)
@@ -99,33 +94,9 @@ func (r *BucketReconciler) Summarize(obj *sourcev1.Bucket, out bucketOutcome, _ 
 		bucketFailedReason, invalidProviderReason, compat.InvalidSTSConfigurationReason)
 }
 
-// Report records nothing more: the new artifact's event is recorded when it is stored.
-func (r *BucketReconciler) Report(*sourcev1.Bucket, bucketOutcome, time.Duration) {}
-
-// EventMetadata is empty for Bucket failures.
-func (r *BucketReconciler) EventMetadata(*sourcev1.Bucket, bucketOutcome) map[string]string {
-	return nil
-}
-
-// Requeue keeps the skeleton's decision.
-func (r *BucketReconciler) Requeue(_ *sourcev1.Bucket, _ bucketOutcome, res ctrl.Result) ctrl.Result {
-	return res
-}
-
 // Finalize removes the bucket's artifacts from the store.
 func (r *BucketReconciler) Finalize(ctx context.Context, obj *sourcev1.Bucket) error {
-	o := bucketStoreObject(obj)
-	if err := r.Store.Delete(ctx, o); err != nil {
-		return reconcile.Failed(compat.StorageOperationFailedReason, fmt.Errorf("delete artifacts of %s: %w", o, err))
-	}
-	return nil
-}
-
-// Forget has nothing to drop.
-func (r *BucketReconciler) Forget(types.NamespacedName) {}
-
-func bucketStoreObject(obj *sourcev1.Bucket) artifact.Object {
-	return artifact.Object{Kind: sourcev1.BucketKind, Namespace: obj.Namespace, Name: obj.Name}
+	return deleteArtifacts(ctx, r.Store, storeObject(sourcev1.BucketKind, obj))
 }
 
 // reconcile runs the steps: client, existence, ignore rules, listing (the revision), and, when
@@ -187,7 +158,7 @@ func (r *BucketReconciler) reconcile(ctx context.Context, obj *sourcev1.Bucket, 
 	// Objects changed or vanished while downloading: the revision is what was fetched.
 	revision = ix.Digest()
 	hex := strings.TrimPrefix(revision, "sha256:")
-	rec, err := r.Store.Archive(ctx, bucketStoreObject(obj), hex+".tar.gz", revision, tmp, nil)
+	rec, err := r.Store.Archive(ctx, storeObject(sourcev1.BucketKind, obj), hex+".tar.gz", revision, tmp, nil)
 	if err != nil {
 		return reconcile.Failed(compat.ArchiveOperationFailedReason, fmt.Errorf("unable to archive artifact to storage: %w", err))
 	}
@@ -198,7 +169,7 @@ func (r *BucketReconciler) reconcile(ctx context.Context, obj *sourcev1.Bucket, 
 	obj.Status.Artifact = artifactOf(rec)
 	obj.Status.URL = rec.URL
 	obj.Status.ObservedIgnore = obj.Spec.Ignore
-	if _, err := r.Store.GC(ctx, bucketStoreObject(obj), rec.Path); err != nil {
+	if _, err := r.Store.GC(ctx, storeObject(sourcev1.BucketKind, obj), rec.Path); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "garbage collection of old artifacts failed")
 	}
 	if previous != revision {

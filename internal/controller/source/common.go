@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/artifact"
@@ -91,4 +94,40 @@ func equalPtr(a, b *string) bool {
 		return a == b
 	}
 	return *a == *b
+}
+
+// sourceOutcome is what one run of a source's steps did: its failure, if any.
+type sourceOutcome struct{ err error }
+
+// Err returns the failure, nil on success.
+func (o sourceOutcome) Err() error { return o.err }
+
+// quietSteps are the reconcile.Steps methods the sources share: their events are recorded when
+// an artifact is stored (Report adds none), failures carry no metadata, the skeleton's requeue
+// stands and nothing is remembered per object. A reconciler embeds it and defines what differs.
+type quietSteps[T any, O any] struct{}
+
+// Report records nothing more.
+func (quietSteps[T, O]) Report(T, O, time.Duration) {}
+
+// EventMetadata is empty.
+func (quietSteps[T, O]) EventMetadata(T, O) map[string]string { return nil }
+
+// Requeue keeps the skeleton's decision.
+func (quietSteps[T, O]) Requeue(_ T, _ O, res ctrl.Result) ctrl.Result { return res }
+
+// Forget has nothing to drop.
+func (quietSteps[T, O]) Forget(types.NamespacedName) {}
+
+// storeObject names the artifacts of a source object of kind in the store.
+func storeObject(kind string, obj client.Object) artifact.Object {
+	return artifact.Object{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+}
+
+// deleteArtifacts is a source's finalization: its artifacts leave the store.
+func deleteArtifacts(ctx context.Context, store *artifact.Store, o artifact.Object) error {
+	if err := store.Delete(ctx, o); err != nil {
+		return reconcile.Failed(compat.StorageOperationFailedReason, fmt.Errorf("delete artifacts of %s: %w", o, err))
+	}
+	return nil
 }

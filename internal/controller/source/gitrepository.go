@@ -37,6 +37,8 @@ const defaultGitTimeout = 60 * time.Second
 
 // GitRepositoryReconciler reconciles source.toolkit.fluxcd.io/v1 GitRepository objects.
 type GitRepositoryReconciler struct {
+	quietSteps[*sourcev1.GitRepository, sourceOutcome]
+
 	client.Client
 	Store    *artifact.Store
 	Recorder *event.Recorder
@@ -84,15 +86,9 @@ func (r *GitRepositoryReconciler) includers(ctx context.Context, o client.Object
 	return reqs
 }
 
-// gitOutcome is what one run of a GitRepository's steps did.
-type gitOutcome struct{ err error }
-
-// Err returns the failure, nil on success.
-func (o gitOutcome) Err() error { return o.err }
-
 // skeleton returns the Reconciler of GitRepositories: weir's one skeleton with r's steps.
-func (r *GitRepositoryReconciler) skeleton() *reconcile.Skeleton[*sourcev1.GitRepository, gitOutcome] {
-	return &reconcile.Skeleton[*sourcev1.GitRepository, gitOutcome]{
+func (r *GitRepositoryReconciler) skeleton() *reconcile.Skeleton[*sourcev1.GitRepository, sourceOutcome] {
+	return &reconcile.Skeleton[*sourcev1.GitRepository, sourceOutcome]{
 		Client: r.Client, Recorder: r.Recorder, Retry: r.Retry,
 		GroupVersion: sourcev1.GroupVersion, Kind: sourcev1.GitRepositoryKind,
 		New: func() *sourcev1.GitRepository { return &sourcev1.GitRepository{} }, Steps: r,
@@ -110,38 +106,22 @@ func (r *GitRepositoryReconciler) Fields(obj *sourcev1.GitRepository) reconcile.
 
 // Run fetches the repository and stores a new artifact when the revision or the content
 // settings changed. A failure without a reason of its own is a Git operation failure.
-func (r *GitRepositoryReconciler) Run(ctx context.Context, obj *sourcev1.GitRepository, _ func(string)) gitOutcome {
+func (r *GitRepositoryReconciler) Run(ctx context.Context, obj *sourcev1.GitRepository, _ func(string)) sourceOutcome {
 	err := r.reconcile(ctx, obj)
 	if err != nil && reconcile.Reason(err, "") == "" {
 		err = reconcile.Failed(compat.GitOperationFailedReason, err)
 	}
-	return gitOutcome{err: err}
+	return sourceOutcome{err: err}
 }
 
 // Summarize writes the outcome into the conditions.
-func (r *GitRepositoryReconciler) Summarize(obj *sourcev1.GitRepository, out gitOutcome, _ time.Duration) {
+func (r *GitRepositoryReconciler) Summarize(obj *sourcev1.GitRepository, out sourceOutcome, _ time.Duration) {
 	r.summarize(obj, out.err)
-}
-
-// Report records nothing more: the new artifact's event is recorded when it is stored.
-func (r *GitRepositoryReconciler) Report(*sourcev1.GitRepository, gitOutcome, time.Duration) {}
-
-// EventMetadata is empty for GitRepository failures.
-func (r *GitRepositoryReconciler) EventMetadata(*sourcev1.GitRepository, gitOutcome) map[string]string {
-	return nil
-}
-
-// Requeue keeps the skeleton's decision.
-func (r *GitRepositoryReconciler) Requeue(_ *sourcev1.GitRepository, _ gitOutcome, res ctrl.Result) ctrl.Result {
-	return res
 }
 
 // Finalize removes the repository's artifacts from the store.
 func (r *GitRepositoryReconciler) Finalize(ctx context.Context, obj *sourcev1.GitRepository) error {
-	if err := r.Store.Delete(ctx, storeObject(obj)); err != nil {
-		return reconcile.Failed(compat.StorageOperationFailedReason, fmt.Errorf("delete artifacts of %s: %w", storeObject(obj), err))
-	}
-	return nil
+	return deleteArtifacts(ctx, r.Store, storeObject(sourcev1.GitRepositoryKind, obj))
 }
 
 // Forget drops the GitHub App token cached for a deleted repository.
@@ -155,10 +135,6 @@ func artifactRevision(obj *sourcev1.GitRepository) string {
 		return ""
 	}
 	return obj.Status.Artifact.Revision
-}
-
-func storeObject(obj *sourcev1.GitRepository) artifact.Object {
-	return artifact.Object{Kind: sourcev1.GitRepositoryKind, Namespace: obj.Namespace, Name: obj.Name}
 }
 
 // reconcile runs the steps: credentials, ref listing, and, when something changed, clone,
@@ -227,7 +203,7 @@ func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.G
 		return reconcile.Failed(compat.ArchiveOperationFailedReason, fmt.Errorf("read ignore rules: %w", err))
 	}
 	revision := checkout.Revision.String()
-	rec, err := r.Store.Archive(ctx, storeObject(obj), checkout.Revision.Hash+".tar.gz", revision, checkout.Dir, filter.Excluded)
+	rec, err := r.Store.Archive(ctx, storeObject(sourcev1.GitRepositoryKind, obj), checkout.Revision.Hash+".tar.gz", revision, checkout.Dir, filter.Excluded)
 	if err != nil {
 		if errors.Is(err, artifact.ErrTooLarge) {
 			return reconcile.Failed(compat.ArchiveOperationFailedReason, fmt.Errorf("repository at revision '%s' is too large: %w", revision, err))
@@ -244,7 +220,7 @@ func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.G
 	obj.Status.ObservedRecurseSubmodules = obj.Spec.RecurseSubmodules
 	obj.Status.ObservedInclude = obj.Spec.Include
 	obj.Status.ObservedSparseCheckout = obj.Spec.SparseCheckout
-	if _, err := r.Store.GC(ctx, storeObject(obj), rec.Path); err != nil {
+	if _, err := r.Store.GC(ctx, storeObject(sourcev1.GitRepositoryKind, obj), rec.Path); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "garbage collection of old artifacts failed")
 	}
 	if previous != revision {

@@ -55,6 +55,8 @@ var chartName = regexp.MustCompile(`^([-a-z0-9]+/?)+$`)
 // HelmChartReconciler reconciles source.toolkit.fluxcd.io/v1 HelmChart objects: charts pulled
 // from a HelmRepository (HTTP index or OCI registry) or packaged from a GitRepository or Bucket.
 type HelmChartReconciler struct {
+	quietSteps[*sourcev1.HelmChart, chartOutcome]
+
 	client.Client
 	Store    *artifact.Store
 	Recorder *weirevent.Recorder
@@ -196,30 +198,9 @@ func (r *HelmChartReconciler) Report(obj *sourcev1.HelmChart, out chartOutcome, 
 		compat.DigestMetaKey: obj.Status.Artifact.Digest}, "%s", out.summary)
 }
 
-// EventMetadata is empty for HelmChart failures.
-func (r *HelmChartReconciler) EventMetadata(*sourcev1.HelmChart, chartOutcome) map[string]string {
-	return nil
-}
-
-// Requeue keeps the skeleton's decision.
-func (r *HelmChartReconciler) Requeue(_ *sourcev1.HelmChart, _ chartOutcome, res ctrl.Result) ctrl.Result {
-	return res
-}
-
 // Finalize removes the chart's artifacts from the store.
 func (r *HelmChartReconciler) Finalize(ctx context.Context, obj *sourcev1.HelmChart) error {
-	o := chartStoreObject(obj)
-	if err := r.Store.Delete(ctx, o); err != nil {
-		return reconcile.Failed(compat.StorageOperationFailedReason, fmt.Errorf("delete artifacts of %s: %w", o, err))
-	}
-	return nil
-}
-
-// Forget has nothing to drop.
-func (r *HelmChartReconciler) Forget(types.NamespacedName) {}
-
-func chartStoreObject(obj *sourcev1.HelmChart) artifact.Object {
-	return artifact.Object{Kind: sourcev1.HelmChartKind, Namespace: obj.Namespace, Name: obj.Name}
+	return deleteArtifacts(ctx, r.Store, storeObject(sourcev1.HelmChartKind, obj))
 }
 
 // build is a chart ready to store.
@@ -273,7 +254,7 @@ func (r *HelmChartReconciler) reconcile(ctx context.Context, obj *sourcev1.HelmC
 	}
 	reason, summary := b.summary()
 	file := b.name + "-" + b.version + ".tgz"
-	rec, err := r.Store.Put(ctx, chartStoreObject(obj), file, b.version, bytes.NewReader(b.data))
+	rec, err := r.Store.Put(ctx, storeObject(sourcev1.HelmChartKind, obj), file, b.version, bytes.NewReader(b.data))
 	if err != nil {
 		return chartOutcome{err: reconcile.Failed(compat.ArchiveOperationFailedReason, fmt.Errorf("unable to save artifact to storage: %w", err))}
 	}
@@ -284,7 +265,7 @@ func (r *HelmChartReconciler) reconcile(ctx context.Context, obj *sourcev1.HelmC
 	if obj.Spec.IgnoreMissingValuesFiles {
 		obj.Status.ObservedValuesFiles = b.valuesFiles
 	}
-	if _, err := r.Store.GC(ctx, chartStoreObject(obj), rec.Path); err != nil {
+	if _, err := r.Store.GC(ctx, storeObject(sourcev1.HelmChartKind, obj), rec.Path); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "garbage collection of old artifacts failed")
 	}
 	return chartOutcome{reason: reason, summary: summary, stored: true}

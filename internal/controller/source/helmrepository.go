@@ -9,7 +9,6 @@ import (
 	"time"
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,6 +35,8 @@ const (
 // type default (an HTTP(S) index). Those of type oci have no status, as in Flux: HelmCharts
 // read their URL and credentials directly.
 type HelmRepositoryReconciler struct {
+	quietSteps[*sourcev1.HelmRepository, sourceOutcome]
+
 	client.Client
 	Store    *artifact.Store
 	Recorder *weirevent.Recorder
@@ -77,7 +78,7 @@ func (h helmRepositories) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		return h.skeleton.Reconcile(ctx, req)
 	}
 	// As Flux: delete what the default type stored, drop the finalizer, clear the status.
-	if err := h.r.Store.Delete(ctx, helmRepoStoreObject(&obj)); err != nil {
+	if err := h.r.Store.Delete(ctx, storeObject(sourcev1.HelmRepositoryKind, &obj)); err != nil {
 		return ctrl.Result{}, err
 	}
 	if len(obj.Status.Conditions) > 0 || obj.Status.Artifact != nil || obj.Status.URL != "" || obj.Status.ObservedGeneration != 0 {
@@ -107,7 +108,7 @@ func (r *HelmRepositoryReconciler) SetupWithManager(_ context.Context, mgr ctrl.
 		For(&sourcev1.HelmRepository{}, builder.WithPredicates(httpRepository, predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, reconcile.ReconcileRequested{}, typeChanged{}))).
 		WithOptions(controllerOptions(concurrent)).
-		Complete(helmRepositories{r: r, skeleton: &reconcile.Skeleton[*sourcev1.HelmRepository, helmRepoOutcome]{
+		Complete(helmRepositories{r: r, skeleton: &reconcile.Skeleton[*sourcev1.HelmRepository, sourceOutcome]{
 			Client: r.Client, Recorder: r.Recorder, Retry: r.Retry,
 			GroupVersion: sourcev1.GroupVersion, Kind: sourcev1.HelmRepositoryKind,
 			New: func() *sourcev1.HelmRepository { return &sourcev1.HelmRepository{} }, Steps: r,
@@ -123,11 +124,6 @@ func (typeChanged) Update(e event.UpdateEvent) bool {
 	n, ok2 := e.ObjectNew.(*sourcev1.HelmRepository)
 	return ok1 && ok2 && o.Spec.Type != n.Spec.Type
 }
-
-type helmRepoOutcome struct{ err error }
-
-// Err returns the failure, nil on success.
-func (o helmRepoOutcome) Err() error { return o.err }
 
 // Fields returns the HelmRepository's fields the skeleton reads and writes.
 func (r *HelmRepositoryReconciler) Fields(obj *sourcev1.HelmRepository) reconcile.Fields {
@@ -147,16 +143,16 @@ func (r *HelmRepositoryReconciler) Fields(obj *sourcev1.HelmRepository) reconcil
 }
 
 // Run fetches the index and stores it when its digest changed.
-func (r *HelmRepositoryReconciler) Run(ctx context.Context, obj *sourcev1.HelmRepository, progress func(string)) helmRepoOutcome {
+func (r *HelmRepositoryReconciler) Run(ctx context.Context, obj *sourcev1.HelmRepository, progress func(string)) sourceOutcome {
 	err := r.reconcile(ctx, obj, progress)
 	if err != nil && reconcile.Reason(err, "") == "" {
 		err = reconcile.Failed(indexationFailedReason, err)
 	}
-	return helmRepoOutcome{err: err}
+	return sourceOutcome{err: err}
 }
 
 // Summarize writes the outcome into the conditions.
-func (r *HelmRepositoryReconciler) Summarize(obj *sourcev1.HelmRepository, out helmRepoOutcome, _ time.Duration) {
+func (r *HelmRepositoryReconciler) Summarize(obj *sourcev1.HelmRepository, out sourceOutcome, _ time.Duration) {
 	msg := "no artifact"
 	if obj.Status.Artifact != nil {
 		msg = fmt.Sprintf("stored artifact: revision '%s'", obj.Status.Artifact.Revision)
@@ -165,33 +161,9 @@ func (r *HelmRepositoryReconciler) Summarize(obj *sourcev1.HelmRepository, out h
 		indexationFailedReason)
 }
 
-// Report records nothing more: the new artifact's event is recorded when it is stored.
-func (r *HelmRepositoryReconciler) Report(*sourcev1.HelmRepository, helmRepoOutcome, time.Duration) {}
-
-// EventMetadata is empty for HelmRepository failures.
-func (r *HelmRepositoryReconciler) EventMetadata(*sourcev1.HelmRepository, helmRepoOutcome) map[string]string {
-	return nil
-}
-
-// Requeue keeps the skeleton's decision.
-func (r *HelmRepositoryReconciler) Requeue(_ *sourcev1.HelmRepository, _ helmRepoOutcome, res ctrl.Result) ctrl.Result {
-	return res
-}
-
 // Finalize removes the repository's artifacts from the store.
 func (r *HelmRepositoryReconciler) Finalize(ctx context.Context, obj *sourcev1.HelmRepository) error {
-	o := helmRepoStoreObject(obj)
-	if err := r.Store.Delete(ctx, o); err != nil {
-		return reconcile.Failed(compat.StorageOperationFailedReason, fmt.Errorf("delete artifacts of %s: %w", o, err))
-	}
-	return nil
-}
-
-// Forget has nothing to drop.
-func (r *HelmRepositoryReconciler) Forget(types.NamespacedName) {}
-
-func helmRepoStoreObject(obj *sourcev1.HelmRepository) artifact.Object {
-	return artifact.Object{Kind: sourcev1.HelmRepositoryKind, Namespace: obj.Namespace, Name: obj.Name}
+	return deleteArtifacts(ctx, r.Store, storeObject(sourcev1.HelmRepositoryKind, obj))
 }
 
 func (r *HelmRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.HelmRepository, progress func(string)) error {
@@ -234,7 +206,7 @@ func (r *HelmRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.
 	}
 	progress(fmt.Sprintf("building artifact: new index revision '%s'", revision))
 	file := "index-" + strings.TrimPrefix(revision, "sha256:") + ".yaml"
-	rec, err := r.Store.Put(ctx, helmRepoStoreObject(obj), file, revision, bytes.NewReader(data))
+	rec, err := r.Store.Put(ctx, storeObject(sourcev1.HelmRepositoryKind, obj), file, revision, bytes.NewReader(data))
 	if err != nil {
 		return reconcile.Failed(compat.StorageOperationFailedReason, fmt.Errorf("unable to save artifact to storage: %w", err))
 	}
@@ -244,7 +216,7 @@ func (r *HelmRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.
 	}
 	obj.Status.Artifact = artifactOf(rec)
 	obj.Status.URL = rec.URL
-	if _, err := r.Store.GC(ctx, helmRepoStoreObject(obj), rec.Path); err != nil {
+	if _, err := r.Store.GC(ctx, storeObject(sourcev1.HelmRepositoryKind, obj), rec.Path); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "garbage collection of old artifacts failed")
 	}
 	if previous != revision {

@@ -13,7 +13,6 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,6 +41,8 @@ const (
 
 // OCIRepositoryReconciler reconciles source.toolkit.fluxcd.io/v1 OCIRepository objects.
 type OCIRepositoryReconciler struct {
+	quietSteps[*sourcev1.OCIRepository, sourceOutcome]
+
 	client.Client
 	Store    *artifact.Store
 	Recorder *event.Recorder
@@ -61,18 +62,12 @@ func (r *OCIRepositoryReconciler) SetupWithManager(_ context.Context, mgr ctrl.M
 		For(&sourcev1.OCIRepository{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, reconcile.ReconcileRequested{}))).
 		WithOptions(controllerOptions(concurrent)).
-		Complete(&reconcile.Skeleton[*sourcev1.OCIRepository, ociOutcome]{
+		Complete(&reconcile.Skeleton[*sourcev1.OCIRepository, sourceOutcome]{
 			Client: r.Client, Recorder: r.Recorder, Retry: r.Retry,
 			GroupVersion: sourcev1.GroupVersion, Kind: sourcev1.OCIRepositoryKind,
 			New: func() *sourcev1.OCIRepository { return &sourcev1.OCIRepository{} }, Steps: r,
 		})
 }
-
-// ociOutcome is what one run of an OCIRepository's steps did.
-type ociOutcome struct{ err error }
-
-// Err returns the failure, nil on success.
-func (o ociOutcome) Err() error { return o.err }
 
 // Fields returns the OCIRepository's fields the skeleton reads and writes.
 func (r *OCIRepositoryReconciler) Fields(obj *sourcev1.OCIRepository) reconcile.Fields {
@@ -89,16 +84,16 @@ func (r *OCIRepositoryReconciler) Fields(obj *sourcev1.OCIRepository) reconcile.
 
 // Run resolves the ref and stores a new artifact when the digest or the content settings
 // changed.
-func (r *OCIRepositoryReconciler) Run(ctx context.Context, obj *sourcev1.OCIRepository, progress func(string)) ociOutcome {
+func (r *OCIRepositoryReconciler) Run(ctx context.Context, obj *sourcev1.OCIRepository, progress func(string)) sourceOutcome {
 	err := r.reconcile(ctx, obj, progress)
 	if err != nil && reconcile.Reason(err, "") == "" {
 		err = reconcile.Failed(ociPullFailedReason, err)
 	}
-	return ociOutcome{err: err}
+	return sourceOutcome{err: err}
 }
 
 // Summarize writes the outcome into the conditions.
-func (r *OCIRepositoryReconciler) Summarize(obj *sourcev1.OCIRepository, out ociOutcome, _ time.Duration) {
+func (r *OCIRepositoryReconciler) Summarize(obj *sourcev1.OCIRepository, out sourceOutcome, _ time.Duration) {
 	msg := "no artifact"
 	if obj.Status.Artifact != nil {
 		msg = fmt.Sprintf("stored artifact for digest '%s'", obj.Status.Artifact.Revision)
@@ -107,33 +102,9 @@ func (r *OCIRepositoryReconciler) Summarize(obj *sourcev1.OCIRepository, out oci
 		ociPullFailedReason, ociLayerFailedReason, readOperationFailed, invalidProviderReason)
 }
 
-// Report records nothing more: the new artifact's event is recorded when it is stored.
-func (r *OCIRepositoryReconciler) Report(*sourcev1.OCIRepository, ociOutcome, time.Duration) {}
-
-// EventMetadata is empty for OCIRepository failures.
-func (r *OCIRepositoryReconciler) EventMetadata(*sourcev1.OCIRepository, ociOutcome) map[string]string {
-	return nil
-}
-
-// Requeue keeps the skeleton's decision.
-func (r *OCIRepositoryReconciler) Requeue(_ *sourcev1.OCIRepository, _ ociOutcome, res ctrl.Result) ctrl.Result {
-	return res
-}
-
 // Finalize removes the repository's artifacts from the store.
 func (r *OCIRepositoryReconciler) Finalize(ctx context.Context, obj *sourcev1.OCIRepository) error {
-	o := ociStoreObject(obj)
-	if err := r.Store.Delete(ctx, o); err != nil {
-		return reconcile.Failed(compat.StorageOperationFailedReason, fmt.Errorf("delete artifacts of %s: %w", o, err))
-	}
-	return nil
-}
-
-// Forget has nothing to drop: fetched layers are shared by digest, not by object.
-func (r *OCIRepositoryReconciler) Forget(types.NamespacedName) {}
-
-func ociStoreObject(obj *sourcev1.OCIRepository) artifact.Object {
-	return artifact.Object{Kind: sourcev1.OCIRepositoryKind, Namespace: obj.Namespace, Name: obj.Name}
+	return deleteArtifacts(ctx, r.Store, storeObject(sourcev1.OCIRepositoryKind, obj))
 }
 
 // reconcile runs the steps: URL, credentials, ref resolution (one HEAD), and, when something
@@ -194,7 +165,7 @@ func (r *OCIRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.O
 	obj.Status.URL = rec.URL
 	obj.Status.ObservedIgnore = obj.Spec.Ignore
 	obj.Status.ObservedLayerSelector = obj.Spec.LayerSelector.DeepCopy()
-	if _, err := r.Store.GC(ctx, ociStoreObject(obj), rec.Path); err != nil {
+	if _, err := r.Store.GC(ctx, storeObject(sourcev1.OCIRepositoryKind, obj), rec.Path); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "garbage collection of old artifacts failed")
 	}
 	if previous != revision {
@@ -240,7 +211,7 @@ func (r *OCIRepositoryReconciler) fetch(ctx context.Context, obj *sourcev1.OCIRe
 	op string, opts oci.Options) (fetched, artifact.Record, error) {
 	file := res.Digest.Hex + ociArtifactFileExtension
 	key := strings.Join([]string{res.Digest.String(), obj.GetLayerMediaType(), op, ignoreKey(obj.Spec.Ignore)}, "|")
-	self := ociStoreObject(obj)
+	self := storeObject(sourcev1.OCIRepositoryKind, obj)
 	revision := res.Revision()
 	entry, err := r.fetches.do(key, func() (fetchEntry, error) {
 		f, rec, err := r.pull(ctx, self, file, revision, res, obj, op, opts)
