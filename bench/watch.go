@@ -13,6 +13,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
@@ -114,19 +115,7 @@ func (w *watcher) setKS(o any) {
 	if !ok {
 		return
 	}
-	st := ksState{revision: ks.Status.LastAppliedRevision}
-	if c := apimeta.FindStatusCondition(ks.Status.Conditions, "Ready"); c != nil {
-		st.ready = c.Status == "True" && ks.Status.ObservedGeneration == ks.Generation
-		st.message = c.Reason + ": " + c.Message
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	key := client.ObjectKeyFromObject(ks)
-	w.ks[key] = st
-	if _, seen := w.first[key]; st.ready && !seen {
-		w.first[key] = time.Now()
-	}
-	w.notify()
+	w.set(ks, ks.Status.Conditions, ks.Status.ObservedGeneration, ks.Status.LastAppliedRevision)
 }
 
 // setHR records a HelmRelease like a Kustomization (workloads keep them in namespaces of
@@ -136,14 +125,19 @@ func (w *watcher) setHR(o any) {
 	if !ok {
 		return
 	}
-	st := ksState{revision: hr.Status.LastAttemptedRevision}
-	if c := apimeta.FindStatusCondition(hr.Status.Conditions, "Ready"); c != nil {
-		st.ready = c.Status == "True" && hr.Status.ObservedGeneration == hr.Generation
+	w.set(hr, hr.Status.Conditions, hr.Status.ObservedGeneration, hr.Status.LastAttemptedRevision)
+}
+
+// set records an object's readiness for its generation and its revision.
+func (w *watcher) set(obj client.Object, conds []metav1.Condition, observed int64, revision string) {
+	st := ksState{revision: revision}
+	if c := apimeta.FindStatusCondition(conds, "Ready"); c != nil {
+		st.ready = c.Status == "True" && observed == obj.GetGeneration()
 		st.message = c.Reason + ": " + c.Message
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	key := client.ObjectKeyFromObject(hr)
+	key := client.ObjectKeyFromObject(obj)
 	w.ks[key] = st
 	if _, seen := w.first[key]; st.ready && !seen {
 		w.first[key] = time.Now()
@@ -169,12 +163,10 @@ func (w *watcher) del(o any) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch v := o.(type) {
-	case *kustomizev1.Kustomization:
-		delete(w.ks, client.ObjectKeyFromObject(v))
-		delete(w.first, client.ObjectKeyFromObject(v))
-	case *helmv2.HelmRelease:
-		delete(w.ks, client.ObjectKeyFromObject(v))
-		delete(w.first, client.ObjectKeyFromObject(v))
+	case *kustomizev1.Kustomization, *helmv2.HelmRelease:
+		key := client.ObjectKeyFromObject(v.(client.Object))
+		delete(w.ks, key)
+		delete(w.first, key)
 	case *corev1.ConfigMap:
 		delete(w.cms, client.ObjectKeyFromObject(v))
 	}
