@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/weirgitops/weir/internal/testenv"
 	"github.com/weirgitops/weir/internal/testenv/s3server"
 )
 
@@ -29,21 +28,7 @@ func newBucket(ns, name, endpoint, bucketName string) *sourcev1.Bucket {
 
 func waitBucket(t *testing.T, key client.ObjectKey, status metav1.ConditionStatus, check func(*sourcev1.Bucket) error) *sourcev1.Bucket {
 	t.Helper()
-	var obj sourcev1.Bucket
-	testenv.Eventually(t, 60*time.Second, func() error {
-		if err := env.Client.Get(t.Context(), key, &obj); err != nil {
-			return err
-		}
-		c := apimeta.FindStatusCondition(obj.Status.Conditions, "Ready")
-		if c == nil || c.Status != status || c.ObservedGeneration != obj.Generation {
-			return fmt.Errorf("Ready = %+v, want %s", c, status)
-		}
-		if check != nil {
-			return check(&obj)
-		}
-		return nil
-	})
-	return &obj
+	return waitSource(t, key, &sourcev1.Bucket{}, status, check)
 }
 
 func bucketMessageHas(sub string) func(*sourcev1.Bucket) error {

@@ -17,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/weirgitops/weir/internal/testenv"
 	"github.com/weirgitops/weir/internal/testenv/chartrepo"
 	"github.com/weirgitops/weir/internal/testenv/gitserver"
 	"github.com/weirgitops/weir/internal/testenv/ociregistry"
@@ -53,23 +52,15 @@ func helmChart(ns, name, chart, version, kind, source string) *sourcev1.HelmChar
 
 // waitReadyOf waits until obj (re-read into it) has Ready with status for its generation and
 // check passes; it returns the Ready condition.
-func waitReadyOf(t *testing.T, obj client.Object, conds func() []metav1.Condition, status metav1.ConditionStatus, check func() error) *metav1.Condition {
+func waitReadyOf[T conditioned](t *testing.T, obj T, status metav1.ConditionStatus, check func() error) *metav1.Condition {
 	t.Helper()
-	var ready *metav1.Condition
-	testenv.Eventually(t, 60*time.Second, func() error {
-		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		ready = apimeta.FindStatusCondition(conds(), "Ready")
-		if ready == nil || ready.Status != status || ready.ObservedGeneration != obj.GetGeneration() {
-			return fmt.Errorf("Ready = %+v, want %s", ready, status)
-		}
+	waitSource(t, client.ObjectKeyFromObject(obj), obj, status, func(T) error {
 		if check != nil {
 			return check()
 		}
 		return nil
 	})
-	return ready
+	return apimeta.FindStatusCondition(obj.GetConditions(), "Ready")
 }
 
 // tgzFiles lists the files of a chart archive.
@@ -105,7 +96,7 @@ func TestHelmRepositoryAndChart(t *testing.T) {
 	repo := helmRepository(ns, "podinfo", charts.URL())
 	repo.Spec.SecretRef = &meta.LocalObjectReference{Name: "charts-auth"}
 	create(t, repo)
-	ready := waitReadyOf(t, repo, func() []metav1.Condition { return repo.Status.Conditions }, metav1.ConditionTrue, nil)
+	ready := waitReadyOf(t, repo, metav1.ConditionTrue, nil)
 	if want := fmt.Sprintf("stored artifact: revision '%s'", repo.Status.Artifact.Revision); ready.Message != want ||
 		!strings.HasPrefix(repo.Status.Artifact.Revision, "sha256:") {
 		t.Errorf("HelmRepository Ready %q, artifact %+v", ready.Message, repo.Status.Artifact)
@@ -120,7 +111,7 @@ func TestHelmRepositoryAndChart(t *testing.T) {
 	merged.Spec.ValuesFiles = []string{"values.yaml", "values-prod.yaml"}
 	create(t, merged)
 
-	ready = waitReadyOf(t, pulled, func() []metav1.Condition { return pulled.Status.Conditions }, metav1.ConditionTrue, nil)
+	ready = waitReadyOf(t, pulled, metav1.ConditionTrue, nil)
 	if ready.Reason != "ChartPullSucceeded" || ready.Message != "pulled 'podinfo' chart with version '6.1.0'" ||
 		pulled.Status.Artifact.Revision != "6.1.0" || pulled.Status.ObservedChartName != "podinfo" {
 		t.Errorf("pulled: Ready %s %q, artifact %+v", ready.Reason, ready.Message, pulled.Status.Artifact)
@@ -136,7 +127,7 @@ func TestHelmRepositoryAndChart(t *testing.T) {
 		t.Errorf("artifact path %s", pulled.Status.Artifact.Path)
 	}
 
-	ready = waitReadyOf(t, merged, func() []metav1.Condition { return merged.Status.Conditions }, metav1.ConditionTrue, nil)
+	ready = waitReadyOf(t, merged, metav1.ConditionTrue, nil)
 	if ready.Reason != "ChartPackageSucceeded" || merged.Status.Artifact.Revision != "6.1.0+1" ||
 		ready.Message != "packaged 'podinfo' chart with version '6.1.0+1' and merged values files [values.yaml values-prod.yaml]" {
 		t.Errorf("merged: Ready %s %q, artifact %+v", ready.Reason, ready.Message, merged.Status.Artifact)
@@ -152,7 +143,7 @@ func TestHelmRepositoryAndChart(t *testing.T) {
 	// A new version in the repository: the index changes, the chart follows.
 	charts.Add(t, podinfo("6.2.0", nil))
 	requestReconcileOf(t, repo)
-	waitReadyOf(t, pulled, func() []metav1.Condition { return pulled.Status.Conditions }, metav1.ConditionTrue, func() error {
+	waitReadyOf(t, pulled, metav1.ConditionTrue, func() error {
 		if pulled.Status.Artifact.Revision != "6.2.0" {
 			return fmt.Errorf("revision %s", pulled.Status.Artifact.Revision)
 		}
@@ -220,7 +211,7 @@ func TestHelmChartBadInput(t *testing.T) {
 		hc := helmChart(ns, fmt.Sprintf("bad-%d", i), c.chart, c.version, sourcev1.HelmRepositoryKind, "charts")
 		hc.Spec.ValuesFiles = c.values
 		create(t, hc)
-		ready := waitReadyOf(t, hc, func() []metav1.Condition { return hc.Status.Conditions }, metav1.ConditionFalse, nil)
+		ready := waitReadyOf(t, hc, metav1.ConditionFalse, nil)
 		if ready.Reason != c.reason || !strings.Contains(ready.Message, c.msg) ||
 			apimeta.IsStatusConditionTrue(hc.Status.Conditions, "Stalled") != c.stalled {
 			t.Errorf("%s@%s: Ready %s %q stalled=%v, want %s %q stalled=%v", c.chart, c.version, ready.Reason, ready.Message,
@@ -234,7 +225,7 @@ func TestHelmChartBadInput(t *testing.T) {
 	ignored.Spec.ValuesFiles = []string{"values.yaml", "values-missing.yaml"}
 	ignored.Spec.IgnoreMissingValuesFiles = true
 	create(t, ignored)
-	waitReadyOf(t, ignored, func() []metav1.Condition { return ignored.Status.Conditions }, metav1.ConditionTrue, func() error {
+	waitReadyOf(t, ignored, metav1.ConditionTrue, func() error {
 		if fmt.Sprint(ignored.Status.ObservedValuesFiles) != "[values.yaml]" {
 			return fmt.Errorf("observedValuesFiles %v", ignored.Status.ObservedValuesFiles)
 		}
@@ -251,7 +242,7 @@ func TestHelmChartBadInput(t *testing.T) {
 	denied.Spec.SecretRef = &meta.LocalObjectReference{Name: "wrong"}
 	create(t, denied)
 	for obj, reason := range map[*sourcev1.HelmRepository]string{bad: "IndexationFailed", denied: "AuthenticationFailed"} {
-		ready := waitReadyOf(t, obj, func() []metav1.Condition { return obj.Status.Conditions }, metav1.ConditionFalse, nil)
+		ready := waitReadyOf(t, obj, metav1.ConditionFalse, nil)
 		fetch := apimeta.FindStatusCondition(obj.Status.Conditions, "FetchFailed")
 		if ready.Reason != reason || fetch == nil || strings.Contains(ready.Message, "wrong-pass-42") {
 			t.Errorf("%s: Ready %s %q FetchFailed %+v, want %s", obj.Name, ready.Reason, ready.Message, fetch, reason)
@@ -281,19 +272,19 @@ func TestHelmChartFromGit(t *testing.T) {
 	escape := helmChart(ns, "escape", "../../etc", "", sourcev1.GitRepositoryKind, "charts")
 	create(t, escape)
 
-	ready := waitReadyOf(t, byVersion, func() []metav1.Condition { return byVersion.Status.Conditions }, metav1.ConditionTrue, nil)
+	ready := waitReadyOf(t, byVersion, metav1.ConditionTrue, nil)
 	if ready.Reason != "ChartPackageSucceeded" || byVersion.Status.Artifact.Revision != "1.2.3" ||
 		byVersion.Status.ObservedSourceArtifactRevision != "main@sha1:"+commit {
 		t.Errorf("by-version: Ready %s %q, status %+v", ready.Reason, ready.Message, byVersion.Status)
 	}
-	waitReadyOf(t, byRevision, func() []metav1.Condition { return byRevision.Status.Conditions }, metav1.ConditionTrue, nil)
+	waitReadyOf(t, byRevision, metav1.ConditionTrue, nil)
 	if want := "1.2.3+" + commit[:12] + ".1"; byRevision.Status.Artifact.Revision != want {
 		t.Errorf("by-revision: revision %s, want %s", byRevision.Status.Artifact.Revision, want)
 	}
 	if v := tgzFiles(t, fetchStored(t, byRevision.Status.Artifact))["app/values.yaml"]; !strings.Contains(v, "color: red") {
 		t.Errorf("by-revision values.yaml:\n%s", v)
 	}
-	ready = waitReadyOf(t, escape, func() []metav1.Condition { return escape.Status.Conditions }, metav1.ConditionFalse, nil)
+	ready = waitReadyOf(t, escape, metav1.ConditionFalse, nil)
 	if ready.Reason != "InvalidChartReference" {
 		t.Errorf("escape: Ready %s %q", ready.Reason, ready.Message)
 	}
@@ -317,11 +308,11 @@ func TestHelmChartFromOCIRepository(t *testing.T) {
 	pinned := helmChart(ns, "pinned", "podinfo", "6.4.0", sourcev1.HelmRepositoryKind, "oci-charts")
 	create(t, pinned)
 
-	ready := waitReadyOf(t, latest, func() []metav1.Condition { return latest.Status.Conditions }, metav1.ConditionTrue, nil)
+	ready := waitReadyOf(t, latest, metav1.ConditionTrue, nil)
 	if ready.Message != "pulled 'podinfo' chart with version '6.5.0'" || !bytes.Equal(fetchStored(t, latest.Status.Artifact), newer) {
 		t.Errorf("latest: Ready %q, artifact %+v", ready.Message, latest.Status.Artifact)
 	}
-	waitReadyOf(t, pinned, func() []metav1.Condition { return pinned.Status.Conditions }, metav1.ConditionTrue, nil)
+	waitReadyOf(t, pinned, metav1.ConditionTrue, nil)
 	if pinned.Status.Artifact.Revision != "6.4.0" || !bytes.Equal(fetchStored(t, pinned.Status.Artifact), older) {
 		t.Errorf("pinned: artifact %+v", pinned.Status.Artifact)
 	}

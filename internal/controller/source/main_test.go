@@ -38,21 +38,33 @@ func TestMain(m *testing.M) {
 // returns the object.
 func waitReady(t *testing.T, key client.ObjectKey, status metav1.ConditionStatus, check func(*sourcev1.GitRepository) error) *sourcev1.GitRepository {
 	t.Helper()
-	var obj sourcev1.GitRepository
+	return waitSource(t, key, &sourcev1.GitRepository{}, status, check)
+}
+
+// conditioned is a source object with conditions.
+type conditioned interface {
+	client.Object
+	GetConditions() []metav1.Condition
+}
+
+// waitSource waits until the object at key (read into obj) has Ready with the wanted status for
+// its generation and check (when given) passes, and returns it.
+func waitSource[T conditioned](t *testing.T, key client.ObjectKey, obj T, status metav1.ConditionStatus, check func(T) error) T {
+	t.Helper()
 	testenv.Eventually(t, 60*time.Second, func() error {
-		if err := env.Client.Get(t.Context(), key, &obj); err != nil {
+		if err := env.Client.Get(t.Context(), key, obj); err != nil {
 			return err
 		}
-		c := apimeta.FindStatusCondition(obj.Status.Conditions, "Ready")
-		if c == nil || c.Status != status || c.ObservedGeneration != obj.Generation {
+		c := apimeta.FindStatusCondition(obj.GetConditions(), "Ready")
+		if c == nil || c.Status != status || c.ObservedGeneration != obj.GetGeneration() {
 			return fmt.Errorf("Ready = %+v, want %s", c, status)
 		}
 		if check != nil {
-			return check(&obj)
+			return check(obj)
 		}
 		return nil
 	})
-	return &obj
+	return obj
 }
 
 // fetchArtifact downloads the artifact from its advertised URL and checks its digest.

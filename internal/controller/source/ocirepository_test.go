@@ -25,7 +25,6 @@ import (
 
 	"github.com/weirgitops/weir/internal/manager"
 	"github.com/weirgitops/weir/internal/source/oci"
-	"github.com/weirgitops/weir/internal/testenv"
 	"github.com/weirgitops/weir/internal/testenv/ociregistry"
 )
 
@@ -42,21 +41,7 @@ func newOCIRepository(ns, name, url string, ref *sourcev1.OCIRepositoryRef) *sou
 // generation, and check (when given) passes.
 func waitOCI(t *testing.T, key client.ObjectKey, status metav1.ConditionStatus, check func(*sourcev1.OCIRepository) error) *sourcev1.OCIRepository {
 	t.Helper()
-	var obj sourcev1.OCIRepository
-	testenv.Eventually(t, 60*time.Second, func() error {
-		if err := env.Client.Get(t.Context(), key, &obj); err != nil {
-			return err
-		}
-		c := apimeta.FindStatusCondition(obj.Status.Conditions, "Ready")
-		if c == nil || c.Status != status || c.ObservedGeneration != obj.Generation {
-			return fmt.Errorf("Ready = %+v, want %s", c, status)
-		}
-		if check != nil {
-			return check(&obj)
-		}
-		return nil
-	})
-	return &obj
+	return waitSource(t, key, &sourcev1.OCIRepository{}, status, check)
 }
 
 func ociRevisionIs(want string) func(*sourcev1.OCIRepository) error {
