@@ -27,6 +27,17 @@ const (
 	// ExternalArtifact: Kustomizations (and HelmReleases) accept sourceRef.kind
 	// ExternalArtifact. On in weir, off in Flux.
 	ExternalArtifact = "ExternalArtifact"
+	// UseHelm3Defaults: HelmReleases apply client-side, wait with Helm 3's readiness checks and
+	// do not post-render hooks, where their spec does not say otherwise. Off.
+	UseHelm3Defaults = "UseHelm3Defaults"
+	// DefaultToRetryOnFailure: a HelmRelease without an install or upgrade strategy retries a
+	// failed action every five minutes instead of remediating. Off.
+	DefaultToRetryOnFailure = "DefaultToRetryOnFailure"
+	// DisableChartDigestTracking: a HelmRelease's OCIRepository chart is tracked by version
+	// alone. Off.
+	DisableChartDigestTracking = "DisableChartDigestTracking"
+	// AllowDNSLookups: Helm templates may resolve host names. Off.
+	AllowDNSLookups = "AllowDNSLookups"
 )
 
 // Gate is one known feature gate.
@@ -53,10 +64,10 @@ var known = map[string]Gate{
 	"CacheSecretsAndConfigMaps":   {false, "no effect: Secrets and ConfigMaps are read from the API server"},
 	"ObjectLevelWorkloadIdentity": {false, "no effect yet: cloud workload identity is not supported"},
 	"OOMWatch":                    {false, "no effect yet: reserved for the HelmRelease controller"},
-	"AllowDNSLookups":             {false, "no effect yet: reserved for the HelmRelease controller"},
-	"DisableChartDigestTracking":  {false, "no effect yet: reserved for the HelmRelease controller"},
-	"UseHelm3Defaults":            {false, "no effect yet: reserved for the HelmRelease controller"},
-	"DefaultToRetryOnFailure":     {false, "no effect yet: reserved for the HelmRelease controller"},
+	AllowDNSLookups:               {false, "Helm templates may resolve host names (getHostByName)"},
+	DisableChartDigestTracking:    {false, "a HelmRelease's OCIRepository chart is tracked by version alone, not by digest"},
+	UseHelm3Defaults:              {false, "HelmReleases default to client-side apply, the legacy wait and the nohooks post-render strategy"},
+	DefaultToRetryOnFailure:       {false, "HelmReleases without an install/upgrade strategy retry failed actions instead of remediating"},
 	"FluxStorage":                 {false, "no effect yet: reserved for the image controllers"},
 	"GitShallowClone":             {true, "no effect yet: reserved for image update automation"},
 	"GitAllBranchReferences":      {true, "no effect yet: reserved for image update automation"},

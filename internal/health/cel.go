@@ -167,3 +167,10 @@ func (e *Evaluator) Status(ctx context.Context, obj *unstructured.Unstructured) 
 	}
 	return Result{Status: InProgress, Message: "no health check expression is true yet"}, nil
 }
+
+// CoversKind reports whether an expression applies to objects of gk.
+func (e *Evaluator) CoversKind(gk schema.GroupKind) bool {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gk.WithVersion(""))
+	return e.match(u) != nil
+}

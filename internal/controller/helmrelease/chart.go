@@ -164,10 +164,11 @@ func (r *Reconciler) loadChart(ctx context.Context, src chartSource) (*chart.Cha
 }
 
 // chartRevision is what lastAttemptedRevision records: the chart version, with the first 12
-// hex of the OCI digest for an OCIRepository source (Flux's digest tracking).
-func chartRevision(src chartSource, ch *chart.Chart) string {
+// hex of the OCI digest for an OCIRepository source (Flux's digest tracking) unless noDigest
+// (the DisableChartDigestTracking gate).
+func chartRevision(src chartSource, ch *chart.Chart, noDigest bool) string {
 	v := ch.Metadata.Version
-	if src.kind == sourcev1.OCIRepositoryKind {
+	if src.kind == sourcev1.OCIRepositoryKind && !noDigest {
 		d := src.artifact.Revision
 		if i := strings.LastIndex(d, ":"); i >= 0 {
 			d = d[i+1:]

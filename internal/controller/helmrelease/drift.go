@@ -9,10 +9,12 @@ import (
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/apply"
 	"github.com/weirgitops/weir/internal/compat"
@@ -99,6 +101,9 @@ func (r *Reconciler) correctDrift(ctx context.Context, hr *helmv2.HelmRelease, r
 	if err != nil {
 		return err
 	}
+	if err := adoptAllIgnored(ctx, cl, hr.Spec.DriftDetection, objs); err != nil {
+		return reconcile.Stalled(helmv2.DriftDetectedReason, fmt.Errorf("drift detection failed for release %s: %w", releaseID(hr), err))
+	}
 	m := apply.NewManager(cl, apply.Options{FieldManager: compat.HelmFieldManager})
 	entries, err := m.Diff(ctx, objs, apply.ApplyOptions{})
 	if err != nil {
@@ -137,5 +142,35 @@ func (r *Reconciler) correctDrift(ctx context.Context, hr *helmv2.HelmRelease, r
 	conds.False(helmv2.DriftedCondition, helmv2.NoDriftDetectedReason, fmt.Sprintf("Drift of release %s corrected at %s", releaseID(hr), metav1.Now().Format("2006-01-02T15:04:05Z07:00")))
 	r.Recorder.Normal(hr, helmv2.DriftDetectedReason, r.EventMetadata(hr, outcome{}),
 		"Cluster state of release %s has been corrected: %s", releaseID(hr), summary)
+	return nil
+}
+
+// adoptAllIgnored applies spec.driftDetection.ignore to the release's objects: their ignored
+// fields take the cluster's values, so that neither the comparison nor a correction touches
+// them.
+func adoptAllIgnored(ctx context.Context, cl client.Client, dd *helmv2.DriftDetection, objs []*unstructured.Unstructured) error {
+	if dd == nil || len(dd.Ignore) == 0 {
+		return nil
+	}
+	for _, o := range objs {
+		paths, err := ignoredPaths(dd.Ignore, o)
+		if err != nil {
+			return err
+		}
+		if len(paths) == 0 {
+			continue
+		}
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(o.GroupVersionKind())
+		if err := cl.Get(ctx, client.ObjectKeyFromObject(o), live); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return fmt.Errorf("read %s %s: %w", o.GetKind(), client.ObjectKeyFromObject(o), err)
+		}
+		if err := adoptIgnored(o, live, paths); err != nil {
+			return err
+		}
+	}
 	return nil
 }

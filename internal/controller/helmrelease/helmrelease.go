@@ -30,6 +30,7 @@ import (
 	"github.com/weirgitops/weir/internal/compat"
 	"github.com/weirgitops/weir/internal/depends"
 	"github.com/weirgitops/weir/internal/event"
+	"github.com/weirgitops/weir/internal/health"
 	"github.com/weirgitops/weir/internal/reconcile"
 	"github.com/weirgitops/weir/internal/target"
 )
@@ -60,6 +61,16 @@ type Reconciler struct {
 	TempDir string
 	// AdditiveCELDependencyCheck is Flux's gate: a readyExpr adds to the built-in readiness.
 	AdditiveCELDependencyCheck bool
+	// UseHelm3Defaults is Flux's gate: client-side apply, legacy wait and the nohooks
+	// post-render strategy where the spec does not say otherwise.
+	UseHelm3Defaults bool
+	// DefaultToRetryOnFailure is Flux's gate: RetryOnFailure where the spec names no strategy.
+	DefaultToRetryOnFailure bool
+	// DisableChartDigestTracking is Flux's gate: an OCIRepository chart's revision is its
+	// version alone, so a new digest of the same version does not upgrade.
+	DisableChartDigestTracking bool
+	// AllowDNSLookups is Flux's gate: templates may resolve host names (getHostByName).
+	AllowDNSLookups bool
 	// Log receives the Helm SDK's log.
 	Log logr.Logger
 
@@ -167,6 +178,8 @@ type outcome struct {
 	action helmv2.ReleaseAction
 	// message is the Released message of a successful action.
 	message string
+	// retryAfter is when a failed action with the RetryOnFailure strategy is tried again.
+	retryAfter time.Duration
 }
 
 // Err returns the failure, nil on success.
@@ -215,8 +228,12 @@ func (r *Reconciler) EventMetadata(hr *helmv2.HelmRelease, _ outcome) map[string
 	return map[string]string{compat.RevisionMetaKey: hr.Status.LastAttemptedRevision}
 }
 
-// Requeue keeps the skeleton's decision.
-func (r *Reconciler) Requeue(_ *helmv2.HelmRelease, _ outcome, res ctrl.Result) ctrl.Result {
+// Requeue keeps the skeleton's decision, except after a failure under RetryOnFailure: that is
+// tried again after the strategy's retryInterval.
+func (r *Reconciler) Requeue(_ *helmv2.HelmRelease, out outcome, res ctrl.Result) ctrl.Result {
+	if out.retryAfter > 0 {
+		return ctrl.Result{RequeueAfter: out.retryAfter}
+	}
 	return res
 }
 
@@ -232,17 +249,7 @@ func (r *Reconciler) Finalize(ctx context.Context, hr *helmv2.HelmRelease) error
 			return err
 		}
 		if _, err := ac.Releases.Last(hr.GetReleaseName()); err == nil {
-			u := action.NewUninstall(ac)
-			opts := hr.GetUninstall()
-			u.Timeout = opts.GetTimeout(hr.GetTimeout()).Duration
-			u.DisableHooks = opts.DisableHooks
-			u.KeepHistory = opts.KeepHistory
-			u.DeletionPropagation = opts.GetDeletionPropagation()
-			u.WaitStrategy = kube.StatusWatcherStrategy
-			if opts.DisableWait {
-				u.WaitStrategy = kube.HookOnlyStrategy
-			}
-			if _, err := u.Run(hr.GetReleaseName()); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
+			if err := r.uninstall(ac, hr, hr.GetReleaseName(), true); err != nil {
 				return reconcile.Failed(helmv2.UninstallFailedReason, fmt.Errorf("Helm uninstall failed for release %s: %w", releaseID(hr), err)) //nolint:staticcheck // Flux's message
 			}
 		}
@@ -273,16 +280,25 @@ func releaseID(hr *helmv2.HelmRelease) string {
 }
 
 func (r *Reconciler) actionConfig(ctx context.Context, hr *helmv2.HelmRelease) (*action.Configuration, error) {
-	cfg, err := r.Targets.RESTConfig(ctx, target.Spec{Namespace: hr.Namespace, ServiceAccountName: hr.Spec.ServiceAccountName, KubeConfig: hr.Spec.KubeConfig})
+	cfg, err := r.restConfig(ctx, hr)
 	if err != nil {
 		return nil, err
 	}
-	log := slog.New(logr.ToSlogHandler(r.Log.WithValues("helmrelease", hr.Namespace+"/"+hr.Name)))
-	ac, err := newActionConfig(cfg, hr.GetReleaseNamespace(), hr.GetStorageNamespace(), log)
+	ac, err := newActionConfig(cfg, hr.GetReleaseNamespace(), hr.GetStorageNamespace(), r.helmLog(hr))
 	if err != nil {
 		return nil, reconcile.Failed("InitFailed", err)
 	}
 	return ac, nil
+}
+
+// restConfig is the configuration the release is acted on with: impersonation, kubeConfig.
+func (r *Reconciler) restConfig(ctx context.Context, hr *helmv2.HelmRelease) (*rest.Config, error) {
+	return r.Targets.RESTConfig(ctx, target.Spec{Namespace: hr.Namespace, ServiceAccountName: hr.Spec.ServiceAccountName, KubeConfig: hr.Spec.KubeConfig})
+}
+
+// helmLog is the Helm SDK's logger for the release.
+func (r *Reconciler) helmLog(hr *helmv2.HelmRelease) *slog.Logger {
+	return slog.New(logr.ToSlogHandler(r.Log.WithValues("helmrelease", hr.Namespace+"/"+hr.Name)))
 }
 
 // Run resolves the chart, composes the values, and installs, upgrades or leaves the release.
@@ -302,7 +318,7 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 	if err != nil {
 		return outcome{err: reconcile.Failed("ValuesError", err)}
 	}
-	digest, revision := configDigest(values), chartRevision(src, ch)
+	digest, revision := configDigest(values), chartRevision(src, ch, r.DisableChartDigestTracking)
 	if hr.Status.LastAttemptedRevision != revision || hr.Status.LastAttemptedConfigDigest != digest {
 		// A new chart or new values: a fresh start for the failure counters.
 		hr.Status.Failures, hr.Status.InstallFailures, hr.Status.UpgradeFailures = 0, 0, 0
@@ -310,6 +326,14 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 	if reset := hr.GetAnnotations()[compat.ResetRequestAnnotation]; reset != "" && reset != hr.Status.LastHandledResetAt {
 		hr.Status.Failures, hr.Status.InstallFailures, hr.Status.UpgradeFailures = 0, 0, 0
 		hr.Status.LastHandledResetAt = reset
+	}
+	if len(hr.Spec.HealthCheckExprs) > 0 {
+		if _, err := health.NewEvaluator(hr.Spec.HealthCheckExprs); err != nil {
+			return outcome{err: reconcile.Stalled(compat.InvalidCELExpressionReason, err)}
+		}
+	}
+	if err := r.leaveOldTarget(ctx, hr, ch.Name()); err != nil {
+		return outcome{err: err}
 	}
 	ac, err := r.actionConfig(ctx, hr)
 	if err != nil {
@@ -370,7 +394,7 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 		return outcome{err: reconcile.Waiting(compat.ProgressingReason, time.Millisecond, errors.New(msg))}
 	}
 	if err != nil {
-		return r.failed(ac, hr, act, chartRef, err, false)
+		return r.failed(ctx, ac, hr, act, chartRef, err, false)
 	}
 	msg := fmt.Sprintf("Helm %s succeeded for release %s.v%d with chart %s", act, releaseID(hr), rel.Version, chartRef)
 	reason := helmv2.InstallSucceededReason
@@ -389,7 +413,7 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 			ignore = ignore || hr.GetUpgrade().GetRemediation().MustIgnoreTestFailures(t.IgnoreFailures)
 		}
 		if !ignore {
-			return r.failed(ac, hr, act, chartRef, terr, true)
+			return r.failed(ctx, ac, hr, act, chartRef, terr, true)
 		}
 	}
 	return outcome{action: act, message: msg}
@@ -427,52 +451,6 @@ func lastRelease(ac *action.Configuration, name string) (*releasev1.Release, err
 	return rel, nil
 }
 
-// runAction runs install or upgrade with the spec's options.
-func (r *Reconciler) runAction(ctx context.Context, ac *action.Configuration, hr *helmv2.HelmRelease, act helmv2.ReleaseAction,
-	ch *chart.Chart, values map[string]any, last *releasev1.Release) (*releasev1.Release, error) {
-	if act == helmv2.ReleaseActionInstall {
-		opts := hr.GetInstall()
-		in := action.NewInstall(ac)
-		in.ReleaseName, in.Namespace = hr.GetReleaseName(), hr.GetReleaseNamespace()
-		in.Timeout = opts.GetTimeout(hr.GetTimeout()).Duration
-		in.CreateNamespace, in.Replace, in.DisableHooks = opts.CreateNamespace, opts.Replace, opts.DisableHooks
-		in.DisableOpenAPIValidation, in.SkipSchemaValidation = opts.DisableOpenAPIValidation, opts.DisableSchemaValidation
-		in.WaitForJobs = !opts.DisableWaitForJobs
-		in.WaitStrategy = kube.StatusWatcherStrategy
-		if opts.DisableWait {
-			in.WaitStrategy, in.WaitForJobs = kube.HookOnlyStrategy, false
-		}
-		in.SkipCRDs = opts.SkipCRDs || opts.CRDs == helmv2.Skip
-		in.TakeOwnership = !opts.DisableTakeOwnership
-		// Fields that others took over (kubectl edits) are taken back, as Flux does.
-		in.ForceConflicts = true
-		in.PostRenderer, in.PostRenderStrategy = newPostRenderer(ctx, r.TempDir, hr), strategy(hr)
-		if last != nil { // uninstalled with history kept
-			in.Replace = true
-		}
-		rel, err := in.RunWithContext(ctx, ch, values)
-		return asRelease(rel), err
-	}
-	opts := hr.GetUpgrade()
-	up := action.NewUpgrade(ac)
-	up.Namespace = hr.GetReleaseNamespace()
-	up.Timeout = opts.GetTimeout(hr.GetTimeout()).Duration
-	up.DisableHooks, up.DisableOpenAPIValidation, up.SkipSchemaValidation = opts.DisableHooks, opts.DisableOpenAPIValidation, opts.DisableSchemaValidation
-	up.CleanupOnFail, up.ForceReplace, up.ReuseValues = opts.CleanupOnFail, opts.Force, opts.PreserveValues
-	up.WaitForJobs = !opts.DisableWaitForJobs
-	up.WaitStrategy = kube.StatusWatcherStrategy
-	if opts.DisableWait {
-		up.WaitStrategy, up.WaitForJobs = kube.HookOnlyStrategy, false
-	}
-	up.MaxHistory = hr.GetMaxHistory()
-	up.TakeOwnership = !opts.DisableTakeOwnership
-	up.ForceConflicts = true
-	up.SkipCRDs = opts.CRDs == "" || opts.CRDs == helmv2.Skip
-	up.PostRenderer, up.PostRenderStrategy = newPostRenderer(ctx, r.TempDir, hr), strategy(hr)
-	rel, err := up.RunWithContext(ctx, hr.GetReleaseName(), ch, values)
-	return asRelease(rel), err
-}
-
 func asRelease(r any) *releasev1.Release {
 	rel, _ := r.(*releasev1.Release)
 	return rel
@@ -508,9 +486,21 @@ func recordSnapshot(hr *helmv2.HelmRelease, rel *releasev1.Release, act helmv2.R
 	hr.Status.History = hist
 }
 
+// retryStrategy is the RetryOnFailure strategy of the action, nil when the action remediates
+// on failure (Flux's default, unless the DefaultToRetryOnFailure gate is on).
+func (r *Reconciler) retryStrategy(hr *helmv2.HelmRelease, act helmv2.ReleaseAction) helmv2.Retry {
+	if act == helmv2.ReleaseActionInstall {
+		return hr.GetInstall().GetRetry(r.DefaultToRetryOnFailure)
+	}
+	return hr.GetUpgrade().GetRetry(r.DefaultToRetryOnFailure)
+}
+
 // exhausted stops a release whose remediation retries are used up: Flux leaves it failed until
-// something changes (chart, values, spec) or a reset is requested.
+// something changes (chart, values, spec) or a reset is requested. RetryOnFailure never stops.
 func (r *Reconciler) exhausted(hr *helmv2.HelmRelease, act helmv2.ReleaseAction) (outcome, bool) {
+	if r.retryStrategy(hr, act) != nil {
+		return outcome{}, false
+	}
 	var retries int
 	var failures int64
 	if act == helmv2.ReleaseActionInstall {
@@ -531,9 +521,11 @@ func (r *Reconciler) exhausted(hr *helmv2.HelmRelease, act helmv2.ReleaseAction)
 	return outcome{err: reconcile.Stalled("RetriesExceeded", errors.New(msg))}, true
 }
 
-// failed records a failed action and remediates as the spec says: a failed install is
-// uninstalled, a failed upgrade rolled back (or uninstalled), while retries remain.
-func (r *Reconciler) failed(ac *action.Configuration, hr *helmv2.HelmRelease, act helmv2.ReleaseAction, chartRef string, err error, testFailure bool) outcome {
+// failed records a failed action and then, as the spec says, either remediates (a failed
+// install is uninstalled, a failed upgrade rolled back or uninstalled, while retries remain)
+// or, with RetryOnFailure, leaves the release as it is and tries again after retryInterval (a
+// failed install is retried as an upgrade).
+func (r *Reconciler) failed(ctx context.Context, ac *action.Configuration, hr *helmv2.HelmRelease, act helmv2.ReleaseAction, chartRef string, err error, testFailure bool) outcome {
 	conds := reconcile.Conditions{List: &hr.Status.Conditions, Generation: hr.Generation}
 	reason := helmv2.InstallFailedReason
 	if act == helmv2.ReleaseActionUpgrade {
@@ -547,23 +539,26 @@ func (r *Reconciler) failed(ac *action.Configuration, hr *helmv2.HelmRelease, ac
 		conds.False(helmv2.ReleasedCondition, reason, msg)
 	}
 	hr.Status.Failures++
+	if act == helmv2.ReleaseActionInstall {
+		hr.Status.InstallFailures++
+	} else {
+		hr.Status.UpgradeFailures++
+	}
+	if retry := r.retryStrategy(hr, act); retry != nil {
+		return outcome{err: reconcile.Failed(reason, errors.New(msg)), retryAfter: retry.GetRetryInterval()}
+	}
 	var (
 		retries  int
 		strategy helmv2.RemediationStrategy
 		last     bool
+		failures int64
 	)
 	if act == helmv2.ReleaseActionInstall {
-		hr.Status.InstallFailures++
 		rem := hr.GetInstall().GetRemediation()
-		retries, strategy, last = rem.GetRetries(), helmv2.UninstallRemediationStrategy, rem.MustRemediateLastFailure()
+		retries, strategy, last, failures = rem.GetRetries(), helmv2.UninstallRemediationStrategy, rem.MustRemediateLastFailure(), hr.Status.InstallFailures
 	} else {
-		hr.Status.UpgradeFailures++
 		rem := hr.GetUpgrade().GetRemediation()
-		retries, strategy, last = rem.GetRetries(), rem.GetStrategy(), rem.MustRemediateLastFailure()
-	}
-	failures := hr.Status.InstallFailures
-	if act == helmv2.ReleaseActionUpgrade {
-		failures = hr.Status.UpgradeFailures
+		retries, strategy, last, failures = rem.GetRetries(), rem.GetStrategy(), rem.MustRemediateLastFailure(), hr.Status.UpgradeFailures
 	}
 	// Retries used up: the release stays failed (remediated first when remediateLastFailure)
 	// until the chart, the values or the spec change, or a reset is requested.
@@ -580,16 +575,7 @@ func (r *Reconciler) failed(ac *action.Configuration, hr *helmv2.HelmRelease, ac
 	name := hr.GetReleaseName()
 	if strategy == helmv2.RollbackRemediationStrategy {
 		if prev := previousDeployed(ac, name); prev > 0 {
-			rb := action.NewRollback(ac)
-			rb.Version = prev
-			opts := hr.GetRollback()
-			rb.Timeout = opts.GetTimeout(hr.GetTimeout()).Duration
-			rb.CleanupOnFail, rb.DisableHooks = opts.CleanupOnFail, opts.DisableHooks
-			rb.WaitStrategy = kube.StatusWatcherStrategy
-			if opts.DisableWait {
-				rb.WaitStrategy = kube.HookOnlyStrategy
-			}
-			if rerr := rb.Run(name); rerr != nil {
+			if rerr := r.rollback(ctx, ac, hr, prev); rerr != nil {
 				conds.False(helmv2.RemediatedCondition, helmv2.RollbackFailedReason, fmt.Sprintf("Helm rollback to previous release %s.v%d failed: %s", releaseID(hr), prev, rerr))
 			} else {
 				conds.True(helmv2.RemediatedCondition, helmv2.RollbackSucceededReason, fmt.Sprintf("Helm rollback to previous release %s.v%d succeeded", releaseID(hr), prev))
@@ -600,10 +586,7 @@ func (r *Reconciler) failed(ac *action.Configuration, hr *helmv2.HelmRelease, ac
 			return fail()
 		}
 	}
-	u := action.NewUninstall(ac)
-	u.Timeout = hr.GetUninstall().GetTimeout(hr.GetTimeout()).Duration
-	u.WaitStrategy = kube.HookOnlyStrategy
-	if _, uerr := u.Run(name); uerr != nil && !errors.Is(uerr, driver.ErrReleaseNotFound) {
+	if uerr := r.uninstall(ac, hr, name, false); uerr != nil {
 		conds.False(helmv2.RemediatedCondition, helmv2.UninstallFailedReason, fmt.Sprintf("Helm uninstall remediation for release %s failed: %s", releaseID(hr), uerr))
 	} else {
 		conds.True(helmv2.RemediatedCondition, helmv2.UninstallSucceededReason, fmt.Sprintf("Helm uninstall for release %s succeeded", releaseID(hr)))

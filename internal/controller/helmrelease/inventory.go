@@ -8,10 +8,14 @@ import (
 	"github.com/weirgitops/weir/internal/apply"
 )
 
-// inventory lists the objects of the release's manifest (hooks are not in it), as Flux's
-// status.inventory.
+// inventory lists the objects of the release's manifest (hooks are not in it) and the CRDs of
+// the chart's crds/ directory, as Flux's status.inventory.
 func inventory(rel *releasev1.Release, mapper apimeta.RESTMapper) *helmv2.ResourceInventory {
-	inv := apply.InventoryOf(manifestObjects(rel, mapper))
+	objs := manifestObjects(rel, mapper)
+	if crds, err := chartCRDs(rel.Chart); err == nil {
+		objs = append(objs, crds...)
+	}
+	inv := apply.InventoryOf(objs)
 	out := &helmv2.ResourceInventory{Entries: make([]helmv2.ResourceRef, 0, len(inv.Entries))}
 	for _, e := range inv.Entries {
 		out.Entries = append(out.Entries, helmv2.ResourceRef{ID: e.ID, Version: e.Version})

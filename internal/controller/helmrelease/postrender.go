@@ -33,9 +33,13 @@ func newPostRenderer(ctx context.Context, tempDir string, hr *helmv2.HelmRelease
 }
 
 // strategy is spec.postRenderStrategy as the Helm SDK names it; Flux 2.9's default is
-// combined (hooks are post-rendered too).
-func strategy(hr *helmv2.HelmRelease) action.PostRenderStrategy {
+// combined (hooks are post-rendered too), nohooks under the UseHelm3Defaults gate (helm3).
+func strategy(hr *helmv2.HelmRelease, helm3 bool) action.PostRenderStrategy {
 	switch hr.GetPostRenderStrategy() {
+	case "":
+		if helm3 {
+			return action.PostRenderStrategyNoHooks
+		}
 	case "nohooks":
 		return action.PostRenderStrategyNoHooks
 	case "separate":
@@ -90,4 +94,9 @@ func (p *postRenderer) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
 		out.Write(data)
 	}
 	return &out, nil
+}
+
+// postRenderStrategy is the strategy of the controller's actions.
+func (r *Reconciler) postRenderStrategy(hr *helmv2.HelmRelease) action.PostRenderStrategy {
+	return strategy(hr, r.UseHelm3Defaults)
 }

@@ -35,7 +35,7 @@ func Render(ctx context.Context, c client.Reader, cfg *rest.Config, mapper meta.
 	opts := hr.GetInstall()
 	in.IncludeCRDs = !opts.SkipCRDs && opts.CRDs != helmv2.Skip
 	in.DisableHooks = opts.DisableHooks
-	in.PostRenderer, in.PostRenderStrategy = newPostRenderer(ctx, tempDir, hr), strategy(hr)
+	in.PostRenderer, in.PostRenderStrategy = newPostRenderer(ctx, tempDir, hr), strategy(hr, false)
 	res, err := in.RunWithContext(ctx, ch, values)
 	if err != nil {
 		return "", nil, fmt.Errorf("render %s: %w", releaseID(hr), err)
