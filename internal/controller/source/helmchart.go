@@ -82,6 +82,9 @@ func (r *HelmChartReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Man
 	}); err != nil {
 		return fmt.Errorf("index %s: %w", helmChartSourceIndex, err)
 	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &sourcev1.HelmRepository{}, helmRepositoryURLIndex, indexHelmRepositoryURL); err != nil {
+		return fmt.Errorf("index %s: %w", helmRepositoryURLIndex, err)
+	}
 	enqueue := func(kind string) handler.EventHandler {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
 			var list sourcev1.HelmChartList
@@ -164,7 +167,7 @@ func (r *HelmChartReconciler) Summarize(obj *sourcev1.HelmChart, out chartOutcom
 	reason := reconcile.Reason(out.err, chartPullError)
 	text := out.err.Error()
 	switch reason {
-	case valuesFilesError, chartPackageError, chartVerificationError, "MetadataPatchError", "DependencyBuildError":
+	case valuesFilesError, chartPackageError, chartVerificationError, "MetadataPatchError", dependencyBuildError:
 		conds.Delete(compat.FetchFailedCondition)
 		conds.True(buildFailedCondition, reason, text)
 	case compat.StorageOperationFailedReason, compat.ArchiveOperationFailedReason:
@@ -362,7 +365,7 @@ func (r *HelmChartReconciler) fromIndex(ctx context.Context, obj *sourcev1.HelmC
 		}
 		return nil, reconcile.Failed(chartPullError, fmt.Errorf("chart pull error: failed to download chart for remote reference: %w", err))
 	}
-	return r.finish(obj, ch, data, version, files, func(name string) ([]byte, bool) { return chartFile(ch, name) })
+	return r.finish(obj, ch, data, version, files, func(name string) ([]byte, bool) { return chartFile(ch, name) }, nil)
 }
 
 // chartFile reads a file of a loaded chart by its cleaned name.
@@ -381,10 +384,11 @@ func chartFile(ch *chart.Chart, name string) ([]byte, bool) {
 	return nil, false
 }
 
-// finish merges the values files (when any) and packages the chart again; without them the
-// pulled archive is stored as it is.
+// finish merges the values files (when any), runs prepare (when given: a directory chart's
+// dependencies) and packages the chart again; without values files the pulled archive is
+// stored as it is.
 func (r *HelmChartReconciler) finish(obj *sourcev1.HelmChart, ch *chart.Chart, data []byte, version string, files []string,
-	read func(string) ([]byte, bool)) (*build, error) {
+	read func(string) ([]byte, bool), prepare func(*chart.Chart) error) (*build, error) {
 	b := &build{name: ch.Name(), version: version, data: data}
 	if len(files) == 0 && version == ch.Metadata.Version && data != nil {
 		return b, nil
@@ -410,6 +414,11 @@ func (r *HelmChartReconciler) finish(obj *sourcev1.HelmChart, ch *chart.Chart, d
 		}
 	}
 	ch.Metadata.Version = version
+	if prepare != nil {
+		if err := prepare(ch); err != nil {
+			return nil, err
+		}
+	}
 	out, err := helm.Package(ch)
 	if err != nil {
 		return nil, reconcile.Failed(chartPackageError, fmt.Errorf("chart package error: %w", err))
@@ -487,7 +496,7 @@ func (r *HelmChartReconciler) fromSource(ctx context.Context, obj *sourcev1.Helm
 		return nil, nil
 	}
 	outdated(obj, progress, ch.Name(), version)
-	b, err := r.finish(obj, ch, nil, version, files, func(name string) ([]byte, bool) {
+	return r.finish(obj, ch, nil, version, files, func(name string) ([]byte, bool) {
 		p, err := confined(root, name)
 		if err != nil {
 			return nil, false
@@ -498,19 +507,7 @@ func (r *HelmChartReconciler) fromSource(ctx context.Context, obj *sourcev1.Helm
 		}
 		d, err := os.ReadFile(p)
 		return d, err == nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if !b.packaged {
-		// A directory chart is always packaged.
-		out, err := helm.Package(ch)
-		if err != nil {
-			return nil, reconcile.Failed(chartPackageError, fmt.Errorf("chart package error: %w", err))
-		}
-		b.data, b.packaged = out, true
-	}
-	return b, nil
+	}, func(ch *chart.Chart) error { return r.buildDependencies(ctx, root, chartPath, obj, ch) })
 }
 
 // revisionID is the first 12 characters of a source revision's hash: the commit of
@@ -557,13 +554,7 @@ func (r *HelmChartReconciler) fromOCI(ctx context.Context, obj *sourcev1.HelmCha
 	if err != nil {
 		return nil, err
 	}
-	ref := oci.Ref{Tag: obj.Spec.Version}
-	if _, err := semver.StrictNewVersion(strings.TrimPrefix(obj.Spec.Version, "v")); err != nil || obj.Spec.Version == "" {
-		ref = oci.Ref{SemVer: obj.Spec.Version}
-		if ref.SemVer == "" {
-			ref.SemVer = "*"
-		}
-	}
+	ref := helm.OCIRef(obj.Spec.Version)
 	timeout := defaultHelmTimeout
 	if repo.Spec.Timeout != nil {
 		timeout = repo.Spec.Timeout.Duration
@@ -613,7 +604,7 @@ func (r *HelmChartReconciler) fromOCI(ctx context.Context, obj *sourcev1.HelmCha
 	if err != nil {
 		return nil, reconcile.Failed(chartPullError, fmt.Errorf("chart pull error: %w", err))
 	}
-	return r.finish(obj, ch, buf.Bytes(), version, files, func(name string) ([]byte, bool) { return chartFile(ch, name) })
+	return r.finish(obj, ch, buf.Bytes(), version, files, func(name string) ([]byte, bool) { return chartFile(ch, name) }, nil)
 }
 
 func (r *HelmChartReconciler) maxChartSize() int64 {

@@ -183,7 +183,8 @@ func requestOCIReconcile(t *testing.T, key client.ObjectKey) string {
 }
 
 // pushChart pushes an artifact shaped like `helm push` makes: a Helm config and the chart's
-// tgz layer, with a second unrelated layer first so that the selector has to pick.
+// tgz layer, with a second unrelated layer first so that the selector has to pick (with the
+// registry's credentials when it requires some).
 func pushChart(t *testing.T, reg *ociregistry.Registry, repo, tag string, chart []byte) {
 	t.Helper()
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
@@ -198,7 +199,11 @@ func pushChart(t *testing.T, reg *ociregistry.Registry, repo, tag string, chart 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, img, remote.WithContext(t.Context())); err != nil {
+	opts := []remote.Option{remote.WithContext(t.Context())}
+	if k := reg.ClientOptions().Keychain; k != nil {
+		opts = append(opts, remote.WithAuthFromKeychain(k))
+	}
+	if err := remote.Write(ref, img, opts...); err != nil {
 		t.Fatal(err)
 	}
 }
