@@ -319,8 +319,9 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 		return outcome{err: reconcile.Failed("ValuesError", err)}
 	}
 	digest, revision := configDigest(values), chartRevision(src, ch, r.DisableChartDigestTracking)
-	if hr.Status.LastAttemptedRevision != revision || hr.Status.LastAttemptedConfigDigest != digest {
-		// A new chart or new values: a fresh start for the failure counters.
+	if hr.Status.LastAttemptedRevision != revision || hr.Status.LastAttemptedConfigDigest != digest ||
+		hr.Status.LastAttemptedGeneration != hr.Generation {
+		// A new chart, new values or a new spec: a fresh start for the failure counters.
 		hr.Status.Failures, hr.Status.InstallFailures, hr.Status.UpgradeFailures = 0, 0, 0
 	}
 	if reset := hr.GetAnnotations()[compat.ResetRequestAnnotation]; reset != "" && reset != hr.Status.LastHandledResetAt {
@@ -360,11 +361,7 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 	}
 	act, inSync := nextAction(hr, last, ch, digest, revision, force)
 	if inSync {
-		// In sync: correct drift, if any.
-		if err := r.correctDrift(ctx, hr, last); err != nil {
-			return outcome{err: err}
-		}
-		return outcome{}
+		return r.inSync(ctx, ac, hr, last, ch)
 	}
 	if out, stop := r.exhausted(hr, act); stop {
 		return out
@@ -404,35 +401,69 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 	conds.True(helmv2.ReleasedCondition, reason, msg)
 	conds.Delete(helmv2.RemediatedCondition)
 	hr.Status.Inventory = inventory(rel, r.RESTMapper())
-	if _, terr := r.runTests(ac, hr); terr != nil {
-		t := hr.GetTest()
-		ignore := t.IgnoreFailures
-		if act == helmv2.ReleaseActionInstall {
-			ignore = ignore || hr.GetInstall().GetRemediation().MustIgnoreTestFailures(t.IgnoreFailures)
-		} else {
-			ignore = ignore || hr.GetUpgrade().GetRemediation().MustIgnoreTestFailures(t.IgnoreFailures)
-		}
-		if !ignore {
-			return r.failed(ctx, ac, hr, act, chartRef, terr, true)
-		}
+	hr.Status.ObservedPostRenderersDigest, hr.Status.ObservedCommonMetadataDigest = postRenderersDigest(hr), commonMetadataDigest(hr)
+	if _, terr := r.runTests(ac, hr); terr != nil && !testsIgnored(hr, act) {
+		return r.failed(ctx, ac, hr, act, chartRef, terr, true)
 	}
 	return outcome{action: act, message: msg}
 }
 
-// nextAction decides what the release needs: install when there is none (or it was
-// uninstalled), upgrade when the chart, the values, the spec or the last release's status call
-// for it (or a force request); inSync when nothing does.
+// nextAction decides what the release needs, as Flux's release states do: install when there
+// is none (or it was uninstalled); upgrade when the release is not deployed, is not the one the
+// status last recorded (none recorded: a release weir does not manage yet; another version: a
+// helm CLI upgrade or rollback), or the chart, the values, the post-renderers or the common
+// metadata changed, or on a force request; inSync when nothing calls for an action.
 func nextAction(hr *helmv2.HelmRelease, last *releasev1.Release, ch *chart.Chart, digest, revision string, force bool) (helmv2.ReleaseAction, bool) {
-	switch {
-	case last == nil || last.Info.Status == common.StatusUninstalled:
+	if last == nil || last.Info.Status == common.StatusUninstalled {
 		return helmv2.ReleaseActionInstall, false
-	case force, last.Info.Status != common.StatusDeployed, hr.Status.LastAttemptedGeneration != hr.Generation,
+	}
+	cur := hr.Status.History.Latest()
+	switch {
+	case force, last.Info.Status != common.StatusDeployed,
+		cur == nil || cur.Name != last.Name || cur.Version != last.Version,
 		last.Chart == nil || last.Chart.Metadata == nil || last.Chart.Metadata.Name != ch.Metadata.Name ||
 			last.Chart.Metadata.Version != ch.Metadata.Version,
-		configDigest(last.Config) != digest, hr.Status.LastAttemptedRevision != revision:
+		configDigest(last.Config) != digest, hr.Status.LastAttemptedRevision != revision,
+		hr.Status.ObservedPostRenderersDigest != postRenderersDigest(hr),
+		hr.Status.ObservedCommonMetadataDigest != commonMetadataDigest(hr):
 		return helmv2.ReleaseActionUpgrade, false
 	}
 	return "", true
+}
+
+// inSync handles a release that needs no install or upgrade: its tests run if they are enabled
+// and have not run on it (Flux's Untested state), a failed test that is not ignored keeps it
+// failed, and drift is detected and corrected.
+func (r *Reconciler) inSync(ctx context.Context, ac *action.Configuration, hr *helmv2.HelmRelease, last *releasev1.Release, ch *chart.Chart) outcome {
+	if hr.GetTest().Enable {
+		act := hr.Status.LastAttemptedReleaseAction
+		if act == "" {
+			act = helmv2.ReleaseActionInstall
+		}
+		cur := hr.Status.History.Latest()
+		switch {
+		case !cur.HasBeenTested():
+			if _, terr := r.runTests(ac, hr); terr != nil && !testsIgnored(hr, act) {
+				return r.failed(ctx, ac, hr, act, ch.Metadata.Name+"@"+ch.Metadata.Version, terr, true)
+			}
+		case cur.HasTestInPhase(releasev1.HookPhaseFailed.String()) && !testsIgnored(hr, act):
+			return outcome{err: reconcile.Failed(helmv2.TestFailedReason,
+				fmt.Errorf("release %s has a test in failed phase", releaseID(hr)))}
+		}
+	}
+	if err := r.correctDrift(ctx, hr, last); err != nil {
+		return outcome{err: err}
+	}
+	return outcome{}
+}
+
+// testsIgnored reports whether test failures after act leave the release successful.
+func testsIgnored(hr *helmv2.HelmRelease, act helmv2.ReleaseAction) bool {
+	t := hr.GetTest()
+	if act == helmv2.ReleaseActionInstall {
+		return t.IgnoreFailures || hr.GetInstall().GetRemediation().MustIgnoreTestFailures(t.IgnoreFailures)
+	}
+	return t.IgnoreFailures || hr.GetUpgrade().GetRemediation().MustIgnoreTestFailures(t.IgnoreFailures)
 }
 
 // lastRelease is the newest release record, nil when there is none.
@@ -460,8 +491,7 @@ func asRelease(r any) *releasev1.Release {
 func recordSnapshot(hr *helmv2.HelmRelease, rel *releasev1.Release, act helmv2.ReleaseAction, src chartSource) {
 	s := &helmv2.Snapshot{
 		APIVersion: "v1", Name: rel.Name, Namespace: rel.Namespace, Version: rel.Version,
-		Status: rel.Info.Status.String(), Action: act, ConfigDigest: configDigest(rel.Config),
-		Digest:        configDigest(map[string]any{"manifest": rel.Manifest, "config": rel.Config, "version": rel.Version}),
+		Status: rel.Info.Status.String(), Action: act, ConfigDigest: snapshotConfigDigest(rel.Config),
 		FirstDeployed: metav1.NewTime(rel.Info.FirstDeployed), LastDeployed: metav1.NewTime(rel.Info.LastDeployed),
 	}
 	if rel.Chart != nil && rel.Chart.Metadata != nil {
@@ -470,6 +500,7 @@ func recordSnapshot(hr *helmv2.HelmRelease, rel *releasev1.Release, act helmv2.R
 	if src.kind == sourcev1.OCIRepositoryKind && src.artifact != nil {
 		s.OCIDigest = src.artifact.Digest
 	}
+	s.Digest = releaseDigest(rel, s.OCIDigest)
 	hist := helmv2.Snapshots{s}
 	for _, old := range hr.Status.History {
 		if old.Version != s.Version || old.Name != s.Name {

@@ -2,9 +2,6 @@ package helmrelease
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -79,14 +76,4 @@ func composeValues(ctx context.Context, c client.Reader, hr *helmv2.HelmRelease)
 		out = loader.MergeMaps(out, v)
 	}
 	return loader.MergeMaps(out, inline), nil
-}
-
-// configDigest is the digest of the composed values, Flux's lastAttemptedConfigDigest.
-func configDigest(values map[string]any) string {
-	if values == nil {
-		values = map[string]any{} // a release stored without values has none
-	}
-	data, _ := json.Marshal(values) // maps marshal with sorted keys
-	sum := sha256.Sum256(data)
-	return "sha256:" + hex.EncodeToString(sum[:])
 }
