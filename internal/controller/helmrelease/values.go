@@ -18,6 +18,15 @@ import (
 // --set-literal with literal) after the inline values are merged in; the inline values are
 // merged last.
 func composeValues(ctx context.Context, c client.Reader, hr *helmv2.HelmRelease) (map[string]any, error) {
+	return ComposeValues(ctx, c, hr, false)
+}
+
+// Masked replaces every value read from a Secret when ComposeValues masks them.
+const Masked = "****"
+
+// ComposeValues returns the values the controller would release with (see composeValues);
+// with maskSecrets, every leaf value read from a Secret is Masked, for display.
+func ComposeValues(ctx context.Context, c client.Reader, hr *helmv2.HelmRelease, maskSecrets bool) (map[string]any, error) {
 	out := map[string]any{}
 	inline := hr.GetValues()
 	for _, ref := range hr.Spec.ValuesFrom {
@@ -54,8 +63,12 @@ func composeValues(ctx context.Context, c client.Reader, hr *helmv2.HelmRelease)
 			}
 			return nil, fmt.Errorf("missing key '%s' in %s '%s/%s'", key, ref.Kind, hr.Namespace, ref.Name)
 		}
+		secret := ref.Kind == "Secret" && maskSecrets
 		if ref.TargetPath != "" {
 			out = loader.MergeMaps(out, inline)
+			if secret {
+				data = []byte(Masked)
+			}
 			expr := ref.TargetPath + "=" + string(data)
 			var err error
 			if ref.Literal {
@@ -73,7 +86,31 @@ func composeValues(ctx context.Context, c client.Reader, hr *helmv2.HelmRelease)
 		if err := yaml.Unmarshal(data, &v); err != nil {
 			return nil, fmt.Errorf("unable to read values from key '%s' in %s '%s/%s': %w", key, ref.Kind, hr.Namespace, ref.Name, err)
 		}
+		if secret {
+			maskLeaves(v)
+		}
 		out = loader.MergeMaps(out, v)
 	}
 	return loader.MergeMaps(out, inline), nil
+}
+
+// maskLeaves replaces every leaf value of m (in nested maps and lists too) with Masked.
+func maskLeaves(m map[string]any) {
+	for k, v := range m {
+		m[k] = maskValue(v)
+	}
+}
+
+func maskValue(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		maskLeaves(t)
+		return t
+	case []any:
+		for i := range t {
+			t[i] = maskValue(t[i])
+		}
+		return t
+	}
+	return Masked
 }
