@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,10 @@ const (
 	SeverityInfo  = "info"
 	SeverityError = "error"
 )
+
+// EventGroup is the API group of Flux's event metadata keys that objects' annotations carry
+// ("event.toolkit.fluxcd.io/<key>").
+const EventGroup = "event.toolkit.fluxcd.io"
 
 // maxMessage bounds event messages (Flux's notification payload limit is 39 000 characters).
 const maxMessage = 39000
@@ -94,6 +99,16 @@ func (r *Recorder) record(obj client.Object, typ, reason string, metadata map[st
 		msg = msg[:maxMessage-3] + "..."
 	}
 	meta := prefixed(r.group, metadata)
+	// Annotations of the object under Flux's event group travel with its events (Flux's
+	// recorder copies them), for Alerts to use as metadata.
+	for k, v := range obj.GetAnnotations() {
+		if strings.HasPrefix(k, EventGroup+"/") {
+			if meta == nil {
+				meta = map[string]string{}
+			}
+			meta[k] = v
+		}
+	}
 	if r.rec != nil {
 		// Kubernetes Events carry the metadata as annotations, as Flux's controllers write them.
 		r.rec.AnnotatedEventf(obj, meta, typ, reason, "%s", msg)

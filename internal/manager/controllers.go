@@ -10,6 +10,7 @@ import (
 	imagev1 "github.com/fluxcd/image-reflector-controller/api/v1"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
+	notificationv1beta3 "github.com/fluxcd/notification-controller/api/v1beta3"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/labels"
@@ -18,6 +19,7 @@ import (
 	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/controller/helmrelease"
 	"github.com/weirgitops/weir/internal/controller/kustomize"
+	"github.com/weirgitops/weir/internal/controller/notification"
 	"github.com/weirgitops/weir/internal/controller/source"
 	"github.com/weirgitops/weir/internal/event"
 	"github.com/weirgitops/weir/internal/features"
@@ -139,6 +141,35 @@ var controllers = []controller{
 			DefaultKubeConfigServiceAccount: s.opts.DefaultKubeConfigServiceAccount,
 		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
+	}},
+	{name: "receiver", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
+		r := &notification.ReceiverReconciler{
+			Client:    mgr.GetClient(),
+			APIReader: mgr.GetAPIReader(),
+			Recorder:  s.recorder(mgr, notification.ControllerName, notificationv1.GroupVersion.Group),
+			Retry:     s.retry(),
+		}
+		if err := r.SetupWithManager(ctx, mgr, s.opts.Concurrent); err != nil {
+			return err
+		}
+		h := &notification.Webhooks{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+			Recorder:             s.recorder(mgr, notification.ControllerName, notificationv1.GroupVersion.Group),
+			NoCrossNamespaceRefs: s.opts.NoCrossNamespaceRefs, Log: s.log.WithName("receiver-server")}
+		return mgr.Add(httpServer("receiver-server", s.opts.ReceiverAddr, h))
+	}},
+	{name: "notification", setup: func(_ context.Context, mgr ctrl.Manager, s *shared) error {
+		d := &notification.Dispatcher{
+			Client: mgr.GetClient(), Bus: s.bus, NoCrossNamespaceRefs: s.opts.NoCrossNamespaceRefs,
+			// Events about Alerts go to the API only: an Alert never selects another Alert.
+			Recorder: event.NewRecorder(mgr.GetEventRecorderFor(notification.ControllerName), mgr.GetScheme(), //nolint:staticcheck // Flux's recorder, as in recorder()
+				notification.ControllerName, notificationv1beta3.GroupVersion.Group, nil),
+			Dedup: &notification.Deduper{Interval: s.opts.RateLimitInterval},
+			Log:   s.log.WithName("notification"),
+		}
+		if err := mgr.Add(d); err != nil {
+			return err
+		}
+		return mgr.Add(httpServer("events-server", s.opts.EventsListenAddr, d.EventsHandler()))
 	}},
 }
 

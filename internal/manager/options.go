@@ -56,6 +56,12 @@ type Options struct {
 	// FeatureGates is --feature-gates, Flux's "Name=bool,…"; Gates its parsed value.
 	FeatureGates string
 	Gates        features.Gates
+	// EventsListenAddr is where the events endpoint (Flux notification-controller's, POST /)
+	// listens, for events from other emitters.
+	EventsListenAddr string
+	// RateLimitInterval suppresses an event identical to one dispatched within it (Flux's
+	// notification-controller --rate-limit-interval).
+	RateLimitInterval time.Duration
 	// EventsAddr, when set, is the events endpoint of an external Flux notification-controller
 	// that every event is also posted to (Flux's --events-addr).
 	EventsAddr string
@@ -77,6 +83,8 @@ func DefaultOptions() Options {
 		StoragePath:        "/data",
 		StorageAddr:        ":9090",
 		ReceiverAddr:       ":9292",
+		EventsListenAddr:   ":9091",
+		RateLimitInterval:  5 * time.Minute,
 		LogLevel:           "info",
 		LogEncoding:        "json",
 		Controllers:        ControllerNames(),
@@ -112,6 +120,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.StorageAddr, "storage-addr", o.StorageAddr, "address the artifact HTTP server binds to")
 	fs.StringVar(&o.StorageAdvAddr, "storage-adv-addr", o.StorageAdvAddr, "address advertised in status.artifact.url; defaults to the in-cluster Service name or the storage address")
 	fs.StringVar(&o.ReceiverAddr, "receiver-addr", o.ReceiverAddr, "address the webhook receiver binds to")
+	fs.StringVar(&o.EventsListenAddr, "events-listen-addr", o.EventsListenAddr, "address the events endpoint binds to (Flux notification-controller's --events-addr): other emitters POST events there")
+	fs.DurationVar(&o.RateLimitInterval, "rate-limit-interval", o.RateLimitInterval, "an event identical to one dispatched within this interval is dropped (429 on the events endpoint); 0 disables")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log verbosity: debug, info, error or trace")
 	fs.StringVar(&o.LogEncoding, "log-encoding", o.LogEncoding, "log encoding: json or console")
 	fs.BoolVar(&o.NoCrossNamespaceRefs, "no-cross-namespace-refs", o.NoCrossNamespaceRefs, "refuse references to objects in other namespaces")

@@ -1,0 +1,80 @@
+package notification
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/weirgitops/weir/internal/event"
+)
+
+const (
+	// maxRequestSize bounds event and webhook bodies, as Flux's servers do (3 MiB).
+	maxRequestSize = 3 << 20
+	// maxMessage bounds an event's message (Flux's limit for what controllers send).
+	maxMessage = 39_000
+)
+
+// readBody reads r's body up to maxRequestSize: 413 beyond it, 400 when reading fails.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestSize+1))
+	if err != nil {
+		http.Error(w, "reading the request body failed", http.StatusBadRequest)
+		return nil, false
+	}
+	if len(body) > maxRequestSize {
+		http.Error(w, fmt.Sprintf("request body exceeds the maximum size of %d bytes", maxRequestSize), http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	return body, true
+}
+
+// EventsHandler is the events endpoint of Flux's notification-controller (POST / with an
+// event.toolkit.fluxcd.io event as JSON): other emitters (Flux's own controllers, Flagger,
+// tf-controller) post there. It answers 202 when the event is taken, 429 for a duplicate
+// within the rate-limit interval, 400 for a malformed event, 413 for an oversized one.
+func (d *Dispatcher) EventsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		body, ok := readBody(w, r)
+		if !ok {
+			return
+		}
+		var e event.Event
+		if err := json.Unmarshal(body, &e); err != nil {
+			http.Error(w, "decoding the request body failed", http.StatusBadRequest)
+			return
+		}
+		if err := validEvent(&e); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if !d.Accept(r.Context(), e) {
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+}
+
+// validEvent checks what dispatching needs of a posted event.
+func validEvent(e *event.Event) error {
+	o := e.InvolvedObject
+	switch {
+	case o.Kind == "" || o.Name == "" || o.Namespace == "":
+		return fmt.Errorf("invalid event: involvedObject needs kind, name and namespace")
+	case e.Severity != event.SeverityInfo && e.Severity != event.SeverityError:
+		return fmt.Errorf("invalid event: severity %q is not info or error", e.Severity)
+	case len(e.Message) > maxMessage:
+		return fmt.Errorf("invalid event: message exceeds %d characters", maxMessage)
+	}
+	if e.Timestamp.IsZero() {
+		e.Timestamp.Time = time.Now().UTC()
+	}
+	return nil
+}
