@@ -35,13 +35,15 @@ type cluster struct {
 	t      *gitserver.Standalone
 	weir   *exec.Cmd
 	pprof  string
-	// metrics is the address of weir's /metrics endpoint.
-	metrics   string
-	work      string
-	watch     *watcher
-	plane     map[string]int
-	stopWatch context.CancelFunc
-	weirLog   string
+	// metrics is the address of weir's /metrics endpoint; receiverAddr and eventsAddr those of
+	// its webhook receiver and events endpoint.
+	metrics                  string
+	receiverAddr, eventsAddr string
+	work                     string
+	watch                    *watcher
+	plane                    map[string]int
+	stopWatch                context.CancelFunc
+	weirLog                  string
 }
 
 // startCluster starts a control plane, a Git server and, unless noWeir, weir.
@@ -105,12 +107,12 @@ func (c *cluster) warmUp(ctx context.Context) error {
 
 func (c *cluster) startWeir(ctx context.Context, cfg *config) error {
 	health, storage := mustFreeAddr(), mustFreeAddr()
-	c.metrics = mustFreeAddr()
+	c.metrics, c.receiverAddr, c.eventsAddr = mustFreeAddr(), mustFreeAddr(), mustFreeAddr()
 	args := []string{"controller",
 		"--kubeconfig", c.env.Kubeconfig,
 		"--health-addr", health, "--metrics-addr", c.metrics,
 		"--storage-addr", storage, "--storage-adv-addr", storage,
-		"--receiver-addr", mustFreeAddr(),
+		"--receiver-addr", c.receiverAddr, "--events-listen-addr", c.eventsAddr,
 		"--storage-path", filepath.Join(c.work, "storage"),
 		"--concurrent", strconv.Itoa(cfg.concurrent),
 		"--log-encoding", "json", "--log-level", "info",

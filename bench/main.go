@@ -27,7 +27,7 @@ import (
 )
 
 // workloads lists every workload in the order a full run takes them.
-var workloads = []string{"hierarchy", "chain", "push", "ttp", "oci", "helm", "monorepo", "floor", "steady"}
+var workloads = []string{"hierarchy", "chain", "push", "webhook", "alerts", "ttp", "oci", "helm", "monorepo", "floor", "steady"}
 
 // config is one invocation of the harness.
 type config struct {
@@ -37,6 +37,7 @@ type config struct {
 	helmNs         []int         // sizes of the helm workload
 	depth          int           // length of the synthetic dependency chain
 	pushes         int           // pushes per push-to-applied measurement
+	alertEvents    int           // events posted in the alerts workload
 	steadyN        int           // applications at rest for the steady-state workload
 	steadyDuration time.Duration // steady-state window
 	concurrent     int           // weir --concurrent
@@ -80,6 +81,7 @@ func parseFlags(args []string) (*config, error) {
 	helmNs := fs.String("helm-n", "100,500", "HelmReleases for the helm workload")
 	fs.IntVar(&cfg.depth, "depth", 20, "length of the synthetic dependency chain")
 	fs.IntVar(&cfg.pushes, "pushes", 20, "pushes per push-to-applied measurement")
+	fs.IntVar(&cfg.alertEvents, "alert-events", 5000, "events posted in the alerts workload")
 	fs.IntVar(&cfg.steadyN, "steady-n", 500, "applications at rest for the steady workload")
 	fs.DurationVar(&cfg.steadyDuration, "steady-duration", 5*time.Minute, "steady-state measurement window")
 	fs.IntVar(&cfg.concurrent, "concurrent", 10, "weir controller --concurrent")
@@ -171,6 +173,12 @@ func jobs(cfg *config) []job {
 			}})
 		case "push":
 			out = append(out, job{name: "push single app", run: runPushSingle})
+		case "webhook":
+			out = append(out, job{name: "webhook push single app", run: runWebhook})
+		case "alerts":
+			out = append(out, job{name: fmt.Sprintf("alerts %d events", cfg.alertEvents), run: func(ctx context.Context, c *cluster, cfg *config) ([]Result, error) {
+				return runAlerts(ctx, c, cfg, cfg.alertEvents)
+			}})
 		case "ttp":
 			for _, n := range cfg.ns {
 				out = append(out, job{name: fmt.Sprintf("ttp N=%d", n), run: func(ctx context.Context, c *cluster, cfg *config) ([]Result, error) {

@@ -84,6 +84,9 @@ type Result struct {
 	SteadyRSSMeanMiB float64 `json:"steadyRSSMeanMiB,omitempty"`
 	SteadyRSSMaxMiB  float64 `json:"steadyRSSMaxMiB,omitempty"`
 
+	// EventsPerSecond is the alert workload's dispatch rate to the provider.
+	EventsPerSecond float64 `json:"eventsPerSecond,omitempty"`
+
 	// Floor: one `kubectl apply --server-side` of every object, and the same until every
 	// Deployment is Available.
 	ApplySeconds     float64 `json:"applySeconds,omitempty"`

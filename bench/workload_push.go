@@ -23,6 +23,9 @@ type pushSet struct {
 	repo   *gitserver.Repo
 	source *sourcev1.GitRepository
 	path   func(i int) string
+	// trigger announces the push of head, as a webhook would; nil patches the source's
+	// reconcile.fluxcd.io/requestedAt, as a Receiver does.
+	trigger func(ctx context.Context, head string) error
 }
 
 // runPushSingle measures push to applied on one application in its own repository.
@@ -65,9 +68,15 @@ func runPushes(ctx context.Context, c *cluster, cfg *config, p pushSet) (Result,
 			return r, err
 		}
 		start := time.Now()
-		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, requestedAtAnnotation, start.Format(time.RFC3339Nano))
-		if err := c.client.Patch(ctx, p.source.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-			return r, fmt.Errorf("request reconcile of %s: %w", p.source.Name, err)
+		if p.trigger != nil {
+			if err := p.trigger(ctx, head); err != nil {
+				return r, fmt.Errorf("push %d: %w", k, err)
+			}
+		} else {
+			patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, requestedAtAnnotation, start.Format(time.RFC3339Nano))
+			if err := c.client.Patch(ctx, p.source.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+				return r, fmt.Errorf("request reconcile of %s: %w", p.source.Name, err)
+			}
 		}
 		cm := types.NamespacedName{Namespace: p.ns, Name: appName(i) + "-config"}
 		applied, err := c.watch.until(ctx, cfg.timeout,
