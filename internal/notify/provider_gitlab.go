@@ -1,0 +1,115 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/weirgitops/weir/internal/event"
+)
+
+func init() { register("gitlab", newGitLabCommitStatus) }
+
+// gitlabCommitStatus sets a commit status on a GitLab project for each event about a
+// revision, as Flux's gitlab provider: success for info events, failed for errors, the Alert's
+// status key as the name, the event reason as the description; progressing events are
+// skipped, and so is a status the commit already has.
+type gitlabCommitStatus struct {
+	project *gitlabProject
+	key     func(event.Event) string
+	timeout time.Duration
+}
+
+// gitlabProject is a GitLab project's REST API (v4) with a token: gitlab.com's or a
+// self-hosted instance's, at the address's host.
+type gitlabProject struct {
+	api     string // scheme://host/api/v4
+	project string // api + "/projects/" + the escaped project path
+	token   string
+	hc      *http.Client
+}
+
+func newGitLabProject(c Config) (*gitlabProject, error) {
+	if c.Token == "" {
+		return nil, Permanent(errors.New("gitlab token cannot be empty"))
+	}
+	repo, err := parseGitRepoAddress(c.Address)
+	if err != nil {
+		return nil, err
+	}
+	if repo.path == "" {
+		return nil, Permanent(fmt.Errorf("invalid repository address %q: no project path", redactURL(c.Address)))
+	}
+	hc, err := httpClient(c)
+	if err != nil {
+		return nil, err
+	}
+	api := repo.base + "/api/v4"
+	// GitLab takes the URL-encoded project path as its ID; dots are escaped too.
+	id := strings.ReplaceAll(url.PathEscape(repo.path), ".", "%2E")
+	return &gitlabProject{api: api, project: api + "/projects/" + id, token: c.Token, hc: hc}, nil
+}
+
+// call sends one request to the API with the token.
+func (p *gitlabProject) call(ctx context.Context, method, u string, body, out any) error {
+	return callAPI(ctx, p.hc, apiCall{method: method, url: u, body: body, headers: map[string]string{"Private-Token": p.token}}, out)
+}
+
+func newGitLabCommitStatus(c Config) (Notifier, error) {
+	key, err := commitStatusKeyer(c)
+	if err != nil {
+		return nil, err
+	}
+	project, err := newGitLabProject(c)
+	if err != nil {
+		return nil, err
+	}
+	return &gitlabCommitStatus{project: project, key: key, timeout: c.Timeout}, nil
+}
+
+// gitlabStatus is a commit status as GitLab lists it.
+type gitlabStatus struct {
+	SHA         string `json:"sha"`
+	Status      string `json:"status"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+func (g *gitlabCommitStatus) Post(ctx context.Context, e event.Event) error {
+	rev, ok, err := commitStatusFor(e, false)
+	if err != nil || !ok {
+		return err
+	}
+	state := "success"
+	switch e.Severity {
+	case event.SeverityInfo:
+	case event.SeverityError:
+		state = "failed"
+	default:
+		return Permanent(fmt.Errorf("can't convert severity %q to a gitlab state", e.Severity))
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+
+	desc := commitStatusDescription(e)
+	name := g.key(e)
+	var statuses []gitlabStatus
+	listURL := g.project.project + "/repository/commits/" + rev + "/statuses?" + url.Values{"name": {name}}.Encode()
+	if err := g.project.call(ctx, http.MethodGet, listURL, nil, &statuses); err != nil {
+		return fmt.Errorf("unable to list commit status: %w", err)
+	}
+	for _, s := range statuses {
+		if s.SHA == rev && s.Status == state && s.Description == desc && s.Name == name {
+			return nil
+		}
+	}
+	body := map[string]string{"state": state, "name": name, "description": desc}
+	if err := g.project.call(ctx, http.MethodPost, g.project.project+"/statuses/"+rev, body, nil); err != nil {
+		return fmt.Errorf("unable to set commit status: %w", err)
+	}
+	return nil
+}
