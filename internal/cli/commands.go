@@ -25,6 +25,7 @@ func addCommands(root *cobra.Command, g *globals) {
 		newTagCommand(g),
 		newListCommand(g),
 		newStatsCommand(g),
+		newDebugCommand(g),
 		newCompletionCommand(g, root),
 	)
 }

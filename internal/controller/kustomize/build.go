@@ -94,9 +94,17 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 // substitutionVars reads postBuild.substitute and the ConfigMaps and Secrets of
 // postBuild.substituteFrom, straight from the API server.
 func (r *Reconciler) substitutionVars(ctx context.Context, ks *kustomizev1.Kustomization) (build.Vars, error) {
+	return SubstitutionVars(ctx, r.APIReader, ks, r.Gates.Enabled(features.StrictPostBuildSubstitutions))
+}
+
+// SubstitutionVars reads the post-build variables of ks as the controller does: postBuild
+// .substitute and the ConfigMaps and Secrets of postBuild.substituteFrom, read with c.
+func SubstitutionVars(ctx context.Context, c client.Reader, ks *kustomizev1.Kustomization, strict bool) (build.Vars, error) {
 	pb := ks.Spec.PostBuild
-	vars := build.Vars{Substitute: pb.Substitute, Strategy: pb.SubstituteStrategy,
-		AllowUndefined: !r.Gates.Enabled(features.StrictPostBuildSubstitutions)}
+	if pb == nil {
+		return build.Vars{}, nil
+	}
+	vars := build.Vars{Substitute: pb.Substitute, Strategy: pb.SubstituteStrategy, AllowUndefined: !strict}
 	for _, ref := range pb.SubstituteFrom {
 		src := build.VarSource{Kind: ref.Kind, Name: ref.Name, Optional: ref.Optional, Data: map[string]string{}}
 		key := client.ObjectKey{Namespace: ks.Namespace, Name: ref.Name}
@@ -104,7 +112,7 @@ func (r *Reconciler) substitutionVars(ctx context.Context, ks *kustomizev1.Kusto
 		switch ref.Kind {
 		case "ConfigMap":
 			var cm corev1.ConfigMap
-			if err = r.APIReader.Get(ctx, key, &cm); err == nil {
+			if err = c.Get(ctx, key, &cm); err == nil {
 				src.Found = true
 				for k, v := range cm.Data {
 					src.Data[k] = v
@@ -112,7 +120,7 @@ func (r *Reconciler) substitutionVars(ctx context.Context, ks *kustomizev1.Kusto
 			}
 		case "Secret":
 			var s corev1.Secret
-			if err = r.APIReader.Get(ctx, key, &s); err == nil {
+			if err = c.Get(ctx, key, &s); err == nil {
 				src.Found = true
 				for k, v := range s.Data {
 					src.Data[k] = string(v)
