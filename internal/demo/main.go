@@ -58,7 +58,7 @@ func run(ctx context.Context, out io.Writer, weirBin string, timeout time.Durati
 		"--kubeconfig", env.Kubeconfig,
 		"--health-addr", health, "--metrics-addr", mustFreeAddr(),
 		"--storage-addr", site.storageAddr, "--storage-adv-addr", site.storageAddr,
-		"--receiver-addr", mustFreeAddr(),
+		"--receiver-addr", site.receiverAddr, "--events-listen-addr", mustFreeAddr(),
 		"--storage-path", filepath.Join(work, "storage"),
 		"--log-encoding", "console", "--log-level", "info")
 	logPath := filepath.Join(work, "weir.log")
@@ -93,6 +93,9 @@ func run(ctx context.Context, out io.Writer, weirBin string, timeout time.Durati
 	weir := func(args ...string) { _ = weirCmd(args...) }
 	weir("version", "--client")
 	if err := site.converge(ctx, out, weir, timeout); err != nil {
+		return err
+	}
+	if err := site.webhookPush(ctx, out, weirCmd, timeout); err != nil {
 		return err
 	}
 	if err := gitless(ctx, out, env, work, weirCmd, timeout); err != nil {
