@@ -15,6 +15,8 @@ const (
 	maxRequestSize = 3 << 20
 	// maxMessage bounds an event's message (Flux's limit for what controllers send).
 	maxMessage = 39_000
+	// maxEventsInFlight bounds the events endpoint's concurrent requests.
+	maxEventsInFlight = 32
 )
 
 // readBody reads r's body up to maxRequestSize: 413 beyond it, 400 when reading fails.
@@ -36,9 +38,18 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 // tf-controller) post there. It answers 202 when the event is taken, 429 for a duplicate
 // within the rate-limit interval, 400 for a malformed event, 413 for an oversized one.
 func (d *Dispatcher) EventsHandler() http.Handler {
+	inFlight := make(chan struct{}, maxEventsInFlight)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		select {
+		case inFlight <- struct{}{}:
+			defer func() { <-inFlight }()
+		default:
+			// Bounded memory under a flood: each request may hold a 3 MiB body.
+			http.Error(w, "too many requests in flight", http.StatusServiceUnavailable)
 			return
 		}
 		body, ok := readBody(w, r)

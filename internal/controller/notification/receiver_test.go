@@ -31,13 +31,19 @@ const token = "s3cr3t-webhook-token"
 // (unsigned when key is empty), and returns the HTTP status.
 func githubPush(t *testing.T, path, eventType, key string, body []byte) int {
 	t.Helper()
+	return githubDelivery(t, path, eventType, key, fmt.Sprint(time.Now().UnixNano()), body)
+}
+
+// githubDelivery is githubPush with a given delivery ID.
+func githubDelivery(t *testing.T, path, eventType, key, delivery string, body []byte) int {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, receiverURL+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", eventType)
-	req.Header.Set("X-GitHub-Delivery", fmt.Sprint(time.Now().UnixNano()))
+	req.Header.Set("X-GitHub-Delivery", delivery)
 	if key != "" {
 		mac := hmac.New(sha256.New, []byte(key))
 		mac.Write(body)
@@ -55,8 +61,9 @@ func githubPush(t *testing.T, path, eventType, key string, body []byte) int {
 func receiverConditions(r *notificationv1.Receiver) []metav1.Condition { return r.Status.Conditions }
 
 // TestReceiverGitHubPushDeploys: a signed GitHub push to a Receiver in front of a GitRepository
-// (interval one hour) makes the new commit applied by its Kustomization at once; an unsigned
-// or mis-signed request, and a ping, change nothing.
+// (interval one hour) makes the new commit applied by its Kustomization at once; an unsigned,
+// mis-signed or malformed request, an event type the Receiver does not list and a replayed
+// delivery are refused and change nothing.
 func TestReceiverGitHubPushDeploys(t *testing.T) {
 	ns := env.Namespace(t)
 	root := gitserver.NewRoot(t)
@@ -109,10 +116,14 @@ func TestReceiverGitHubPushDeploys(t *testing.T) {
 	if got := requested(); got != "" {
 		t.Fatalf("a refused request annotated the GitRepository: %q", got)
 	}
-	if code := githubPush(t, rcv.Status.WebhookPath, "push", token, body); code != http.StatusOK {
+	delivery := "72d3162e-cc78-11e3-81ab-" + ns
+	if code := githubDelivery(t, rcv.Status.WebhookPath, "push", token, delivery, body); code != http.StatusOK {
 		t.Fatalf("signed push: status %d, want 200", code)
 	}
 	waitValue(t, ns, "2")
+	if code := githubDelivery(t, rcv.Status.WebhookPath, "push", token, delivery, body); code != http.StatusConflict {
+		t.Errorf("replayed delivery: status %d, want 409", code)
+	}
 	if requested() == "" {
 		t.Error("no reconcile.fluxcd.io/requestedAt on the GitRepository")
 	}

@@ -47,7 +47,23 @@ type Webhooks struct {
 	Log                  logr.Logger
 
 	requests coalescer
+	// deliveries remembers the delivery IDs handled (per Receiver), to refuse replays.
+	deliveries Deduper
+	// inFlight bounds the requests handled at once; beyond it, 429.
+	inFlight chan struct{}
+	once     sync.Once
 }
+
+const (
+	// maxInFlight bounds concurrent webhook requests (each may hold a 3 MiB body).
+	maxInFlight = 32
+	// replayWindow is how long a delivery ID is remembered.
+	replayWindow = 10 * time.Minute
+)
+
+// deliveryHeaders carry the unique ID of a delivery, per sender: a second request with the same
+// ID is a replay.
+var deliveryHeaders = []string{"X-GitHub-Delivery", "X-Gitlab-Event-UUID", "X-Gitlab-Webhook-UUID", "X-Request-UUID", "Ce-Id"}
 
 // ServeHTTP handles one webhook: 404 for an unknown path, 503 for a suspended or not ready
 // Receiver, the validation's status (400, 401 …) for a request that does not pass, 413 for a
@@ -61,6 +77,16 @@ func (h *Webhooks) serve(w http.ResponseWriter, r *http.Request) int {
 	fail := func(code int, msg string) int {
 		http.Error(w, msg, code)
 		return code
+	}
+	h.once.Do(func() {
+		h.inFlight = make(chan struct{}, maxInFlight)
+		h.deliveries.Interval = replayWindow
+	})
+	select {
+	case h.inFlight <- struct{}{}:
+		defer func() { <-h.inFlight }()
+	default:
+		return fail(http.StatusTooManyRequests, "too many requests")
 	}
 	if r.Method != http.MethodPost && r.Method != http.MethodPut {
 		return fail(http.StatusMethodNotAllowed, "method not allowed")
@@ -102,6 +128,10 @@ func (h *Webhooks) serve(w http.ResponseWriter, r *http.Request) int {
 	if err != nil {
 		log.Info("unable to validate payload", "error", err.Error())
 		return fail(notify.RejectStatus(err), err.Error())
+	}
+	if id := deliveryID(r.Header); id != "" && !h.deliveries.First(string(rcv.UID)+"/"+id) {
+		// Checked once the request is authentic: an unsigned request cannot burn an ID.
+		return fail(http.StatusConflict, fmt.Sprintf("delivery %q was already handled: replayed request refused", id))
 	}
 	if acc.Ignore {
 		if acc.Event != "" && !strings.EqualFold(acc.Event, "ping") {
@@ -322,4 +352,17 @@ func receiverSpec(ctx context.Context, c client.Reader, rcv *notificationv1.Rece
 	spec.Token = data["token"]
 	spec.Email, spec.Audience = string(data["email"]), string(data["audience"])
 	return spec, nil
+}
+
+// deliveryID is the request's delivery ID, when its sender sets one.
+func deliveryID(h http.Header) string {
+	for _, k := range deliveryHeaders {
+		if v := h.Get(k); v != "" {
+			if len(v) > 128 {
+				v = v[:128]
+			}
+			return k + "=" + v
+		}
+	}
+	return ""
 }
