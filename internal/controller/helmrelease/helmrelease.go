@@ -32,6 +32,7 @@ import (
 	"github.com/weirgitops/weir/internal/event"
 	"github.com/weirgitops/weir/internal/health"
 	"github.com/weirgitops/weir/internal/reconcile"
+	"github.com/weirgitops/weir/internal/sourceref"
 	"github.com/weirgitops/weir/internal/target"
 )
 
@@ -374,7 +375,13 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 	timeout := hr.GetTimeout().Duration
 	progress(fmt.Sprintf("Running '%s' action with timeout of %s", act, timeout))
 	start := time.Now()
-	actx, done := r.actions.start(ctx, types.NamespacedName{Namespace: hr.Namespace, Name: hr.Name}, src.artifact.Revision+"|"+src.artifact.Digest)
+	key := types.NamespacedName{Namespace: hr.Namespace, Name: hr.Name}
+	actx, done := r.actions.start(ctx, key, src.artifact.Revision+"|"+src.artifact.Digest)
+	// A newer chart whose event came before the action registered found nothing to
+	// interrupt; the cache already holds it, so look once more now that the action is known.
+	if cur, err := sourceref.Artifact(ctx, r.Client, r.Scheme(), sourceref.Ref{Kind: src.kind, Namespace: src.namespace, Name: src.name}); err == nil && cur != nil {
+		r.actions.interruptUnless(key, cur.Revision+"|"+cur.Digest)
+	}
 	rel, err := r.runAction(actx, ac, hr, act, ch, values, last)
 	interrupted := errors.Is(context.Cause(actx), errInterrupted)
 	done()
