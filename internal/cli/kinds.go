@@ -50,6 +50,11 @@ func (k *fluxKind) successMessage(u *unstructured.Unstructured) string {
 			return "last push commit " + c
 		}
 		return "repository up-to-date"
+	case receiverKind:
+		if p, _, _ := unstructured.NestedString(u.Object, "status", "webhookPath"); p != "" {
+			return "generated webhook URL " + p
+		}
+		return ""
 	}
 	if k.Revision == nil {
 		return ""
