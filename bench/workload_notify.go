@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +18,8 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weirgitops/weir/internal/testenv/webhook"
 )
 
 // webhookToken is the Receiver's secret in the webhook workload.
@@ -56,24 +55,13 @@ func runWebhook(ctx context.Context, c *cluster, cfg *config) ([]Result, error) 
 		return nil, err
 	}
 	trigger := func(ctx context.Context, head string) error {
-		body := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"full_name":"bench/app"}}`, head))
-		mac := hmac.New(sha256.New, []byte(webhookToken))
-		mac.Write(body)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+c.receiverAddr+hook, bytes.NewReader(body))
+		code, err := webhook.GitHub(ctx, "http://"+c.receiverAddr+hook, webhookToken, "push", head,
+			webhook.GitHubPushBody("refs/heads/main", head, "bench/app"))
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-GitHub-Event", "push")
-		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return fmt.Errorf("post webhook: %w", err)
-		}
-		defer resp.Body.Close()
-		_, _ = io.Copy(io.Discard, resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("webhook answered %d", resp.StatusCode)
+		if code != http.StatusOK {
+			return fmt.Errorf("webhook answered %d", code)
 		}
 		return nil
 	}

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +17,8 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weirgitops/weir/internal/testenv/webhook"
 )
 
 // demoToken is the demo Receiver's webhook secret.
@@ -100,24 +98,14 @@ func (s *site) webhookPush(ctx context.Context, out io.Writer, weir func(...stri
 	if err := s.t.Do(func() { head = s.repo.Commit("main", "move the cluster domain", s.files) }); err != nil {
 		return err
 	}
-	body := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"full_name":"demo/platform"}}`, head))
-	mac := hmac.New(sha256.New, []byte(demoToken))
-	mac.Write(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.receiverAddr+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", "push")
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	pushed := time.Now()
-	resp, err := http.DefaultClient.Do(req)
+	code, err := webhook.GitHub(ctx, "http://"+s.receiverAddr+path, demoToken, "push", head,
+		webhook.GitHubPushBody("refs/heads/main", head, "demo/platform"))
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("the webhook answered %d", resp.StatusCode)
+	if code != http.StatusOK {
+		return fmt.Errorf("the webhook answered %d", code)
 	}
 	deadline := time.Now().Add(timeout)
 	for {

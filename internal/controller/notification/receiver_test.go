@@ -1,12 +1,7 @@
 package notification_test
 
 import (
-	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,6 +18,7 @@ import (
 
 	"github.com/weirgitops/weir/internal/testenv"
 	"github.com/weirgitops/weir/internal/testenv/gitserver"
+	"github.com/weirgitops/weir/internal/testenv/webhook"
 )
 
 const token = "s3cr3t-webhook-token"
@@ -37,25 +33,11 @@ func githubPush(t *testing.T, path, eventType, key string, body []byte) int {
 // githubDelivery is githubPush with a given delivery ID.
 func githubDelivery(t *testing.T, path, eventType, key, delivery string, body []byte) int {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, receiverURL+path, bytes.NewReader(body))
+	code, err := webhook.GitHub(t.Context(), receiverURL+path, key, eventType, delivery, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", eventType)
-	req.Header.Set("X-GitHub-Delivery", delivery)
-	if key != "" {
-		mac := hmac.New(sha256.New, []byte(key))
-		mac.Write(body)
-		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
+	return code
 }
 
 func receiverConditions(r *notificationv1.Receiver) []metav1.Condition { return r.Status.Conditions }
@@ -89,7 +71,7 @@ func TestReceiverGitHubPushDeploys(t *testing.T) {
 	waitValue(t, ns, "1")
 
 	second := repo.Commit("main", "two", map[string]string{"app/cm.yaml": configMapYAML("app", "2")})
-	body := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"full_name":"org/repo"}}`, second))
+	body := webhook.GitHubPushBody("refs/heads/main", second, "org/repo")
 	requested := func() string {
 		var gr sourcev1.GitRepository
 		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "repo"}, &gr); err != nil {
