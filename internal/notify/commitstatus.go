@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"crypto/sha1" //nolint:gosec // Bitbucket keys are Flux's SHA-1 of the status id, not a security measure.
 	"encoding/hex"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -17,24 +19,8 @@ import (
 // This file holds what the commit-status providers (github, gitlab, gitea, bitbucket,
 // bitbucketserver, azuredevops) share, as Flux's notification-controller computes it: the
 // repository named by the Provider's address, the commit named by the event's revision, the
-// status key, name and description.
-
-// Metadata keys the Git providers read, as Flux's event server passes them (already stripped of
-// their API group prefix).
-const (
-	metaRevision       = "revision"
-	metaOriginRevision = "originRevision"
-	metaCommitStatus   = "commit_status"
-	metaChangeRequest  = "change_request"
-	metaSummary        = "summary"
-
-	// commitStatusUpdate is the commit_status value of events meant for commit-status
-	// providers only.
-	commitStatusUpdate = "update"
-	// reasonProgressing is the event reason commit-status providers ignore (Gitea shows it as
-	// pending).
-	reasonProgressing = "Progressing"
-)
+// status key, name and description, and the flow that sets a status unless the commit has it,
+// with a table of what differs between the services.
 
 // gitRepo is the repository a Git provider's address names.
 type gitRepo struct {
@@ -89,16 +75,6 @@ func (r gitRepo) ownerRepo() (owner, name string, err error) {
 		return "", "", Permanent(fmt.Errorf("invalid repository id %q: want <owner>/<repository>", r.path))
 	}
 	return parts[0], parts[1], nil
-}
-
-// eventRevision is the revision an event is about: the origin revision when the source has
-// one, else the revision (Flux's Event.GetRevision).
-func eventRevision(e event.Event) (string, bool) {
-	if r, ok := e.Metadata[metaOriginRevision]; ok {
-		return r, true
-	}
-	r, ok := e.Metadata[metaRevision]
-	return r, ok
 }
 
 // commitHash extracts the commit SHA-1 from a revision in any of Flux's formats:
@@ -167,16 +143,142 @@ func commitStatusKeyer(c Config) (func(event.Event) string, error) {
 	return func(e event.Event) string { return defaultCommitStatusKey(uid, e) }, nil
 }
 
+// commitStatus is the status a commit-status provider sets for an event.
+type commitStatus struct {
+	// event is the event the status reports.
+	event event.Event
+	// sha is the commit; state is the service's name of the event's outcome.
+	sha, state string
+	// key is the Alert's status key or the default one; description is the event's reason
+	// in words, cut to the service's limit.
+	key, description string
+}
+
+// commitStatusAPI is what differs between the commit-status services once the status is
+// known: how the statuses of a commit are read and written.
+type commitStatusAPI interface {
+	// has reports whether the commit already has s, as the service tells (for most, whether
+	// the latest status of s.key has its state and description).
+	has(ctx context.Context, s commitStatus) (bool, error)
+	// set gives the commit the status s.
+	set(ctx context.Context, s commitStatus) error
+}
+
+// commitStatusService is what differs between the commit-status services in how an event
+// becomes a status, and in the words of their errors (Flux's, per provider).
+type commitStatusService struct {
+	// success and failure are the states of info and error events.
+	success, failure string
+	// pending is the state of progressing events; without one they are skipped.
+	pending string
+	// badSeverity is the error of any other severity, %q standing for it.
+	badSeverity string
+	// maxDescription, when not zero, is the most characters of a description.
+	maxDescription int
+	// hasFailed and setFailed begin the errors of commitStatusAPI.has and set.
+	hasFailed, setFailed string
+}
+
+// The commit-status services, one row each.
+var (
+	githubStatuses = &commitStatusService{
+		success: "success", failure: "failure", badSeverity: "can't convert severity %q to a github state",
+		maxDescription: githubDescriptionLimit,
+		hasFailed:      "could not list commit statuses", setFailed: "could not create commit status",
+	}
+	gitlabStatuses = &commitStatusService{
+		success: "success", failure: "failed", badSeverity: "can't convert severity %q to a gitlab state",
+		hasFailed: "unable to list commit status", setFailed: "unable to set commit status",
+	}
+	giteaStatuses = &commitStatusService{
+		success: "success", failure: "failure", pending: "pending", badSeverity: "can't convert severity %q to a gitea state",
+		hasFailed: "could not list commit statuses", setFailed: "could not create commit status",
+	}
+	bitbucketStatuses = &commitStatusService{
+		success: "SUCCESSFUL", failure: "FAILED", badSeverity: "can't convert severity %q to a bitbucket state",
+		hasFailed: "could not get commit status", setFailed: "could not create commit status",
+	}
+	bitbucketServerStatuses = &commitStatusService{
+		success: "SUCCESSFUL", failure: "FAILED", badSeverity: "couldn't convert severity %q to a bitbucket server state",
+		hasFailed: "could not get existing commit status", setFailed: "could not post build status",
+	}
+	azureDevOpsStatuses = &commitStatusService{
+		success: "succeeded", failure: "error", badSeverity: "can't convert severity %q to an azure devops state",
+		hasFailed: "could not list commit statuses", setFailed: "could not create commit status",
+	}
+)
+
+// state is the service's state of e.
+func (svc *commitStatusService) state(e event.Event) (string, error) {
+	switch {
+	case svc.pending != "" && e.Reason == reasonProgressing:
+		return svc.pending, nil
+	case e.Severity == event.SeverityInfo:
+		return svc.success, nil
+	case e.Severity == event.SeverityError:
+		return svc.failure, nil
+	}
+	return "", Permanent(fmt.Errorf(svc.badSeverity, e.Severity))
+}
+
+// post is the Post of every commit-status provider: the status of e, under the key key
+// gives, is set on e's commit unless the commit already has it, all within timeout. Events
+// without a revision are skipped, and so are progressing ones unless the service has a
+// pending state. connect gives the service's API once e is known to need a status (GitHub
+// makes an App's installation token there); its error is returned as is.
+func (svc *commitStatusService) post(ctx context.Context, e event.Event, key func(event.Event) string,
+	timeout time.Duration, connect func(context.Context) (commitStatusAPI, error),
+) error {
+	sha, ok, err := commitStatusFor(e, svc.pending != "")
+	if err != nil || !ok {
+		return err
+	}
+	state, err := svc.state(e)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	desc := commitStatusDescription(e)
+	if svc.maxDescription > 0 {
+		desc = truncateRunes(desc, svc.maxDescription)
+	}
+	s := commitStatus{event: e, sha: sha, state: state, key: key(e), description: desc}
+	api, err := connect(ctx)
+	if err != nil {
+		return err
+	}
+	switch has, err := api.has(ctx, s); {
+	case err != nil:
+		return fmt.Errorf("%s: %w", svc.hasFailed, err)
+	case has:
+		return nil
+	}
+	if err := api.set(ctx, s); err != nil {
+		return fmt.Errorf("%s: %w", svc.setFailed, err)
+	}
+	return nil
+}
+
+// fixed is the connect function of an API that needs no connection per event: it gives v.
+func fixed[T any](v T) func(context.Context) (T, error) {
+	return func(context.Context) (T, error) { return v, nil }
+}
+
+// truncateRunes shortens s to at most n characters.
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
+
 // sha1Hex is the hex SHA-1 of s, which Bitbucket's 40-character status keys are made of.
 func sha1Hex(s string) string {
 	sum := sha1.Sum([]byte(s)) //nolint:gosec // an identifier, not a security measure.
 	return hex.EncodeToString(sum[:])
-}
-
-// isCommitStatusUpdate reports whether e is only meant for commit-status providers, which the
-// other providers skip.
-func isCommitStatusUpdate(e event.Event) bool {
-	return e.Metadata[metaCommitStatus] == commitStatusUpdate
 }
 
 // camelCaseWords splits s where its characters change between lower case, upper case, digits

@@ -140,21 +140,6 @@ func assertForgeCalls(t *testing.T, reqs []forgeRequest, want ...string) {
 	}
 }
 
-// assertForgeJSON checks that body is the JSON document want, whatever the key order.
-func assertForgeJSON(t *testing.T, body []byte, want string) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(body, &g); err != nil {
-		t.Fatalf("body %q is not JSON: %v", body, err)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatalf("want %q is not JSON: %v", want, err)
-	}
-	if !reflect.DeepEqual(g, w) {
-		t.Fatalf("body:\n got  %s\n want %s", body, want)
-	}
-}
-
 // assertForgeHeader checks one header of a request.
 func assertForgeHeader(t *testing.T, r forgeRequest, name, want string) {
 	t.Helper()
@@ -163,14 +148,15 @@ func assertForgeHeader(t *testing.T, r forgeRequest, name, want string) {
 	}
 }
 
-// newForgeNotifier builds a Notifier through New, failing the test on error.
-func newForgeNotifier(t *testing.T, c Config) Notifier {
+// newOrgRepoFake is a forge stand-in (GitHub Enterprise, Gitea) for the repository org/repo,
+// and the Config of a typ Provider pointing at it.
+func newOrgRepoFake(t *testing.T, typ string) (*forgeFake, Config) {
 	t.Helper()
-	n, err := New(c)
-	if err != nil {
-		t.Fatalf("New(%s): %v", c.Type, err)
+	f := newForgeFake(t, false)
+	return f, Config{
+		Type: typ, Address: f.srv.URL + "/org/repo.git", Token: forgeToken,
+		ProviderUID: forgeProviderUID, Timeout: 5 * time.Second,
 	}
-	return n
 }
 
 // assertForgeFailures checks that a 500 answer is Retryable and a 401 is not, and that no
@@ -296,6 +282,8 @@ func TestCamelCaseWords(t *testing.T) {
 		"ArtifactFailed2":         {"Artifact", "Failed", "2"},
 		"Progressing":             {"Progressing"},
 		"lowerCase":               {"lower", "Case"},
+		"Version2Upgrade":         {"Version", "2", "Upgrade"},
+		"install-failed":          {"install", "-", "failed"},
 		"":                        {},
 		"\xff\xfe":                {"\xff\xfe"},
 	} {

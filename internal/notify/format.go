@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/weirgitops/weir/internal/event"
 	"github.com/weirgitops/weir/internal/redact"
@@ -16,15 +15,6 @@ import (
 // This file holds the formatting that several chat and alerting providers share, as Flux's
 // notifiers write it. Flux ranges over the metadata map, so its order is random; weir sorts
 // the keys, which is one of the orders Flux may send.
-
-// Metadata keys Flux reads or leaves out of some messages.
-const (
-	metaKeySummary       = "summary"
-	metaKeyRevision      = "revision"
-	metaKeyOriginRev     = "originRevision"
-	metaKeyCommit        = "commit"
-	metaKeyChangeRequest = "change_request"
-)
 
 // chatIsError reports whether e has the error severity.
 func chatIsError(e event.Event) bool { return e.Severity == event.SeverityError }
@@ -179,78 +169,11 @@ func chatMarkdownPost(e event.Event) string {
 	}
 	o := e.InvolvedObject
 	var meta strings.Builder
-	for _, k := range chatMetaKeys(e, metaKeyChangeRequest) {
+	for _, k := range chatMetaKeys(e, metaChangeRequest) {
 		fmt.Fprintf(&meta, "* `%s`: %s\n", k, e.Metadata[k])
 	}
 	return fmt.Sprintf("## Flux Status\n\n%s %s/%s/%s\n\n%s\n\nMetadata:\n%s",
 		emoji, o.Kind, o.Namespace, o.Name, e.Message, meta.String())
-}
-
-// chatRevision is the revision Flux's event API reads from metadata: the commit, else the
-// origin revision, else the revision.
-func chatRevision(e event.Event) (string, bool) {
-	for _, k := range []string{metaKeyCommit, metaKeyOriginRev, metaKeyRevision} {
-		if v, ok := e.Metadata[k]; ok {
-			return v, true
-		}
-	}
-	return "", false
-}
-
-// chatNameAndReason is the lower-case "kind/name" of the object and its reason split into
-// lower-case words ("ReconciliationFailed" → "reconciliation failed"), as PagerDuty shows them.
-func chatNameAndReason(e event.Event) (string, string) {
-	name := strings.ToLower(e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name)
-	desc := strings.ToLower(strings.Join(camelWords(e.Reason), " "))
-	return name, desc
-}
-
-// camelWords splits s where the class of its characters (lower case, upper case, digit,
-// other) changes, keeping an upper-case letter with the lower-case run after it:
-// "HealthCheckFailed" → [Health Check Failed], "PDFLoader" → [PDF Loader]. A string that
-// is not UTF-8 is one word.
-func camelWords(s string) []string {
-	if !utf8.ValidString(s) {
-		return []string{s}
-	}
-	class := func(r rune) int {
-		switch {
-		case unicode.IsLower(r):
-			return 1
-		case unicode.IsUpper(r):
-			return 2
-		case unicode.IsDigit(r):
-			return 3
-		default:
-			return 4
-		}
-	}
-	var runs [][]rune
-	last := 0
-	for _, r := range s {
-		c := class(r)
-		if c == last {
-			runs[len(runs)-1] = append(runs[len(runs)-1], r)
-		} else {
-			runs = append(runs, []rune{r})
-		}
-		last = c
-	}
-	// An upper-case run followed by a lower-case one gives its last letter to the next word.
-	for i := 0; i+1 < len(runs); i++ {
-		if unicode.IsUpper(runs[i][0]) && unicode.IsLower(runs[i+1][0]) {
-			cut := len(runs[i]) - 1
-			runs[i+1] = append([]rune{runs[i][cut]}, runs[i+1]...)
-			runs[i] = runs[i][:cut]
-		}
-	}
-	words := []string{}
-	for _, r := range runs {
-		if len(r) > 0 {
-			words = append(words, string(r))
-		}
-	}
-	return words
 }
 
 // titleCase upper-cases the first letter of each word of s and lower-cases the rest, as

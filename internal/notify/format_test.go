@@ -188,22 +188,6 @@ func assertConfigError(t *testing.T, c Config) {
 	}
 }
 
-func TestCamelWords(t *testing.T) {
-	for in, want := range map[string][]string{
-		"ReconciliationSucceeded": {"Reconciliation", "Succeeded"},
-		"HealthCheckFailed":       {"Health", "Check", "Failed"},
-		"PDFLoader":               {"PDF", "Loader"},
-		"Version2Upgrade":         {"Version", "2", "Upgrade"},
-		"install-failed":          {"install", "-", "failed"},
-		"":                        {},
-		"\xff\xfe":                {"\xff\xfe"},
-	} {
-		if got := camelWords(in); !reflect.DeepEqual(got, want) {
-			t.Errorf("camelWords(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestTitleCase(t *testing.T) {
 	for in, want := range map[string]string{
 		"ReconciliationSucceeded": "Reconciliationsucceeded",

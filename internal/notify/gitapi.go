@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 )
 
 // maxAPIResponse bounds what is read of a forge API's answer: lists of statuses and comments
@@ -61,21 +60,17 @@ func callAPI(ctx context.Context, hc *http.Client, a apiCall, out any) error {
 	if a.user != "" || a.password != "" {
 		req.SetBasicAuth(a.user, a.password)
 	}
-	resp, err := hc.Do(req)
+	resp, err := send(hc, req, a.url)
 	if err != nil {
-		return fmt.Errorf("request to %s failed: %s", redactURL(a.url), strings.ReplaceAll(err.Error(), a.url, redactURL(a.url)))
+		return err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIResponse))
 	if err != nil {
 		return fmt.Errorf("read answer of %s: %w", redactURL(a.url), err)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		snippet := strings.TrimSpace(string(data))
-		if len(snippet) > 200 {
-			snippet = snippet[:200] + "…"
-		}
-		return &HTTPError{Status: resp.StatusCode, URL: redactURL(a.url), Body: snippet}
+	if err := answerError(resp.StatusCode, data, a.url); err != nil {
+		return err
 	}
 	if out == nil || len(bytes.TrimSpace(data)) == 0 {
 		return nil

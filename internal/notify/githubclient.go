@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -215,23 +214,4 @@ func githubError(err error) error {
 		u = resp.Request.URL.String()
 	}
 	return &HTTPError{Status: status, URL: redactURL(u), Body: msg}
-}
-
-// limitedBodyTransport bounds the response bodies that a client reads.
-type limitedBodyTransport struct {
-	rt    http.RoundTripper
-	limit int64
-}
-
-func (t limitedBodyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.rt.RoundTrip(req)
-	if resp != nil && resp.Body != nil {
-		resp.Body = limitedBody{Reader: io.LimitReader(resp.Body, t.limit), Closer: resp.Body}
-	}
-	return resp, err
-}
-
-type limitedBody struct {
-	io.Reader
-	io.Closer
 }

@@ -66,21 +66,60 @@ func do(ctx context.Context, hc *http.Client, r request) ([]byte, error) {
 	if r.user != "" {
 		req.SetBasicAuth(r.user, r.password)
 	}
-	resp, err := hc.Do(req)
+	resp, err := send(hc, req, r.url)
 	if err != nil {
-		// The error quotes the URL: keep credentials and query values out of it.
-		return nil, fmt.Errorf("request to %s failed: %s", redactURL(r.url), strings.ReplaceAll(err.Error(), r.url, redactURL(r.url)))
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		snippet := strings.TrimSpace(string(body))
-		if len(snippet) > 200 {
-			snippet = snippet[:200] + "…"
-		}
-		return nil, &HTTPError{Status: resp.StatusCode, URL: redactURL(r.url), Body: snippet}
+	if err := answerError(resp.StatusCode, body, r.url); err != nil {
+		return nil, err
 	}
 	return body, nil
+}
+
+// send sends req, whose address is rawURL, with hc. The transport's error quotes the URL:
+// the returned one names it redacted, keeping credentials and query values out of it.
+func send(hc *http.Client, req *http.Request, rawURL string) (*http.Response, error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("request to %s failed: %s", redactURL(rawURL), strings.ReplaceAll(err.Error(), rawURL, redactURL(rawURL)))
+	}
+	return resp, nil
+}
+
+// answerError is the *HTTPError of an answer from rawURL whose status is not 2xx, quoting the
+// start of its body; nil for a 2xx answer.
+func answerError(status int, body []byte, rawURL string) error {
+	if status >= 200 && status <= 299 {
+		return nil
+	}
+	snippet := strings.TrimSpace(string(body))
+	if len(snippet) > 200 {
+		snippet = snippet[:200] + "…"
+	}
+	return &HTTPError{Status: status, URL: redactURL(rawURL), Body: snippet}
+}
+
+// limitedBodyTransport bounds the response bodies that a client reads, for the clients whose
+// callers read bodies themselves (go-github, OIDC discovery).
+type limitedBodyTransport struct {
+	rt    http.RoundTripper
+	limit int64
+}
+
+func (t limitedBodyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(req)
+	if resp != nil && resp.Body != nil {
+		resp.Body = limitedBody{Reader: io.LimitReader(resp.Body, t.limit), Closer: resp.Body}
+	}
+	return resp, err
+}
+
+// limitedBody is a size-limited response body that closes the whole one.
+type limitedBody struct {
+	io.Reader
+	io.Closer
 }
 
 // postJSON posts payload, JSON-encoded, to addr.

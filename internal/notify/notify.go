@@ -58,26 +58,54 @@ type Notifier interface {
 // the configuration lacks (missing address, token, channel …).
 type Factory func(c Config) (Notifier, error)
 
-var (
-	mu        sync.RWMutex
-	factories = map[string]Factory{}
-)
+// registry maps the types of one kind (provider, receiver) to what serves them; each type's
+// file registers itself in init, and lookups may come from any goroutine.
+type registry[T any] struct {
+	// kind names the types in the panic of a type registered twice.
+	kind   string
+	mu     sync.RWMutex
+	byType map[string]T
+}
+
+// add makes typ known; a type registered twice is a programming error.
+func (r *registry[T]) add(typ string, v T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.byType[typ]; dup {
+		panic("notify: " + r.kind + " type registered twice: " + typ)
+	}
+	r.byType[typ] = v
+}
+
+// lookup returns what serves typ, and false when typ is not known.
+func (r *registry[T]) lookup(typ string) (T, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	v, ok := r.byType[typ]
+	return v, ok
+}
+
+// types lists the types known, sorted.
+func (r *registry[T]) types() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.byType))
+	for t := range r.byType {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// providers are the provider types known.
+var providers = &registry[Factory]{kind: "provider", byType: map[string]Factory{}}
 
 // register makes a provider type known; each provider's file registers itself in init.
-func register(typ string, f Factory) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := factories[typ]; dup {
-		panic("notify: provider type registered twice: " + typ)
-	}
-	factories[typ] = f
-}
+func register(typ string, f Factory) { providers.add(typ, f) }
 
 // New returns the Notifier of c.Type.
 func New(c Config) (Notifier, error) {
-	mu.RLock()
-	f, ok := factories[c.Type]
-	mu.RUnlock()
+	f, ok := providers.lookup(c.Type)
 	if !ok {
 		return nil, fmt.Errorf("unsupported provider type '%s'", c.Type)
 	}
@@ -88,16 +116,7 @@ func New(c Config) (Notifier, error) {
 }
 
 // Types lists the provider types known, sorted.
-func Types() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	out := make([]string, 0, len(factories))
-	for t := range factories {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
-}
+func Types() []string { return providers.types() }
 
 // DefaultTimeout is Flux's default Provider timeout.
 const DefaultTimeout = 15 * time.Second

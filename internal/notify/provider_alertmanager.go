@@ -44,8 +44,8 @@ func (a *alertmanagerNotifier) Post(ctx context.Context, e event.Event) error {
 	annotations := map[string]string{"message": e.Message}
 	labels := make(map[string]string, len(e.Metadata)+7)
 	for k, v := range e.Metadata {
-		if k == metaKeySummary {
-			annotations[metaKeySummary] = v
+		if k == metaSummary {
+			annotations[metaSummary] = v
 			continue
 		}
 		labels[k] = v

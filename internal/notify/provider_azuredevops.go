@@ -80,54 +80,52 @@ type azureDevOpsStatusContext struct {
 }
 
 func (a *azureDevOpsCommitStatus) Post(ctx context.Context, e event.Event) error {
-	rev, ok, err := commitStatusFor(e, false)
-	if err != nil || !ok {
-		return err
-	}
-	state := "succeeded"
-	switch e.Severity {
-	case event.SeverityInfo:
-	case event.SeverityError:
-		state = "error"
-	default:
-		return Permanent(fmt.Errorf("can't convert severity %q to an azure devops state", e.Severity))
-	}
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
+	return azureDevOpsStatuses.post(ctx, e, a.key, a.timeout, fixed[commitStatusAPI](a))
+}
 
+// azureDevOpsGenreOf is the context genre of e's status: "fluxcd", with ":<summary>" when
+// the Alert has one.
+func azureDevOpsGenreOf(e event.Event) string {
 	genre := azureDevOpsGenre
 	if summary, ok := e.Metadata[metaSummary]; ok {
 		genre += ":" + summary
 	}
-	name, desc := a.key(e), commitStatusDescription(e)
-	statusesURL := a.commits + "/" + rev + "/statuses?" + url.Values{"api-version": {azureDevOpsAPIVersion}}.Encode()
+	return genre
+}
 
+// statuses is the URL of the commit's statuses.
+func (a *azureDevOpsCommitStatus) statuses(sha string) string {
+	return a.commits + "/" + sha + "/statuses?" + url.Values{"api-version": {azureDevOpsAPIVersion}}.Encode()
+}
+
+// has reports whether the latest status of the key and genre has the state and description.
+func (a *azureDevOpsCommitStatus) has(ctx context.Context, s commitStatus) (bool, error) {
+	genre := azureDevOpsGenreOf(s.event)
 	var list struct {
 		Value []azureDevOpsStatus `json:"value"`
 	}
-	if err := a.call(ctx, http.MethodGet, statusesURL, nil, &list); err != nil {
-		return fmt.Errorf("could not list commit statuses: %w", err)
+	if err := a.call(ctx, http.MethodGet, a.statuses(s.sha), nil, &list); err != nil {
+		return false, err
 	}
-	for _, s := range list.Value {
-		if s.Context == nil || s.Context.Name == nil || s.Context.Genre == nil || s.State == nil || s.Description == nil {
+	for _, st := range list.Value {
+		if st.Context == nil || st.Context.Name == nil || st.Context.Genre == nil || st.State == nil || st.Description == nil {
 			continue
 		}
-		if *s.Context.Name == name && *s.Context.Genre == genre {
-			if *s.State == state && *s.Description == desc {
-				return nil
-			}
-			break
+		if *st.Context.Name == s.key && *st.Context.Genre == genre {
+			return *st.State == s.state && *st.Description == s.description, nil
 		}
 	}
+	return false, nil
+}
+
+func (a *azureDevOpsCommitStatus) set(ctx context.Context, s commitStatus) error {
+	genre := azureDevOpsGenreOf(s.event)
 	status := azureDevOpsStatus{
-		Context:     &azureDevOpsStatusContext{Genre: &genre, Name: &name},
-		Description: &desc,
-		State:       &state,
+		Context:     &azureDevOpsStatusContext{Genre: &genre, Name: &s.key},
+		Description: &s.description,
+		State:       &s.state,
 	}
-	if err := a.call(ctx, http.MethodPost, statusesURL, status, nil); err != nil {
-		return fmt.Errorf("could not create commit status: %w", err)
-	}
-	return nil
+	return a.call(ctx, http.MethodPost, a.statuses(s.sha), status, nil)
 }
 
 func (a *azureDevOpsCommitStatus) call(ctx context.Context, method, u string, body, out any) error {

@@ -29,7 +29,7 @@ func TestAzureDevOpsCommitStatus(t *testing.T) {
 		if tc.summary != "" {
 			e.Metadata["summary"] = tc.summary
 		}
-		if err := newForgeNotifier(t, c).Post(t.Context(), e); err != nil {
+		if err := mustNotifier(t, c).Post(t.Context(), e); err != nil {
 			t.Fatalf("Post: %v", err)
 		}
 		reqs := f.requests()
@@ -37,12 +37,12 @@ func TestAzureDevOpsCommitStatus(t *testing.T) {
 		for _, r := range reqs {
 			assertForgeHeader(t, r, "Authorization", basic)
 		}
-		assertForgeJSON(t, reqs[1].Body, fmt.Sprintf(`{"context":{"genre":%q,"name":%q},"description":%q,"state":%q}`,
+		assertJSON(t, reqs[1].Body, fmt.Sprintf(`{"context":{"genre":%q,"name":%q},"description":%q,"state":%q}`,
 			tc.genre, forgeStatusKey, tc.desc, tc.state))
 	}
 
 	// The latest status of the context is the same: nothing is created.
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 	f.reply(http.MethodGet, statuses, http.StatusOK, fmt.Sprintf(`{"count":2,"value":[`+
 		`{"state":"succeeded","description":"reconciliation succeeded","context":{"genre":"fluxcd","name":%q}},`+
 		`{"state":"error","description":"old","context":{"genre":"fluxcd","name":%q}}]}`, forgeStatusKey, forgeStatusKey))

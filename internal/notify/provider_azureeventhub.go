@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -157,12 +156,9 @@ func (h *azureEventHub) sasToken() string {
 }
 
 func (h *azureEventHub) Post(ctx context.Context, e event.Event) error {
-	if isCommitStatusUpdate(e) {
-		return nil
-	}
-	payload, err := json.Marshal(e)
-	if err != nil {
-		return Permanent(fmt.Errorf("unable to marshall event: %w", err))
+	payload, ok, err := forwardedEvent(e, "unable to marshall event")
+	if err != nil || !ok {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()

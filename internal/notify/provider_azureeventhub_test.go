@@ -56,7 +56,7 @@ func TestAzureEventHubSharedAccessKey(t *testing.T) {
 	})
 
 	c := Config{Type: "azureeventhub", Address: connection, TLS: tlsConfig, Timeout: 5 * time.Second}
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 	e := forgeEvent(event.SeverityError, "HealthCheckFailed")
 	if err := n.Post(t.Context(), e); err != nil {
 		t.Fatalf("Post: %v", err)
@@ -65,7 +65,7 @@ func TestAzureEventHubSharedAccessKey(t *testing.T) {
 	assertForgeCalls(t, reqs, "POST "+messages+"?api-version=2014-01&timeout=60")
 	assertForgeHeader(t, reqs[0], "Content-Type", "application/atom+xml;type=entry;charset=utf-8")
 	payload, _ := json.Marshal(e)
-	assertForgeJSON(t, reqs[0].Body, string(payload))
+	assertJSON(t, reqs[0].Body, string(payload))
 
 	update := forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")
 	update.Metadata["commit_status"] = "update"
@@ -83,7 +83,7 @@ func TestAzureEventHubBearerToken(t *testing.T) {
 	f, tlsConfig := eventHubFake(t)
 	f.reply(http.MethodPost, "/flux-events/messages", http.StatusCreated, nil)
 	c := Config{Type: "azureeventhub", Address: "flux-events", Channel: "weir-ns", Token: forgeToken, TLS: tlsConfig, Timeout: 5 * time.Second}
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 	h := n.(*azureEventHub)
 	if h.messages != "https://weir-ns.servicebus.windows.net/flux-events/messages" {
 		t.Fatalf("messages URL %q", h.messages)

@@ -81,41 +81,40 @@ type bitbucketStatus struct {
 }
 
 func (b *bitbucketCommitStatus) Post(ctx context.Context, e event.Event) error {
-	rev, ok, err := commitStatusFor(e, false)
-	if err != nil || !ok {
-		return err
-	}
-	state := "SUCCESSFUL"
-	switch e.Severity {
-	case event.SeverityInfo:
-	case event.SeverityError:
-		state = "FAILED"
-	default:
-		return Permanent(fmt.Errorf("can't convert severity %q to a bitbucket state", e.Severity))
-	}
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
-	defer cancel()
+	return bitbucketStatuses.post(ctx, e, b.key, b.timeout, fixed[commitStatusAPI](b))
+}
 
-	status := bitbucketStatus{
-		Key:         sha1Hex(b.key(e)),
+// status is s as Bitbucket reads it: keyed by the SHA-1 of the key, named "<kind>/<name>".
+func (b *bitbucketCommitStatus) status(s commitStatus) bitbucketStatus {
+	return bitbucketStatus{
+		Key:         sha1Hex(s.key),
 		URL:         "https://bitbucket.org",
-		State:       state,
-		Name:        commitStatusName(e),
-		Description: commitStatusDescription(e),
+		State:       s.state,
+		Name:        commitStatusName(s.event),
+		Description: s.description,
 	}
-	statusesURL := fmt.Sprintf("%s/repositories/%s/%s/commit/%s/statuses/build", b.api, url.PathEscape(b.owner), url.PathEscape(b.repo), rev)
+}
+
+// statuses is the URL of the commit's build statuses.
+func (b *bitbucketCommitStatus) statuses(sha string) string {
+	return fmt.Sprintf("%s/repositories/%s/%s/commit/%s/statuses/build", b.api, url.PathEscape(b.owner), url.PathEscape(b.repo), sha)
+}
+
+// has reports whether the status of the key has the state and description.
+func (b *bitbucketCommitStatus) has(ctx context.Context, s commitStatus) (bool, error) {
+	status := b.status(s)
 	var existing bitbucketStatus
-	switch err := b.call(ctx, http.MethodGet, statusesURL+"/"+status.Key, nil, &existing); {
+	switch err := b.call(ctx, http.MethodGet, b.statuses(s.sha)+"/"+status.Key, nil, &existing); {
 	case isNotFound(err):
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("could not get commit status: %w", err)
-	case existing.State == status.State && existing.Description == status.Description:
-		return nil
+		return false, err
 	}
-	if err := b.call(ctx, http.MethodPost, statusesURL, status, nil); err != nil {
-		return fmt.Errorf("could not create commit status: %w", err)
-	}
-	return nil
+	return existing.State == status.State && existing.Description == status.Description, nil
+}
+
+func (b *bitbucketCommitStatus) set(ctx context.Context, s commitStatus) error {
+	return b.call(ctx, http.MethodPost, b.statuses(s.sha), b.status(s), nil)
 }
 
 func (b *bitbucketCommitStatus) call(ctx context.Context, method, u string, body, out any) error {

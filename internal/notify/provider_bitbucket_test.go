@@ -27,7 +27,7 @@ func TestBitbucketCommitStatus(t *testing.T) {
 	} {
 		f.reply(http.MethodGet, builds+"/"+key, http.StatusNotFound, `{"type":"error"}`)
 		f.reply(http.MethodPost, builds, http.StatusCreated, `{}`)
-		if err := newForgeNotifier(t, c).Post(t.Context(), forgeEvent(tc.severity, "ReconciliationSucceeded")); err != nil {
+		if err := mustNotifier(t, c).Post(t.Context(), forgeEvent(tc.severity, "ReconciliationSucceeded")); err != nil {
 			t.Fatalf("Post: %v", err)
 		}
 		reqs := f.requests()
@@ -35,13 +35,13 @@ func TestBitbucketCommitStatus(t *testing.T) {
 		for _, r := range reqs {
 			assertForgeHeader(t, r, "Authorization", basic)
 		}
-		assertForgeJSON(t, reqs[1].Body, fmt.Sprintf(
+		assertJSON(t, reqs[1].Body, fmt.Sprintf(
 			`{"key":%q,"url":"https://bitbucket.org","state":%q,"name":"kustomization/webapp","description":"reconciliation succeeded"}`, key, tc.state))
 	}
 
 	// The key has that status already: nothing is posted. An access token is a bearer token.
 	c.Token = "x-token-auth:" + forgeToken
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 	f.reply(http.MethodGet, builds+"/"+key, http.StatusOK, `{"key":"`+key+`","state":"SUCCESSFUL","description":"reconciliation succeeded"}`)
 	if err := n.Post(t.Context(), forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")); err != nil {
 		t.Fatalf("Post: %v", err)

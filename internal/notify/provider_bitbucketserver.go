@@ -87,43 +87,38 @@ type bitbucketServerStatus struct {
 }
 
 func (b *bitbucketServerCommitStatus) Post(ctx context.Context, e event.Event) error {
-	rev, ok, err := commitStatusFor(e, false)
-	if err != nil || !ok {
-		return err
-	}
-	state := "SUCCESSFUL"
-	switch e.Severity {
-	case event.SeverityInfo:
-	case event.SeverityError:
-		state = "FAILED"
-	default:
-		return Permanent(fmt.Errorf("couldn't convert severity %q to a bitbucket server state", e.Severity))
-	}
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
-	defer cancel()
+	return bitbucketServerStatuses.post(ctx, e, b.key, b.timeout, fixed[commitStatusAPI](b))
+}
 
-	desc := commitStatusDescription(e)
-	status := bitbucketServerStatus{
-		Key:         sha1Hex(b.key(e)),
-		State:       state,
+// status is s as the server reads it: keyed by the SHA-1 of the key, named
+// "<kind>/<name> [<description>]", linking to the repository.
+func (b *bitbucketServerCommitStatus) status(s commitStatus) bitbucketServerStatus {
+	return bitbucketServerStatus{
+		Key:         sha1Hex(s.key),
+		State:       s.state,
 		URL:         b.link,
-		Description: desc,
-		Name:        commitStatusName(e) + " [" + desc + "]",
+		Description: s.description,
+		Name:        commitStatusName(s.event) + " [" + s.description + "]",
 	}
-	builds := b.commits + "/" + rev + "/builds"
+}
+
+// has reports whether the build status of the key is the same.
+func (b *bitbucketServerCommitStatus) has(ctx context.Context, s commitStatus) (bool, error) {
+	status := b.status(s)
 	var existing bitbucketServerStatus
-	switch err := b.call(ctx, http.MethodGet, builds+"?"+url.Values{"key": {status.Key}}.Encode(), nil, &existing); {
+	query := url.Values{"key": {status.Key}}.Encode()
+	switch err := b.call(ctx, http.MethodGet, b.commits+"/"+s.sha+"/builds?"+query, nil, &existing); {
 	case isNotFound(err):
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("could not get existing commit status: %w", err)
-	case existing.Key == status.Key && existing.State == status.State &&
-		existing.Description == status.Description && existing.Name == status.Name:
-		return nil
+		return false, err
 	}
-	if err := b.call(ctx, http.MethodPost, builds, status, nil); err != nil {
-		return fmt.Errorf("could not post build status: %w", err)
-	}
-	return nil
+	return existing.Key == status.Key && existing.State == status.State &&
+		existing.Description == status.Description && existing.Name == status.Name, nil
+}
+
+func (b *bitbucketServerCommitStatus) set(ctx context.Context, s commitStatus) error {
+	return b.call(ctx, http.MethodPost, b.commits+"/"+s.sha+"/builds", b.status(s), nil)
 }
 
 func (b *bitbucketServerCommitStatus) call(ctx context.Context, method, u string, body, out any) error {

@@ -28,7 +28,7 @@ func TestBitbucketServerCommitStatus(t *testing.T) {
 	} {
 		f.reply(http.MethodGet, builds, http.StatusNotFound, `{"errors":[]}`)
 		f.reply(http.MethodPost, builds, http.StatusNoContent, nil)
-		if err := newForgeNotifier(t, c).Post(t.Context(), forgeEvent(tc.severity, tc.reason)); err != nil {
+		if err := mustNotifier(t, c).Post(t.Context(), forgeEvent(tc.severity, tc.reason)); err != nil {
 			t.Fatalf("Post: %v", err)
 		}
 		reqs := f.requests()
@@ -38,14 +38,14 @@ func TestBitbucketServerCommitStatus(t *testing.T) {
 			assertForgeHeader(t, r, "X-Atlassian-Token", "no-check")
 			assertForgeHeader(t, r, "X-Requested-With", "XMLHttpRequest")
 		}
-		assertForgeJSON(t, reqs[1].Body, fmt.Sprintf(`{"key":%q,"state":%q,"url":%q,"description":%q,"name":%q}`,
+		assertJSON(t, reqs[1].Body, fmt.Sprintf(`{"key":%q,"state":%q,"url":%q,"description":%q,"name":%q}`,
 			key, tc.state, address, tc.desc, "kustomization/webapp ["+tc.desc+"]"))
 	}
 
 	// Basic authentication with username and password; a status equal to the key's is not
 	// posted again.
 	c.Token, c.BasicUsername, c.BasicPassword = "", "weir", forgeToken
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 	f.reply(http.MethodGet, builds, http.StatusOK, fmt.Sprintf(`{"key":%q,"state":"SUCCESSFUL","description":"reconciliation succeeded","name":"kustomization/webapp [reconciliation succeeded]"}`, key))
 	if err := n.Post(t.Context(), forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")); err != nil {
 		t.Fatalf("Post: %v", err)

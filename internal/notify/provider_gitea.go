@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -81,43 +80,28 @@ type giteaStatus struct {
 }
 
 func (g *giteaCommitStatus) Post(ctx context.Context, e event.Event) error {
-	rev, ok, err := commitStatusFor(e, true)
-	if err != nil || !ok {
-		return err
-	}
-	var state string
-	switch {
-	case e.Reason == reasonProgressing:
-		state = "pending"
-	case e.Severity == event.SeverityInfo:
-		state = "success"
-	case e.Severity == event.SeverityError:
-		state = "failure"
-	default:
-		return Permanent(fmt.Errorf("can't convert severity %q to a gitea state", e.Severity))
-	}
-	ctx, cancel := context.WithTimeout(ctx, g.timeout)
-	defer cancel()
+	return giteaStatuses.post(ctx, e, g.key, g.timeout, fixed[commitStatusAPI](g))
+}
 
-	status := giteaStatus{State: state, Description: commitStatusDescription(e), Context: g.key(e)}
+// has reports whether the latest status of the key has the state and description.
+func (g *giteaCommitStatus) has(ctx context.Context, s commitStatus) (bool, error) {
 	var statuses []giteaStatus
-	listURL := g.repo.repo + "/commits/" + rev + "/statuses?" + url.Values{"limit": {"50"}, "page": {"1"}}.Encode()
+	listURL := g.repo.repo + "/commits/" + s.sha + "/statuses?" + url.Values{"limit": {"50"}, "page": {"1"}}.Encode()
 	if err := g.repo.call(ctx, http.MethodGet, listURL, nil, &statuses); err != nil {
-		return fmt.Errorf("could not list commit statuses: %w", err)
+		return false, err
 	}
-	for _, s := range statuses {
-		if s.Context == "" || s.State == "" || s.Description == "" {
+	for _, st := range statuses {
+		if st.Context == "" || st.State == "" || st.Description == "" {
 			continue
 		}
-		if s.Context == status.Context {
-			if s.State == status.State && s.Description == status.Description {
-				return nil
-			}
-			break
+		if st.Context == s.key {
+			return st.State == s.state && st.Description == s.description, nil
 		}
 	}
-	if err := g.repo.call(ctx, http.MethodPost, g.repo.repo+"/statuses/"+rev, status, nil); err != nil {
-		return fmt.Errorf("could not create commit status: %w", err)
-	}
-	return nil
+	return false, nil
+}
+
+func (g *giteaCommitStatus) set(ctx context.Context, s commitStatus) error {
+	status := giteaStatus{State: s.state, Description: s.description, Context: s.key}
+	return g.repo.call(ctx, http.MethodPost, g.repo.repo+"/statuses/"+s.sha, status, nil)
 }

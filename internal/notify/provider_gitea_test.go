@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/weirgitops/weir/internal/event"
 )
@@ -15,15 +14,6 @@ const (
 	giteaFakeList     = giteaFakeRepo + "/commits/" + forgeSHA + "/statuses"
 )
 
-func newGiteaFake(t *testing.T, typ string) (*forgeFake, Config) {
-	t.Helper()
-	f := newForgeFake(t, false)
-	return f, Config{
-		Type: typ, Address: f.srv.URL + "/org/repo.git", Token: forgeToken,
-		ProviderUID: forgeProviderUID, Timeout: 5 * time.Second,
-	}
-}
-
 func TestGiteaCommitStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name, severity, reason, state, desc string
@@ -33,10 +23,10 @@ func TestGiteaCommitStatus(t *testing.T) {
 		{"progressing is pending", event.SeverityInfo, "Progressing", "pending", "progressing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, c := newGiteaFake(t, "gitea")
+			f, c := newOrgRepoFake(t, "gitea")
 			f.reply(http.MethodGet, giteaFakeList, http.StatusOK, `[]`)
 			f.reply(http.MethodPost, giteaFakeStatuses, http.StatusCreated, `{}`)
-			n := newForgeNotifier(t, c)
+			n := mustNotifier(t, c)
 
 			if err := n.Post(t.Context(), forgeEvent(tc.severity, tc.reason)); err != nil {
 				t.Fatalf("Post: %v", err)
@@ -46,17 +36,17 @@ func TestGiteaCommitStatus(t *testing.T) {
 			for _, r := range reqs {
 				assertForgeHeader(t, r, "Authorization", "token "+forgeToken)
 			}
-			assertForgeJSON(t, reqs[1].Body, fmt.Sprintf(`{"state":%q,"target_url":"","description":%q,"context":%q}`, tc.state, tc.desc, forgeStatusKey))
+			assertJSON(t, reqs[1].Body, fmt.Sprintf(`{"state":%q,"target_url":"","description":%q,"context":%q}`, tc.state, tc.desc, forgeStatusKey))
 		})
 	}
 }
 
 func TestGiteaCommitStatusDuplicateAndFailures(t *testing.T) {
-	f, c := newGiteaFake(t, "gitea")
+	f, c := newOrgRepoFake(t, "gitea")
 	c.Token, c.BasicPassword = "", forgeToken // the password stands in for a token
 	f.reply(http.MethodGet, giteaFakeList, http.StatusOK, fmt.Sprintf(
 		`[{"context":%q,"state":"success","description":"reconciliation succeeded"}]`, forgeStatusKey))
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 	if err := n.Post(t.Context(), forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")); err != nil {
 		t.Fatalf("Post: %v", err)
 	}

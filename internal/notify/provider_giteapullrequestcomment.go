@@ -2,11 +2,9 @@ package notify
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/weirgitops/weir/internal/event"
@@ -25,7 +23,7 @@ type giteaPullRequestComment struct {
 }
 
 func newGiteaPullRequestComment(c Config) (Notifier, error) {
-	comment, err := newChangeRequestComment(c, pullRequestCommentKeyPrefix)
+	comment, err := newChangeRequestComment(c, pullRequestCommentKeyPrefix, "pull request comment")
 	if err != nil {
 		return nil, err
 	}
@@ -46,41 +44,41 @@ type giteaComment struct {
 }
 
 func (g *giteaPullRequestComment) Post(ctx context.Context, e event.Event) error {
-	if isCommitStatusUpdate(e) {
-		return nil
-	}
-	n, ok, err := changeRequestNumber(e)
-	if err != nil || !ok {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, g.timeout)
-	defer cancel()
+	return g.comment.post(ctx, e, g.timeout, fixed[changeRequestAPI](g))
+}
 
+func (g *giteaPullRequestComment) login(ctx context.Context) (string, error) {
 	var me struct {
 		Login string `json:"login"`
 	}
-	if err := g.repo.call(ctx, http.MethodGet, g.repo.api+"/user", nil, &me); err != nil {
-		return fmt.Errorf("failed to get authenticated user info: %w", err)
-	}
-	issueURL := g.repo.repo + "/issues/" + strconv.FormatInt(n, 10) + "/comments"
-	// Flux reads the first 100 comments only: its comment is written when the pull request
-	// opens.
+	err := g.repo.call(ctx, http.MethodGet, g.repo.api+"/user", nil, &me)
+	return me.Login, err
+}
+
+// commentsURL is the URL of the comments of pull request n.
+func (g *giteaPullRequestComment) commentsURL(n int64) string {
+	return g.repo.repo + "/issues/" + strconv.FormatInt(n, 10) + "/comments"
+}
+
+// notes lists the comments that have an author (only those can be this Provider's).
+func (g *giteaPullRequestComment) notes(ctx context.Context, n int64) ([]changeRequestNote, error) {
 	var comments []giteaComment
-	if err := g.repo.call(ctx, http.MethodGet, issueURL+"?"+url.Values{"limit": {"100"}, "page": {"1"}}.Encode(), nil, &comments); err != nil {
-		return fmt.Errorf("failed to list pull request comments: %w", err)
+	if err := g.repo.call(ctx, http.MethodGet, g.commentsURL(n)+"?"+url.Values{"limit": {"100"}, "page": {"1"}}.Encode(), nil, &comments); err != nil {
+		return nil, err
 	}
-	body := map[string]string{"body": g.comment.body(e)}
-	marker := g.comment.marker(e)
+	notes := make([]changeRequestNote, 0, len(comments))
 	for _, c := range comments {
-		if c.Poster != nil && c.Poster.Login == me.Login && strings.Contains(c.Body, marker) {
-			if err := g.repo.call(ctx, http.MethodPatch, g.repo.repo+"/issues/comments/"+strconv.FormatInt(c.ID, 10), body, nil); err != nil {
-				return fmt.Errorf("failed to update pull request comment: %w", err)
-			}
-			return nil
+		if c.Poster != nil {
+			notes = append(notes, changeRequestNote{id: c.ID, author: c.Poster.Login, body: c.Body})
 		}
 	}
-	if err := g.repo.call(ctx, http.MethodPost, issueURL, body, nil); err != nil {
-		return fmt.Errorf("failed to create pull request comment: %w", err)
-	}
-	return nil
+	return notes, nil
+}
+
+func (g *giteaPullRequestComment) edit(ctx context.Context, _, id int64, body string) error {
+	return g.repo.call(ctx, http.MethodPatch, g.repo.repo+"/issues/comments/"+strconv.FormatInt(id, 10), map[string]string{"body": body}, nil)
+}
+
+func (g *giteaPullRequestComment) create(ctx context.Context, n int64, body string) error {
+	return g.repo.call(ctx, http.MethodPost, g.commentsURL(n), map[string]string{"body": body}, nil)
 }

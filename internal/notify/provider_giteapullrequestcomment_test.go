@@ -9,13 +9,13 @@ import (
 )
 
 func TestGiteaPullRequestComment(t *testing.T) {
-	f, c := newGiteaFake(t, "giteapullrequestcomment")
+	f, c := newOrgRepoFake(t, "giteapullrequestcomment")
 	const comments = giteaFakeRepo + "/issues/12/comments"
 	marker := "<!-- flux-pr-comment-key:" + forgeProviderUID + "/Kustomization/apps/webapp -->"
 	f.reply(http.MethodGet, "/api/v1/user", http.StatusOK, `{"id":1,"login":"weir-bot"}`)
 	f.reply(http.MethodPost, comments, http.StatusCreated, `{"id":1}`)
 	f.reply(http.MethodPatch, giteaFakeRepo+"/issues/comments/4", http.StatusOK, `{"id":4}`)
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 
 	e := forgeEvent(event.SeverityError, "HealthCheckFailed")
 	e.Metadata["change_request"] = "12"
@@ -28,7 +28,7 @@ func TestGiteaPullRequestComment(t *testing.T) {
 	reqs := f.requests()
 	assertForgeCalls(t, reqs, "GET /api/v1/user", "GET "+comments+"?limit=100&page=1", "POST "+comments)
 	assertForgeHeader(t, reqs[2], "Authorization", "token "+forgeToken)
-	assertForgeJSON(t, reqs[2].Body, fmt.Sprintf(`{"body":%q}`, body))
+	assertJSON(t, reqs[2].Body, fmt.Sprintf(`{"body":%q}`, body))
 
 	f.reply(http.MethodGet, comments, http.StatusOK, fmt.Sprintf(`[{"id":4,"body":%q,"user":{"login":"weir-bot"}}]`, marker))
 	if err := n.Post(t.Context(), e); err != nil {
@@ -36,7 +36,7 @@ func TestGiteaPullRequestComment(t *testing.T) {
 	}
 	reqs = f.requests()
 	assertForgeCalls(t, reqs, "GET /api/v1/user", "GET "+comments+"?limit=100&page=1", "PATCH "+giteaFakeRepo+"/issues/comments/4")
-	assertForgeJSON(t, reqs[2].Body, fmt.Sprintf(`{"body":%q}`, body))
+	assertJSON(t, reqs[2].Body, fmt.Sprintf(`{"body":%q}`, body))
 
 	if err := n.Post(t.Context(), forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")); err != nil {
 		t.Fatalf("Post: %v", err)

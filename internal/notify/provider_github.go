@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/google/go-github/v81/github"
@@ -38,60 +37,46 @@ func newGitHubCommitStatus(c Config) (Notifier, error) {
 }
 
 func (g *githubCommitStatus) Post(ctx context.Context, e event.Event) error {
-	rev, ok, err := commitStatusFor(e, false)
-	if err != nil || !ok {
-		return err
-	}
-	state := "success"
-	switch e.Severity {
-	case event.SeverityInfo:
-	case event.SeverityError:
-		state = "failure"
-	default:
-		return Permanent(fmt.Errorf("can't convert severity %q to a github state", e.Severity))
-	}
-	ctx, cancel := context.WithTimeout(ctx, g.timeout)
-	defer cancel()
+	return githubStatuses.post(ctx, e, g.key, g.timeout, g.connect)
+}
 
-	desc := truncateRunes(commitStatusDescription(e), githubDescriptionLimit)
-	id := g.key(e)
+// connect makes the client of one event (an App's installation token is made per event).
+func (g *githubCommitStatus) connect(ctx context.Context) (commitStatusAPI, error) {
 	gc, _, err := g.conn.client(ctx, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	statuses, _, err := gc.Repositories.ListStatuses(ctx, g.conn.owner, g.conn.name, rev, &github.ListOptions{PerPage: 50})
-	if err != nil {
-		return fmt.Errorf("could not list commit statuses: %w", githubError(err))
-	}
-	if githubStatusIsLatest(statuses, id, state, desc) {
-		return nil
-	}
-	status := github.RepoStatus{State: &state, Context: &id, Description: &desc}
-	if _, _, err := gc.Repositories.CreateStatus(ctx, g.conn.owner, g.conn.name, rev, status); err != nil {
-		return fmt.Errorf("could not create commit status: %w", githubError(err))
-	}
-	return nil
+	return githubStatusAPI{conn: g.conn, gc: gc}, nil
 }
 
-// githubStatusIsLatest reports whether the latest status of the context (GitHub lists the
-// newest first) already has the state and description.
-func githubStatusIsLatest(statuses []*github.RepoStatus, context, state, desc string) bool {
-	for _, s := range statuses {
-		if s.Context == nil || s.State == nil || s.Description == nil {
+// githubStatusAPI is the statuses API of the repository with one event's client.
+type githubStatusAPI struct {
+	conn *githubConn
+	gc   *github.Client
+}
+
+// has reports whether the latest status of the key (GitHub lists the newest first) already
+// has the state and description.
+func (a githubStatusAPI) has(ctx context.Context, s commitStatus) (bool, error) {
+	statuses, _, err := a.gc.Repositories.ListStatuses(ctx, a.conn.owner, a.conn.name, s.sha, &github.ListOptions{PerPage: 50})
+	if err != nil {
+		return false, githubError(err)
+	}
+	for _, st := range statuses {
+		if st.Context == nil || st.State == nil || st.Description == nil {
 			continue
 		}
-		if *s.Context == context {
-			return *s.State == state && *s.Description == desc
+		if *st.Context == s.key {
+			return *st.State == s.state && *st.Description == s.description, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
-// truncateRunes shortens s to at most n characters.
-func truncateRunes(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
+func (a githubStatusAPI) set(ctx context.Context, s commitStatus) error {
+	status := github.RepoStatus{State: &s.state, Context: &s.key, Description: &s.description}
+	if _, _, err := a.gc.Repositories.CreateStatus(ctx, a.conn.owner, a.conn.name, s.sha, status); err != nil {
+		return githubError(err)
 	}
-	return string(r[:n])
+	return nil
 }

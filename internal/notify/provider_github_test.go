@@ -22,17 +22,6 @@ const (
 	githubFakeList     = "/api/v3/repos/org/repo/commits/" + forgeSHA + "/statuses"
 )
 
-// newGitHubFake is a GitHub Enterprise stand-in for the repository org/repo, and the Config of
-// a github Provider pointing at it.
-func newGitHubFake(t *testing.T, typ string) (*forgeFake, Config) {
-	t.Helper()
-	f := newForgeFake(t, false)
-	return f, Config{
-		Type: typ, Address: f.srv.URL + "/org/repo.git", Token: forgeToken,
-		ProviderUID: forgeProviderUID, Timeout: 5 * time.Second,
-	}
-}
-
 func TestGitHubCommitStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name, severity, reason, state, desc string
@@ -41,11 +30,11 @@ func TestGitHubCommitStatus(t *testing.T) {
 		{"error is failure", event.SeverityError, "HealthCheckFailed", "failure", "health check failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, c := newGitHubFake(t, "github")
+			f, c := newOrgRepoFake(t, "github")
 			c.CommitStatus = forgeStatusKey
 			f.reply(http.MethodGet, githubFakeList, http.StatusOK, `[{"context":"other","state":"success","description":"x"}]`)
 			f.reply(http.MethodPost, githubFakeStatuses, http.StatusCreated, `{}`)
-			n := newForgeNotifier(t, c)
+			n := mustNotifier(t, c)
 
 			if err := n.Post(t.Context(), forgeEvent(tc.severity, tc.reason)); err != nil {
 				t.Fatalf("Post: %v", err)
@@ -56,18 +45,18 @@ func TestGitHubCommitStatus(t *testing.T) {
 				assertForgeHeader(t, r, "Authorization", "Bearer "+forgeToken)
 				assertForgeHeader(t, r, "X-GitHub-Api-Version", "2022-11-28")
 			}
-			assertForgeJSON(t, reqs[1].Body, fmt.Sprintf(`{"state":%q,"description":%q,"context":%q}`, tc.state, tc.desc, forgeStatusKey))
+			assertJSON(t, reqs[1].Body, fmt.Sprintf(`{"state":%q,"description":%q,"context":%q}`, tc.state, tc.desc, forgeStatusKey))
 		})
 	}
 }
 
 func TestGitHubCommitStatusDuplicateAndSkips(t *testing.T) {
-	f, c := newGitHubFake(t, "github")
+	f, c := newOrgRepoFake(t, "github")
 	// No Alert key: the default one is derived from the provider UID and the object.
 	f.reply(http.MethodGet, githubFakeList, http.StatusOK, fmt.Sprintf(
 		`[{"context":%q,"state":"success","description":"reconciliation succeeded"},{"context":%q,"state":"failure","description":"old"}]`,
 		forgeStatusKey, forgeStatusKey))
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 
 	// The latest status of the context is the same: nothing is created.
 	if err := n.Post(t.Context(), forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")); err != nil {
@@ -82,14 +71,14 @@ func TestGitHubCommitStatusDuplicateAndSkips(t *testing.T) {
 	}
 	reqs := f.requests()
 	assertForgeCalls(t, reqs, "GET "+githubFakeList+"?per_page=50", "POST "+githubFakeStatuses)
-	assertForgeJSON(t, reqs[1].Body, `{"state":"failure","description":"reconciliation succeeded","context":"`+forgeStatusKey+`"}`)
+	assertJSON(t, reqs[1].Body, `{"state":"failure","description":"reconciliation succeeded","context":"`+forgeStatusKey+`"}`)
 
 	forgeSkips(t, f, n, true)
 }
 
 func TestGitHubCommitStatusFailures(t *testing.T) {
-	f, c := newGitHubFake(t, "github")
-	n := newForgeNotifier(t, c)
+	f, c := newOrgRepoFake(t, "github")
+	n := mustNotifier(t, c)
 	f.reply(http.MethodGet, githubFakeList, http.StatusOK, `[]`)
 	assertForgeFailures(t, n, forgeEvent(event.SeverityInfo, "ReconciliationSucceeded"), func(status int) {
 		f.reply(http.MethodPost, githubFakeStatuses, status, `{"message":"nope"}`)
@@ -181,7 +170,7 @@ func githubAppTokenRoute(t *testing.T, f *forgeFake, key *rsa.PrivateKey) {
 
 func TestGitHubAppAuthentication(t *testing.T) {
 	t.Run("installation ID", func(t *testing.T) {
-		f, c := newGitHubFake(t, "github")
+		f, c := newOrgRepoFake(t, "github")
 		c.Token = ""
 		key, data := githubTestApp(t, f, map[string]string{"githubAppInstallationID": "123"})
 		c.SecretData = data
@@ -189,7 +178,7 @@ func TestGitHubAppAuthentication(t *testing.T) {
 		f.reply(http.MethodGet, githubFakeList, http.StatusOK, `[]`)
 		f.reply(http.MethodPost, githubFakeStatuses, http.StatusCreated, `{}`)
 
-		if err := newForgeNotifier(t, c).Post(t.Context(), forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")); err != nil {
+		if err := mustNotifier(t, c).Post(t.Context(), forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")); err != nil {
 			t.Fatalf("Post: %v", err)
 		}
 		reqs := f.requests()
@@ -198,7 +187,7 @@ func TestGitHubAppAuthentication(t *testing.T) {
 		assertForgeHeader(t, reqs[2], "Authorization", "Bearer ghs_installation")
 	})
 	t.Run("installation owner", func(t *testing.T) {
-		f, c := newGitHubFake(t, "github")
+		f, c := newOrgRepoFake(t, "github")
 		c.Token = ""
 		key, data := githubTestApp(t, f, map[string]string{"githubAppInstallationOwner": "someone"})
 		c.SecretData = data
@@ -208,7 +197,7 @@ func TestGitHubAppAuthentication(t *testing.T) {
 		f.reply(http.MethodGet, githubFakeList, http.StatusOK, `[]`)
 		f.reply(http.MethodPost, githubFakeStatuses, http.StatusCreated, `{}`)
 
-		if err := newForgeNotifier(t, c).Post(t.Context(), forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")); err != nil {
+		if err := mustNotifier(t, c).Post(t.Context(), forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")); err != nil {
 			t.Fatalf("Post: %v", err)
 		}
 		assertForgeCalls(t, f.requests(),
@@ -216,12 +205,12 @@ func TestGitHubAppAuthentication(t *testing.T) {
 			"POST /api/v3/app/installations/123/access_tokens", "GET "+githubFakeList+"?per_page=50", "POST "+githubFakeStatuses)
 	})
 	t.Run("token refused", func(t *testing.T) {
-		f, c := newGitHubFake(t, "github")
+		f, c := newOrgRepoFake(t, "github")
 		c.Token = ""
 		_, data := githubTestApp(t, f, map[string]string{"githubAppInstallationID": "123"})
 		c.SecretData = data
 		f.reply(http.MethodPost, "/api/v3/app/installations/123/access_tokens", http.StatusUnauthorized, `{"message":"A JSON web token could not be decoded"}`)
-		err := newForgeNotifier(t, c).Post(t.Context(), forgeEvent(event.SeverityInfo, "ReconciliationSucceeded"))
+		err := mustNotifier(t, c).Post(t.Context(), forgeEvent(event.SeverityInfo, "ReconciliationSucceeded"))
 		if err == nil || Retryable(err) || strings.Contains(err.Error(), "PRIVATE KEY") {
 			t.Fatalf("Post: %v, want a permanent error without the key", err)
 		}

@@ -31,14 +31,11 @@ func newGitHubDispatch(c Config) (Notifier, error) {
 }
 
 func (g *githubDispatch) Post(ctx context.Context, e event.Event) error {
-	if isCommitStatusUpdate(e) {
-		return nil
+	payload, ok, err := forwardedEvent(e, "failed to marshal object into json")
+	if err != nil || !ok {
+		return err
 	}
 	o := e.InvolvedObject
-	payload, err := json.Marshal(e)
-	if err != nil {
-		return Permanent(fmt.Errorf("failed to marshal object into json: %w", err))
-	}
 	raw := json.RawMessage(payload)
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()

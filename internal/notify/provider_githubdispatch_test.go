@@ -9,10 +9,10 @@ import (
 )
 
 func TestGitHubDispatch(t *testing.T) {
-	f, c := newGitHubFake(t, "githubdispatch")
+	f, c := newOrgRepoFake(t, "githubdispatch")
 	const dispatches = "/api/v3/repos/org/repo/dispatches"
 	f.reply(http.MethodPost, dispatches, http.StatusNoContent, nil)
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 
 	for _, sev := range []string{event.SeverityInfo, event.SeverityError} {
 		e := forgeEvent(sev, "ReconciliationSucceeded")
@@ -27,7 +27,7 @@ func TestGitHubDispatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		assertForgeJSON(t, reqs[0].Body, `{"event_type":"Kustomization/webapp.apps","client_payload":`+string(payload)+`}`)
+		assertJSON(t, reqs[0].Body, `{"event_type":"Kustomization/webapp.apps","client_payload":`+string(payload)+`}`)
 	}
 
 	// Events only meant for commit statuses are not dispatched; events without a revision are.

@@ -2,8 +2,6 @@ package notify
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/go-github/v81/github"
@@ -24,7 +22,7 @@ type githubPullRequestComment struct {
 }
 
 func newGitHubPullRequestComment(c Config) (Notifier, error) {
-	comment, err := newChangeRequestComment(c, pullRequestCommentKeyPrefix)
+	comment, err := newChangeRequestComment(c, pullRequestCommentKeyPrefix, "pull request comment")
 	if err != nil {
 		return nil, err
 	}
@@ -36,50 +34,64 @@ func newGitHubPullRequestComment(c Config) (Notifier, error) {
 }
 
 func (g *githubPullRequestComment) Post(ctx context.Context, e event.Event) error {
-	if isCommitStatusUpdate(e) {
-		return nil
-	}
-	n, ok, err := changeRequestNumber(e)
-	if err != nil || !ok {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, g.timeout)
-	defer cancel()
+	return g.comment.post(ctx, e, g.timeout, g.connect)
+}
+
+// connect makes the client of one event (an App's installation token is made per event).
+func (g *githubPullRequestComment) connect(ctx context.Context) (changeRequestAPI, error) {
 	gc, slug, err := g.conn.client(ctx, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	login := slug + "[bot]"
-	if slug == "" {
-		me, _, err := gc.Users.Get(ctx, "")
-		if err != nil {
-			return fmt.Errorf("failed to get authenticated user info: %w", githubError(err))
-		}
-		login = me.GetLogin()
-	}
+	return githubCommentAPI{conn: g.conn, gc: gc, slug: slug}, nil
+}
 
-	// Flux reads the first 100 comments only: its comment is written when the pull request
-	// opens, so it is among the oldest.
-	comments, _, err := gc.Issues.ListComments(ctx, g.conn.owner, g.conn.name, int(n), &github.IssueListCommentsOptions{
+// githubCommentAPI is the issue comments API of the repository with one event's client.
+type githubCommentAPI struct {
+	conn *githubConn
+	gc   *github.Client
+	// slug is the App's, when authenticated as an App.
+	slug string
+}
+
+// login is "<app-slug>[bot]" for an App, else the token's user.
+func (a githubCommentAPI) login(ctx context.Context) (string, error) {
+	if a.slug != "" {
+		return a.slug + "[bot]", nil
+	}
+	me, _, err := a.gc.Users.Get(ctx, "")
+	if err != nil {
+		return "", githubError(err)
+	}
+	return me.GetLogin(), nil
+}
+
+func (a githubCommentAPI) notes(ctx context.Context, n int64) ([]changeRequestNote, error) {
+	comments, _, err := a.gc.Issues.ListComments(ctx, a.conn.owner, a.conn.name, int(n), &github.IssueListCommentsOptions{
 		Sort:        github.Ptr("created"),
 		Direction:   github.Ptr("asc"),
 		ListOptions: github.ListOptions{PerPage: 100},
 	})
 	if err != nil {
-		return fmt.Errorf("failed to list pull request comments: %w", githubError(err))
+		return nil, githubError(err)
 	}
-	body := g.comment.body(e)
-	marker := g.comment.marker(e)
+	notes := make([]changeRequestNote, 0, len(comments))
 	for _, c := range comments {
-		if c.GetUser().GetLogin() == login && strings.Contains(c.GetBody(), marker) {
-			if _, _, err := gc.Issues.EditComment(ctx, g.conn.owner, g.conn.name, c.GetID(), &github.IssueComment{Body: &body}); err != nil {
-				return fmt.Errorf("failed to update pull request comment: %w", githubError(err))
-			}
-			return nil
-		}
+		notes = append(notes, changeRequestNote{id: c.GetID(), author: c.GetUser().GetLogin(), body: c.GetBody()})
 	}
-	if _, _, err := gc.Issues.CreateComment(ctx, g.conn.owner, g.conn.name, int(n), &github.IssueComment{Body: &body}); err != nil {
-		return fmt.Errorf("failed to create pull request comment: %w", githubError(err))
+	return notes, nil
+}
+
+func (a githubCommentAPI) edit(ctx context.Context, _, id int64, body string) error {
+	if _, _, err := a.gc.Issues.EditComment(ctx, a.conn.owner, a.conn.name, id, &github.IssueComment{Body: &body}); err != nil {
+		return githubError(err)
+	}
+	return nil
+}
+
+func (a githubCommentAPI) create(ctx context.Context, n int64, body string) error {
+	if _, _, err := a.gc.Issues.CreateComment(ctx, a.conn.owner, a.conn.name, int(n), &github.IssueComment{Body: &body}); err != nil {
+		return githubError(err)
 	}
 	return nil
 }

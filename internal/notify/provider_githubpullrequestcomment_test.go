@@ -10,7 +10,7 @@ import (
 )
 
 func TestGitHubPullRequestComment(t *testing.T) {
-	f, c := newGitHubFake(t, "githubpullrequestcomment")
+	f, c := newOrgRepoFake(t, "githubpullrequestcomment")
 	const (
 		issueComments = "/api/v3/repos/org/repo/issues/42/comments"
 		listQuery     = "?direction=asc&per_page=100&sort=created"
@@ -18,7 +18,7 @@ func TestGitHubPullRequestComment(t *testing.T) {
 	f.reply(http.MethodGet, "/api/v3/user", http.StatusOK, `{"login":"weir-bot"}`)
 	f.reply(http.MethodPost, issueComments, http.StatusCreated, `{"id":1}`)
 	f.reply(http.MethodPatch, "/api/v3/repos/org/repo/issues/comments/7", http.StatusOK, `{"id":7}`)
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 
 	e := forgeEvent(event.SeverityError, "HealthCheckFailed")
 	e.Metadata["change_request"] = "42"
@@ -36,7 +36,7 @@ func TestGitHubPullRequestComment(t *testing.T) {
 	reqs := f.requests()
 	assertForgeCalls(t, reqs, "GET /api/v3/user", "GET "+issueComments+listQuery, "POST "+issueComments)
 	assertForgeHeader(t, reqs[2], "Authorization", "Bearer "+forgeToken)
-	assertForgeJSON(t, reqs[2].Body, fmt.Sprintf(`{"body":%q}`, body))
+	assertJSON(t, reqs[2].Body, fmt.Sprintf(`{"body":%q}`, body))
 
 	// Our comment exists: it is edited.
 	f.reply(http.MethodGet, issueComments, http.StatusOK, fmt.Sprintf(
@@ -46,7 +46,7 @@ func TestGitHubPullRequestComment(t *testing.T) {
 	}
 	reqs = f.requests()
 	assertForgeCalls(t, reqs, "GET /api/v3/user", "GET "+issueComments+listQuery, "PATCH /api/v3/repos/org/repo/issues/comments/7")
-	assertForgeJSON(t, reqs[2].Body, fmt.Sprintf(`{"body":%q}`, body))
+	assertJSON(t, reqs[2].Body, fmt.Sprintf(`{"body":%q}`, body))
 
 	// Events without a change request, and commit status updates, are not commented.
 	for _, skip := range []event.Event{forgeEvent(event.SeverityInfo, "ReconciliationSucceeded"), e} {
@@ -67,7 +67,7 @@ func TestGitHubPullRequestComment(t *testing.T) {
 }
 
 func TestGitHubPullRequestCommentAsApp(t *testing.T) {
-	f, c := newGitHubFake(t, "githubpullrequestcomment")
+	f, c := newOrgRepoFake(t, "githubpullrequestcomment")
 	c.Token = ""
 	key, data := githubTestApp(t, f, map[string]string{"githubAppInstallationID": "123"})
 	c.SecretData = data
@@ -80,7 +80,7 @@ func TestGitHubPullRequestCommentAsApp(t *testing.T) {
 
 	e := forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")
 	e.Metadata["change_request"] = "42"
-	if err := newForgeNotifier(t, c).Post(t.Context(), e); err != nil {
+	if err := mustNotifier(t, c).Post(t.Context(), e); err != nil {
 		t.Fatalf("Post: %v", err)
 	}
 	reqs := f.requests()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,36 +81,22 @@ type gitlabStatus struct {
 }
 
 func (g *gitlabCommitStatus) Post(ctx context.Context, e event.Event) error {
-	rev, ok, err := commitStatusFor(e, false)
-	if err != nil || !ok {
-		return err
-	}
-	state := "success"
-	switch e.Severity {
-	case event.SeverityInfo:
-	case event.SeverityError:
-		state = "failed"
-	default:
-		return Permanent(fmt.Errorf("can't convert severity %q to a gitlab state", e.Severity))
-	}
-	ctx, cancel := context.WithTimeout(ctx, g.timeout)
-	defer cancel()
+	return gitlabStatuses.post(ctx, e, g.key, g.timeout, fixed[commitStatusAPI](g))
+}
 
-	desc := commitStatusDescription(e)
-	name := g.key(e)
+// has reports whether any status of the key on the commit has the state and description.
+func (g *gitlabCommitStatus) has(ctx context.Context, s commitStatus) (bool, error) {
 	var statuses []gitlabStatus
-	listURL := g.project.project + "/repository/commits/" + rev + "/statuses?" + url.Values{"name": {name}}.Encode()
+	listURL := g.project.project + "/repository/commits/" + s.sha + "/statuses?" + url.Values{"name": {s.key}}.Encode()
 	if err := g.project.call(ctx, http.MethodGet, listURL, nil, &statuses); err != nil {
-		return fmt.Errorf("unable to list commit status: %w", err)
+		return false, err
 	}
-	for _, s := range statuses {
-		if s.SHA == rev && s.Status == state && s.Description == desc && s.Name == name {
-			return nil
-		}
-	}
-	body := map[string]string{"state": state, "name": name, "description": desc}
-	if err := g.project.call(ctx, http.MethodPost, g.project.project+"/statuses/"+rev, body, nil); err != nil {
-		return fmt.Errorf("unable to set commit status: %w", err)
-	}
-	return nil
+	return slices.ContainsFunc(statuses, func(st gitlabStatus) bool {
+		return st.SHA == s.sha && st.Status == s.state && st.Description == s.description && st.Name == s.key
+	}), nil
+}
+
+func (g *gitlabCommitStatus) set(ctx context.Context, s commitStatus) error {
+	body := map[string]string{"state": s.state, "name": s.key, "description": s.description}
+	return g.project.call(ctx, http.MethodPost, g.project.project+"/statuses/"+s.sha, body, nil)
 }

@@ -38,7 +38,7 @@ func TestGitLabCommitStatus(t *testing.T) {
 			f, c := newGitLabFake(t, "gitlab")
 			f.reply(http.MethodGet, gitlabFakeList, http.StatusOK, `[]`)
 			f.reply(http.MethodPost, gitlabFakeStatuses, http.StatusCreated, `{}`)
-			n := newForgeNotifier(t, c)
+			n := mustNotifier(t, c)
 
 			if err := n.Post(t.Context(), forgeEvent(tc.severity, "ReconciliationSucceeded")); err != nil {
 				t.Fatalf("Post: %v", err)
@@ -48,7 +48,7 @@ func TestGitLabCommitStatus(t *testing.T) {
 			for _, r := range reqs {
 				assertForgeHeader(t, r, "Private-Token", forgeToken)
 			}
-			assertForgeJSON(t, reqs[1].Body, fmt.Sprintf(`{"state":%q,"name":%q,"description":"reconciliation succeeded"}`, tc.state, forgeStatusKey))
+			assertJSON(t, reqs[1].Body, fmt.Sprintf(`{"state":%q,"name":%q,"description":"reconciliation succeeded"}`, tc.state, forgeStatusKey))
 		})
 	}
 }
@@ -58,7 +58,7 @@ func TestGitLabCommitStatusDuplicateAndSkips(t *testing.T) {
 	c.CommitStatus = "custom"
 	f.reply(http.MethodGet, gitlabFakeList, http.StatusOK, fmt.Sprintf(
 		`[{"sha":%q,"status":"success","name":"custom","description":"reconciliation succeeded"}]`, forgeSHA))
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 	if err := n.Post(t.Context(), forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")); err != nil {
 		t.Fatalf("Post: %v", err)
 	}
@@ -68,7 +68,7 @@ func TestGitLabCommitStatusDuplicateAndSkips(t *testing.T) {
 
 func TestGitLabCommitStatusFailures(t *testing.T) {
 	f, c := newGitLabFake(t, "gitlab")
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 	f.reply(http.MethodGet, gitlabFakeList, http.StatusOK, `[]`)
 	assertForgeFailures(t, n, forgeEvent(event.SeverityError, "HealthCheckFailed"), func(status int) {
 		f.reply(http.MethodPost, gitlabFakeStatuses, status, `{"message":"nope"}`)

@@ -2,11 +2,9 @@ package notify
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/weirgitops/weir/internal/event"
@@ -25,7 +23,7 @@ type gitlabMergeRequestComment struct {
 }
 
 func newGitLabMergeRequestComment(c Config) (Notifier, error) {
-	comment, err := newChangeRequestComment(c, mergeRequestCommentKeyPrefix)
+	comment, err := newChangeRequestComment(c, mergeRequestCommentKeyPrefix, "merge request note")
 	if err != nil {
 		return nil, err
 	}
@@ -46,41 +44,39 @@ type gitlabNote struct {
 }
 
 func (g *gitlabMergeRequestComment) Post(ctx context.Context, e event.Event) error {
-	if isCommitStatusUpdate(e) {
-		return nil
-	}
-	iid, ok, err := changeRequestNumber(e)
-	if err != nil || !ok {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, g.timeout)
-	defer cancel()
+	return g.comment.post(ctx, e, g.timeout, fixed[changeRequestAPI](g))
+}
 
+func (g *gitlabMergeRequestComment) login(ctx context.Context) (string, error) {
 	var me struct {
 		Username string `json:"username"`
 	}
-	if err := g.project.call(ctx, http.MethodGet, g.project.api+"/user", nil, &me); err != nil {
-		return fmt.Errorf("failed to get authenticated user info: %w", err)
-	}
-	notesURL := g.project.project + "/merge_requests/" + strconv.FormatInt(iid, 10) + "/notes"
-	// Flux reads the first 100 notes only: its note is written when the merge request opens.
+	err := g.project.call(ctx, http.MethodGet, g.project.api+"/user", nil, &me)
+	return me.Username, err
+}
+
+// notesURL is the URL of the notes of the merge request whose IID is iid.
+func (g *gitlabMergeRequestComment) notesURL(iid int64) string {
+	return g.project.project + "/merge_requests/" + strconv.FormatInt(iid, 10) + "/notes"
+}
+
+func (g *gitlabMergeRequestComment) notes(ctx context.Context, iid int64) ([]changeRequestNote, error) {
 	query := url.Values{"order_by": {"created_at"}, "per_page": {"100"}, "sort": {"asc"}}
 	var notes []gitlabNote
-	if err := g.project.call(ctx, http.MethodGet, notesURL+"?"+query.Encode(), nil, &notes); err != nil {
-		return fmt.Errorf("failed to list merge request notes: %w", err)
+	if err := g.project.call(ctx, http.MethodGet, g.notesURL(iid)+"?"+query.Encode(), nil, &notes); err != nil {
+		return nil, err
 	}
-	body := map[string]string{"body": g.comment.body(e)}
-	marker := g.comment.marker(e)
+	out := make([]changeRequestNote, 0, len(notes))
 	for _, n := range notes {
-		if n.Author.Username == me.Username && strings.Contains(n.Body, marker) {
-			if err := g.project.call(ctx, http.MethodPut, notesURL+"/"+strconv.FormatInt(n.ID, 10), body, nil); err != nil {
-				return fmt.Errorf("failed to update merge request note: %w", err)
-			}
-			return nil
-		}
+		out = append(out, changeRequestNote{id: n.ID, author: n.Author.Username, body: n.Body})
 	}
-	if err := g.project.call(ctx, http.MethodPost, notesURL, body, nil); err != nil {
-		return fmt.Errorf("failed to create merge request note: %w", err)
-	}
-	return nil
+	return out, nil
+}
+
+func (g *gitlabMergeRequestComment) edit(ctx context.Context, iid, id int64, body string) error {
+	return g.project.call(ctx, http.MethodPut, g.notesURL(iid)+"/"+strconv.FormatInt(id, 10), map[string]string{"body": body}, nil)
+}
+
+func (g *gitlabMergeRequestComment) create(ctx context.Context, iid int64, body string) error {
+	return g.project.call(ctx, http.MethodPost, g.notesURL(iid), map[string]string{"body": body}, nil)
 }

@@ -18,7 +18,7 @@ func TestGitLabMergeRequestComment(t *testing.T) {
 	f.reply(http.MethodGet, "/api/v4/user", http.StatusOK, `{"username":"weir-bot"}`)
 	f.reply(http.MethodPost, notes, http.StatusCreated, `{"id":1}`)
 	f.reply(http.MethodPut, notes+"/3", http.StatusOK, `{"id":3}`)
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 
 	e := forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")
 	e.Metadata["change_request"] = "7"
@@ -31,7 +31,7 @@ func TestGitLabMergeRequestComment(t *testing.T) {
 	reqs := f.requests()
 	assertForgeCalls(t, reqs, "GET /api/v4/user", "GET "+notes+listQuery, "POST "+notes)
 	assertForgeHeader(t, reqs[2], "Private-Token", forgeToken)
-	assertForgeJSON(t, reqs[2].Body, fmt.Sprintf(`{"body":%q}`, body))
+	assertJSON(t, reqs[2].Body, fmt.Sprintf(`{"body":%q}`, body))
 
 	f.reply(http.MethodGet, notes, http.StatusOK, fmt.Sprintf(
 		`[{"id":2,"body":%q,"author":{"username":"someone"}},{"id":3,"body":%q,"author":{"username":"weir-bot"}}]`, marker, marker))
@@ -40,7 +40,7 @@ func TestGitLabMergeRequestComment(t *testing.T) {
 	}
 	reqs = f.requests()
 	assertForgeCalls(t, reqs, "GET /api/v4/user", "GET "+notes+listQuery, "PUT "+notes+"/3")
-	assertForgeJSON(t, reqs[2].Body, fmt.Sprintf(`{"body":%q}`, body))
+	assertJSON(t, reqs[2].Body, fmt.Sprintf(`{"body":%q}`, body))
 
 	noMR := forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")
 	if err := n.Post(t.Context(), noMR); err != nil {

@@ -138,12 +138,9 @@ type pubsubMessage struct {
 }
 
 func (g *googlePubSub) Post(ctx context.Context, e event.Event) error {
-	if isCommitStatusUpdate(e) {
-		return nil
-	}
-	payload, err := json.Marshal(e)
-	if err != nil {
-		return Permanent(fmt.Errorf("error json-marshaling event: %w", err))
+	payload, ok, err := forwardedEvent(e, "error json-marshaling event")
+	if err != nil || !ok {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()

@@ -69,7 +69,7 @@ func TestGooglePubSubServiceAccount(t *testing.T) {
 		Type: "googlepubsub", Address: "my-project", Channel: "my-topic", Token: string(creds),
 		Headers: map[string]string{"team": "platform"}, Timeout: 5 * time.Second,
 	}
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 	n.(*googlePubSub).publishURL = f.srv.URL + pubsubFakePublish
 
 	e := forgeEvent(event.SeverityError, "HealthCheckFailed")
@@ -80,7 +80,7 @@ func TestGooglePubSubServiceAccount(t *testing.T) {
 	assertForgeCalls(t, reqs, "POST /token", "POST "+pubsubFakePublish)
 	assertForgeHeader(t, reqs[0], "Content-Type", "application/x-www-form-urlencoded")
 	assertForgeHeader(t, reqs[1], "Authorization", "Bearer ya29.access")
-	assertForgeJSON(t, reqs[1].Body, pubsubExpectedBody(t, e, `{"team":"platform"}`))
+	assertJSON(t, reqs[1].Body, pubsubExpectedBody(t, e, `{"team":"platform"}`))
 
 	// Commit status updates are for Git providers only.
 	update := forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")
@@ -118,7 +118,7 @@ func TestGooglePubSubAuthorizedUserAndMetadata(t *testing.T) {
 			}
 			return http.StatusOK, `{"access_token":"ya29.user"}`
 		})
-		n := newForgeNotifier(t, Config{Type: "googlepubsub", Address: "my-project", Channel: "my-topic", Token: creds, Timeout: 5 * time.Second})
+		n := mustNotifier(t, Config{Type: "googlepubsub", Address: "my-project", Channel: "my-topic", Token: creds, Timeout: 5 * time.Second})
 		n.(*googlePubSub).publishURL = f.srv.URL + pubsubFakePublish
 		if err := n.Post(t.Context(), e); err != nil {
 			t.Fatalf("Post: %v", err)
@@ -126,7 +126,7 @@ func TestGooglePubSubAuthorizedUserAndMetadata(t *testing.T) {
 		reqs := f.requests()
 		assertForgeCalls(t, reqs, "POST /token", "POST "+pubsubFakePublish)
 		assertForgeHeader(t, reqs[1], "Authorization", "Bearer ya29.user")
-		assertForgeJSON(t, reqs[1].Body, pubsubExpectedBody(t, e, ""))
+		assertJSON(t, reqs[1].Body, pubsubExpectedBody(t, e, ""))
 	})
 
 	t.Run("metadata server", func(t *testing.T) {
@@ -137,7 +137,7 @@ func TestGooglePubSubAuthorizedUserAndMetadata(t *testing.T) {
 			}
 			return http.StatusOK, `{"access_token":"ya29.node","expires_in":3599}`
 		})
-		n := newForgeNotifier(t, Config{Type: "googlepubsub", Address: "my-project", Channel: "my-topic", Timeout: 5 * time.Second})
+		n := mustNotifier(t, Config{Type: "googlepubsub", Address: "my-project", Channel: "my-topic", Timeout: 5 * time.Second})
 		n.(*googlePubSub).publishURL = f.srv.URL + pubsubFakePublish
 		if err := n.Post(t.Context(), e); err != nil {
 			t.Fatalf("Post: %v", err)
@@ -150,7 +150,7 @@ func TestGooglePubSubAuthorizedUserAndMetadata(t *testing.T) {
 
 	t.Run("emulator", func(t *testing.T) {
 		t.Setenv("PUBSUB_EMULATOR_HOST", strings.TrimPrefix(f.srv.URL, "http://"))
-		n := newForgeNotifier(t, Config{Type: "googlepubsub", Address: "my-project", Channel: "my-topic", Timeout: 5 * time.Second})
+		n := mustNotifier(t, Config{Type: "googlepubsub", Address: "my-project", Channel: "my-topic", Timeout: 5 * time.Second})
 		if err := n.Post(t.Context(), e); err != nil {
 			t.Fatalf("Post: %v", err)
 		}

@@ -130,10 +130,10 @@ func teamsAdaptiveCard(e event.Event) teamsCardMessage {
 	}
 	// The summary first, then the rest of the metadata sorted by key.
 	facts := make([]teamsCardFact, 0, len(e.Metadata))
-	if v, ok := e.Metadata[metaKeySummary]; ok {
-		facts = append(facts, teamsCardFact{Title: metaKeySummary, Value: v})
+	if v, ok := e.Metadata[metaSummary]; ok {
+		facts = append(facts, teamsCardFact{Title: metaSummary, Value: v})
 	}
-	for _, k := range chatMetaKeys(e, metaKeySummary) {
+	for _, k := range chatMetaKeys(e, metaSummary) {
 		facts = append(facts, teamsCardFact{Title: k, Value: e.Metadata[k]})
 	}
 	return teamsCardMessage{

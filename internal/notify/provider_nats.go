@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -76,12 +75,9 @@ func (d *natsContextDialer) Dial(network, address string) (net.Conn, error) {
 }
 
 func (n *natsPublisher) Post(ctx context.Context, e event.Event) error {
-	if isCommitStatusUpdate(e) {
-		return nil
-	}
-	payload, err := json.Marshal(e)
-	if err != nil {
-		return Permanent(fmt.Errorf("error json-marshaling event: %w", err))
+	payload, ok, err := forwardedEvent(e, "error json-marshaling event")
+	if err != nil || !ok {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.c.Timeout)
 	defer cancel()

@@ -57,7 +57,7 @@ func natsNext(t *testing.T, sub *nats.Subscription, e event.Event) {
 		t.Fatalf("no message: %v", err)
 	}
 	want, _ := json.Marshal(e)
-	assertForgeJSON(t, msg.Data, string(want))
+	assertJSON(t, msg.Data, string(want))
 }
 
 func TestNATSUserPassword(t *testing.T) {
@@ -65,7 +65,7 @@ func TestNATSUserPassword(t *testing.T) {
 	sub := natsSubscribe(t, url, "flux.events", nats.UserInfo("weir", forgeToken))
 
 	c := Config{Type: "nats", Address: url, Channel: "flux.events", BasicUsername: "weir", BasicPassword: forgeToken, Timeout: 5 * time.Second}
-	n := newForgeNotifier(t, c)
+	n := mustNotifier(t, c)
 
 	// A commit status update is not published: the next message is the error event.
 	update := forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")
@@ -82,14 +82,14 @@ func TestNATSUserPassword(t *testing.T) {
 	// spec.username stands in for the Secret's username.
 	c.BasicUsername, c.Username = "", "weir"
 	info := forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")
-	if err := newForgeNotifier(t, c).Post(t.Context(), info); err != nil {
+	if err := mustNotifier(t, c).Post(t.Context(), info); err != nil {
 		t.Fatalf("Post: %v", err)
 	}
 	natsNext(t, sub, info)
 
 	// A wrong password is refused for good, and the error does not quote it.
 	c.BasicPassword = "wrong-" + forgeToken
-	err := newForgeNotifier(t, c).Post(t.Context(), e)
+	err := mustNotifier(t, c).Post(t.Context(), e)
 	if err == nil || Retryable(err) || strings.Contains(err.Error(), forgeToken) {
 		t.Fatalf("wrong password: %v, want a permanent error without the password", err)
 	}
@@ -107,7 +107,7 @@ func TestNATSNKey(t *testing.T) {
 
 	c := Config{Type: "nats", Address: url, Channel: "flux.events", SecretData: map[string][]byte{"nkey": seed}, Timeout: 5 * time.Second}
 	e := forgeEvent(event.SeverityInfo, "ReconciliationSucceeded")
-	if err := newForgeNotifier(t, c).Post(t.Context(), e); err != nil {
+	if err := mustNotifier(t, c).Post(t.Context(), e); err != nil {
 		t.Fatalf("Post: %v", err)
 	}
 	natsNext(t, sub, e)
@@ -125,7 +125,7 @@ func TestNATSUnreachableAndConfig(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	n := newForgeNotifier(t, Config{Type: "nats", Address: "nats://user:pw-secret@" + addr, Channel: "s", Timeout: 2 * time.Second})
+	n := mustNotifier(t, Config{Type: "nats", Address: "nats://user:pw-secret@" + addr, Channel: "s", Timeout: 2 * time.Second})
 	err = n.Post(t.Context(), forgeEvent(event.SeverityInfo, "ReconciliationSucceeded"))
 	if err == nil || !Retryable(err) || strings.Contains(err.Error(), "pw-secret") {
 		t.Fatalf("unreachable server: %v, want a retryable error without credentials", err)

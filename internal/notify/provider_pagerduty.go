@@ -66,11 +66,11 @@ type pagerDutyChangePayload struct {
 }
 
 func (p *pagerDutyNotifier) Post(ctx context.Context, e event.Event) error {
-	if e.Reason == "Progressing" {
+	if e.Reason == reasonProgressing {
 		return nil
 	}
-	name, desc := chatNameAndReason(e)
-	summary := desc + ": " + name
+	// The object and the reason in words, as Flux's commit statuses name them.
+	summary := commitStatusDescription(e) + ": " + commitStatusName(e)
 	source := "Flux " + e.ReportingController
 	timestamp := e.Timestamp.Format(time.RFC3339)
 	details := map[string]any{"message": e.Message, "metadata": e.Metadata}

@@ -101,24 +101,16 @@ func RejectStatus(err error) int {
 // (OIDC discovery and key sets for gcr and generic-oidc).
 type Validator func(ctx context.Context, spec ReceiverSpec, w Webhook) (Accepted, error)
 
-var validators = map[string]Validator{}
+// receivers are the receiver types known.
+var receivers = &registry[Validator]{kind: "receiver", byType: map[string]Validator{}}
 
 // registerReceiver makes a receiver type known; each type's file registers itself in init.
-func registerReceiver(typ string, v Validator) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := validators[typ]; dup {
-		panic("notify: receiver type registered twice: " + typ)
-	}
-	validators[typ] = v
-}
+func registerReceiver(typ string, v Validator) { receivers.add(typ, v) }
 
 // ValidateContext checks w for spec.Type; ctx (the request's) bounds the network calls of
 // the types that fetch keys (gcr, generic-oidc), each also bounded by ReceiverFetchTimeout.
 func ValidateContext(ctx context.Context, spec ReceiverSpec, w Webhook) (Accepted, error) {
-	mu.RLock()
-	v, ok := validators[spec.Type]
-	mu.RUnlock()
+	v, ok := receivers.lookup(spec.Type)
 	if !ok {
 		return Accepted{}, reject(http.StatusBadRequest, "unsupported receiver type '%s'", spec.Type)
 	}
@@ -134,13 +126,5 @@ func Validate(spec ReceiverSpec, w Webhook) (Accepted, error) {
 // ReceiverFetchTimeout bounds each OIDC discovery and key set fetch of a validation.
 const ReceiverFetchTimeout = 10 * time.Second
 
-// ReceiverTypes lists the receiver types known.
-func ReceiverTypes() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	out := make([]string, 0, len(validators))
-	for t := range validators {
-		out = append(out, t)
-	}
-	return out
-}
+// ReceiverTypes lists the receiver types known, sorted.
+func ReceiverTypes() []string { return receivers.types() }

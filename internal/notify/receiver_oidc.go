@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -27,25 +26,8 @@ const receiverOIDCCostLimit = 1_000_000
 func receiverOIDCClient() *http.Client {
 	return &http.Client{
 		Timeout:   ReceiverFetchTimeout,
-		Transport: receiverLimitedTransport{base: http.DefaultTransport},
+		Transport: limitedBodyTransport{rt: http.DefaultTransport, limit: receiverMaxKeyDocument},
 	}
-}
-
-// receiverLimitedTransport truncates response bodies at receiverMaxKeyDocument.
-type receiverLimitedTransport struct{ base http.RoundTripper }
-
-func (t receiverLimitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(r)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = receiverLimitedBody{Reader: io.LimitReader(resp.Body, receiverMaxKeyDocument), Closer: resp.Body}
-	return resp, nil
-}
-
-type receiverLimitedBody struct {
-	io.Reader
-	io.Closer
 }
 
 // receiverUnverifiedClaim reads a string claim of a JWT without verifying it, to choose the
