@@ -31,8 +31,8 @@ export GONOSUMDB := k8s.io
 
 all: build
 
-build: ## Build bin/weir.
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/weir ./cmd/weir
+build: ## Build bin/weir as the image builds it: static (no cgo), paths trimmed.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/weir ./cmd/weir
 
 envtest: $(ENVTEST_DIR)/.built ## Build etcd, kube-apiserver, kube-controller-manager and kubectl from Go modules.
 
