@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -135,7 +136,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	if err != nil {
 		return err
 	}
-	log.Info("starting manager", "controllers", opts.Controllers, "concurrent", opts.Concurrent)
+	gc := setGCPercent(opts.GCPercent, os.Getenv)
+	log.Info("starting manager", "controllers", opts.Controllers, "concurrent", opts.Concurrent, "gcPercent", gc)
 	start := time.Now()
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)

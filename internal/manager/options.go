@@ -53,6 +53,9 @@ type Options struct {
 	TempDir string
 	// BuildCacheSize is how many Kustomization builds are kept in memory.
 	BuildCacheSize int
+	// GCPercent is the Go garbage collector's target, GOGC's value (weir's flag): how far
+	// the heap grows over the live heap before the next collection. GOGC, when set, wins.
+	GCPercent int
 	// FeatureGates is --feature-gates, Flux's "Name=bool,…"; Gates its parsed value.
 	FeatureGates string
 	Gates        features.Gates
@@ -91,6 +94,7 @@ func DefaultOptions() Options {
 		GracefulShutdown:   30 * time.Second,
 		TempDir:            os.TempDir(),
 		BuildCacheSize:     256,
+		GCPercent:          DefaultGCPercent,
 		MinRetryDelay:      reconcile.DefaultMinRetryDelay,
 		MaxRetryDelay:      reconcile.DefaultMaxRetryDelay,
 		MinInterval:        reconcile.DefaultMinInterval,
@@ -138,6 +142,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.HelmCacheMaxSize, "helm-cache-max-size", o.HelmCacheMaxSize, "parsed Helm repository indexes kept in memory, shared by every chart of a repository (at least 1)")
 	fs.StringVar(&o.TempDir, "temp-dir", o.TempDir, "directory where repositories are cloned and artifacts unpacked for builds")
 	fs.IntVar(&o.BuildCacheSize, "build-cache-size", o.BuildCacheSize, "how many Kustomization builds are kept in memory, to skip rebuilding identical inputs")
+	fs.IntVar(&o.GCPercent, "gc-percent", o.GCPercent, "percent the Go heap may grow over the live heap before a garbage collection (Go's GOGC, whose default is 100); lower uses less memory and more CPU; the GOGC environment variable, when set, wins")
 	fs.StringVar(&o.FeatureGates, "feature-gates", o.FeatureGates, "Flux's feature gates, Name=true|false separated by commas: "+strings.Join(features.Names(), ", "))
 	fs.StringVar(&o.EventsAddr, "events-addr", o.EventsAddr, "URL of a Flux notification-controller's events endpoint to post every event to, as Flux's controllers do (e.g. http://notification-controller.flux-system.svc.cluster.local./)")
 	fs.DurationVar(&o.MinRetryDelay, "min-retry-delay", o.MinRetryDelay, "delay before the first retry of a failing object; it doubles with each failure in a row")
@@ -180,6 +185,9 @@ func (o *Options) Validate() error {
 		if u, err := url.Parse(o.EventsAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("--events-addr %q: want an http or https URL", o.EventsAddr)
 		}
+	}
+	if o.GCPercent < 1 {
+		return fmt.Errorf("--gc-percent %d must be at least 1 (GOGC=off in the environment turns the collector off)", o.GCPercent)
 	}
 	if o.BuildCacheSize < 0 {
 		return fmt.Errorf("--build-cache-size %d must not be negative", o.BuildCacheSize)
