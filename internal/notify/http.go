@@ -3,29 +3,24 @@ package notify
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // httpClient returns the client a provider delivers with: c's proxy, TLS configuration and
 // timeout; redirects are not followed (a webhook that redirects is misconfigured, and a
-// redirect must not carry the credentials elsewhere).
+// redirect must not carry the credentials elsewhere). Transports are shared between clients
+// of the same proxy and TLS configuration, so that deliveries reuse their connections.
 func httpClient(c Config) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = http.ProxyFromEnvironment
-	if c.Proxy != "" {
-		u, err := url.Parse(c.Proxy)
-		if err != nil || u.Host == "" {
-			return nil, Permanent(fmt.Errorf("invalid proxy %q", redactURL(c.Proxy)))
-		}
-		tr.Proxy = http.ProxyURL(u)
-	}
-	if c.TLS != nil {
-		tr.TLSClientConfig = c.TLS.Clone()
+	tr, err := transports.get(c.Proxy, c.TLS)
+	if err != nil {
+		return nil, err
 	}
 	return &http.Client{
 		Transport: tr,
@@ -34,6 +29,54 @@ func httpClient(c Config) (*http.Client, error) {
 			return http.ErrUseLastResponse
 		},
 	}, nil
+}
+
+// transportKey identifies a transport: the proxy URL and the TLS configuration (the caller
+// keeps one *tls.Config per Provider configuration, so its address names it).
+type transportKey struct {
+	proxy string
+	tls   *tls.Config
+}
+
+// transportCache holds the transports in use; past maxTransports it starts over (the dropped
+// transports' idle connections close).
+type transportCache struct {
+	mu sync.Mutex
+	m  map[transportKey]*http.Transport
+}
+
+const maxTransports = 256
+
+var transports transportCache
+
+func (tc *transportCache) get(proxy string, tlsConfig *tls.Config) (*http.Transport, error) {
+	key := transportKey{proxy: proxy, tls: tlsConfig}
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tr, ok := tc.m[key]; ok {
+		return tr, nil
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = http.ProxyFromEnvironment
+	tr.MaxIdleConnsPerHost = 16
+	if proxy != "" {
+		u, err := url.Parse(proxy)
+		if err != nil || u.Host == "" {
+			return nil, Permanent(fmt.Errorf("invalid proxy %q", redactURL(proxy)))
+		}
+		tr.Proxy = http.ProxyURL(u)
+	}
+	if tlsConfig != nil {
+		tr.TLSClientConfig = tlsConfig.Clone()
+	}
+	if tc.m == nil || len(tc.m) >= maxTransports {
+		for _, old := range tc.m {
+			old.CloseIdleConnections()
+		}
+		tc.m = map[transportKey]*http.Transport{}
+	}
+	tc.m[key] = tr
+	return tr, nil
 }
 
 // request is one HTTP request to a provider.

@@ -33,7 +33,7 @@ type Dispatcher struct {
 	// Dedup suppresses duplicate events (Flux's rate limit).
 	Dedup *Deduper
 	Log   logr.Logger
-	// Workers deliver concurrently (default 4); QueueSize bounds the deliveries waiting (default
+	// Workers deliver concurrently (default 8); QueueSize bounds the deliveries waiting (default
 	// 1024): past it, new deliveries are dropped and counted, never waited for.
 	Workers, QueueSize int
 	// Attempts is how many times a delivery is tried (default 5: Flux's one try and four
@@ -63,7 +63,7 @@ type delivery struct {
 func (d *Dispatcher) init() {
 	d.once.Do(func() {
 		if d.Workers <= 0 {
-			d.Workers = 4
+			d.Workers = 8
 		}
 		if d.QueueSize <= 0 {
 			d.QueueSize = 1024
@@ -119,36 +119,57 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 // reconcilers publish on the bus.
 func (d *Dispatcher) NeedLeaderElection() bool { return false }
 
-// Accept takes one event: it returns false for a duplicate (suppressed), and otherwise
-// dispatches it to the Alerts that select it.
+// Accept takes one event from the bus: it returns false for a duplicate (suppressed), and
+// otherwise dispatches it to the Alerts that select it, never waiting for room in the queue.
 func (d *Dispatcher) Accept(ctx context.Context, e event.Event) bool {
-	d.init()
-	cleanup(&e)
-	if !d.Dedup.First(dedupKey(&e)) {
-		deliveries.WithLabelValues("", "", "", "duplicate").Inc()
-		return false
-	}
-	removeToken(&e)
-	d.handle(ctx, e)
-	return true
+	ok, _ := d.accept(ctx, e, false)
+	return ok
 }
 
-// handle dispatches e to every Alert that selects it.
-func (d *Dispatcher) handle(ctx context.Context, e event.Event) {
+// errQueueFull is a delivery that found no room in the queue in time.
+var errQueueFull = errors.New("delivery queue full")
+
+// accept is Accept; with wait, a delivery waits (until ctx ends) for room in the queue, and
+// the error says when one could not be queued, so that an HTTP sender can retry.
+func (d *Dispatcher) accept(ctx context.Context, e event.Event, wait bool) (bool, error) {
+	d.init()
+	cleanup(&e)
+	key := dedupKey(&e)
+	if !d.Dedup.First(key) {
+		deliveries.WithLabelValues("", "", "", "duplicate").Inc()
+		return false, nil
+	}
+	removeToken(&e)
+	err := d.handle(ctx, e, wait)
+	if err != nil {
+		// Not delivered: the sender's retry must not count as a duplicate.
+		d.Dedup.Forget(key)
+	}
+	return true, err
+}
+
+// handle dispatches e to every Alert that selects it; it returns errQueueFull when a delivery
+// could not be queued.
+func (d *Dispatcher) handle(ctx context.Context, e event.Event, wait bool) error {
 	var alerts notificationv1beta3.AlertList
 	if err := d.Client.List(ctx, &alerts); err != nil {
 		d.Log.Error(err, "listing alerts failed")
-		return
+		return nil
 	}
+	var full error
 	for i := range alerts.Items {
 		a := &alerts.Items[i]
 		if a.Spec.Suspend || !d.matches(ctx, &e, a) {
 			continue
 		}
-		if err := d.dispatch(ctx, e, a); err != nil {
+		if err := d.dispatch(ctx, e, a, wait); err != nil {
+			if errors.Is(err, errQueueFull) {
+				full = err
+			}
 			d.Recorder.Warning(a, "NotificationDispatchFailed", nil, "failed to dispatch notification for %s: %s", objectString(&e), err)
 		}
 	}
+	return full
 }
 
 func objectString(e *event.Event) string {
@@ -222,7 +243,7 @@ func (d *Dispatcher) labelsMatch(ctx context.Context, e *event.Event, a *notific
 // dispatch routes e to a's Provider, as Flux does: commit-status updates only to Git
 // providers, Git providers only events with a commit key or commit-status updates, comment
 // providers only events with a change request; then it queues the delivery.
-func (d *Dispatcher) dispatch(ctx context.Context, e event.Event, a *notificationv1beta3.Alert) error {
+func (d *Dispatcher) dispatch(ctx context.Context, e event.Event, a *notificationv1beta3.Alert, wait bool) error {
 	if d.NoCrossNamespaceRefs && e.InvolvedObject.Namespace != a.Namespace {
 		return fmt.Errorf("discarding event, access denied to cross-namespace sources: alert '%s/%s' can't process event from '%s', cross-namespace references have been blocked",
 			a.Namespace, a.Name, objectString(&e))
@@ -266,13 +287,21 @@ func (d *Dispatcher) dispatch(ctx context.Context, e event.Event, a *notificatio
 	}
 	dl := delivery{notifier: notifier, event: n, alert: a.DeepCopy(), provider: p.Namespace + "/" + p.Name, typ: typ,
 		token: cfg.Token, timeout: cfg.Timeout}
-	select {
-	case d.queue <- dl:
-	default:
-		deliveries.WithLabelValues(p.Namespace, p.Name, typ, "dropped").Inc()
-		return fmt.Errorf("delivery queue full (%d): notification to provider '%s' dropped", cap(d.queue), p.Name)
+	if wait {
+		select {
+		case d.queue <- dl:
+			return nil
+		case <-ctx.Done():
+		}
+	} else {
+		select {
+		case d.queue <- dl:
+			return nil
+		default:
+		}
 	}
-	return nil
+	deliveries.WithLabelValues(p.Namespace, p.Name, typ, "dropped").Inc()
+	return fmt.Errorf("%w (%d): notification to provider '%s' dropped", errQueueFull, cap(d.queue), p.Name)
 }
 
 // work delivers queued notifications until ctx ends.

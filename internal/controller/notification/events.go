@@ -1,6 +1,7 @@
 package notification
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -65,11 +66,19 @@ func (d *Dispatcher) EventsHandler() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if !d.Accept(r.Context(), e) {
+		// The sender waits (up to 10 s) for room in the delivery queue rather than losing its
+		// event: back-pressure, where the bus's events may be dropped.
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		fresh, err := d.accept(ctx, e, true)
+		switch {
+		case !fresh:
 			w.WriteHeader(http.StatusTooManyRequests)
-			return
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		default:
+			w.WriteHeader(http.StatusAccepted)
 		}
-		w.WriteHeader(http.StatusAccepted)
 	})
 }
 

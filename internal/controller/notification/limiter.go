@@ -63,3 +63,10 @@ func (d *Deduper) prune(now time.Time) {
 		}
 	}
 }
+
+// Forget drops key, so that the next event with it is new.
+func (d *Deduper) Forget(key string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.seen, key)
+}
