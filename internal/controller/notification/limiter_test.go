@@ -22,7 +22,10 @@ func TestDeduper(t *testing.T) {
 	if !d.First("a") {
 		t.Error("a forgotten event is new")
 	}
-	if off := (&Deduper{}); !off.First("x") || !off.First("x") {
+	off := &Deduper{}
+	first := off.First("x")
+	second := off.First("x")
+	if !first || !second {
 		t.Error("interval 0 suppresses nothing")
 	}
 }
