@@ -6,14 +6,19 @@ import (
 	"sync"
 
 	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/kube"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/validation"
 )
 
 // restGetter gives Helm the clients of one rest.Config, in one namespace.
@@ -22,6 +27,9 @@ type restGetter struct {
 	namespace string
 	disc      discovery.CachedDiscoveryInterface
 	mapper    meta.RESTMapper
+	// verifier tells every action on this cluster and identity whether the API server
+	// validates fields itself.
+	verifier *fieldValidationVerifier
 }
 
 var _ genericclioptions.RESTClientGetter = (*restGetter)(nil)
@@ -47,14 +55,19 @@ func newRESTGetter(cfg *rest.Config, namespace string) (*restGetter, error) {
 		if err != nil {
 			return nil, err
 		}
+		dyn, err := dynamic.NewForConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
 		disc := memory.NewMemCacheClient(dc)
-		shared = &restGetter{disc: disc, mapper: restmapper.NewDeferredDiscoveryRESTMapper(disc)}
+		shared = &restGetter{disc: disc, mapper: restmapper.NewDeferredDiscoveryRESTMapper(disc),
+			verifier: newFieldValidationVerifier(dyn, dc)} // dc, uncached: see newFieldValidationVerifier
 		if len(discoveries.m) >= maxDiscoveries {
 			clear(discoveries.m)
 		}
 		discoveries.m[key] = shared
 	}
-	return &restGetter{cfg: cfg, namespace: namespace, disc: shared.disc, mapper: shared.mapper}, nil
+	return &restGetter{cfg: cfg, namespace: namespace, disc: shared.disc, mapper: shared.mapper, verifier: shared.verifier}, nil
 }
 
 func (g *restGetter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.cfg), nil }
@@ -72,8 +85,11 @@ func (g *restGetter) ToRawKubeConfigLoader() clientcmd.ClientConfig {
 }
 
 // newActionConfig is Helm's action configuration: objects in releaseNamespace, release
-// records as the helm CLI keeps them (Secrets) in storageNamespace.
-func newActionConfig(cfg *rest.Config, releaseNamespace, storageNamespace string, log *slog.Logger) (*action.Configuration, error) {
+// records as the helm CLI keeps them (Secrets) in storageNamespace. releaseLabels, when set,
+// are the labels the post-renderer puts on every object of the release: its waits watch only
+// the objects that carry them (scopeWaits).
+func newActionConfig(cfg *rest.Config, releaseNamespace, storageNamespace string, log *slog.Logger,
+	releaseLabels map[string]string) (*action.Configuration, error) {
 	getter, err := newRESTGetter(cfg, releaseNamespace)
 	if err != nil {
 		return nil, fmt.Errorf("create Helm client: %w", err)
@@ -83,5 +99,47 @@ func newActionConfig(cfg *rest.Config, releaseNamespace, storageNamespace string
 	if err := ac.Init(getter, storageNamespace, "secret"); err != nil {
 		return nil, fmt.Errorf("create Helm client: %w", err)
 	}
+	kc, ok := ac.KubeClient.(*kube.Client)
+	if !ok {
+		return ac, nil
+	}
+	f, ok := kc.Factory.(cmdutil.Factory)
+	if !ok {
+		return ac, nil
+	}
+	kc.Factory = &factory{Factory: f, verifier: getter.verifier}
+	if len(releaseLabels) > 0 {
+		scopeWaits(ac, kc, getter, releaseLabels)
+	}
 	return ac, nil
+}
+
+// factory is the kubectl factory Helm builds for each action, with the field-validation
+// verifier shared by every action on its cluster and identity and, for waits scoped to a
+// release, a dynamic client whose informers select the release's objects.
+type factory struct {
+	cmdutil.Factory
+	verifier *fieldValidationVerifier
+	// selector, when set, is added to the dynamic client's lists and watches that have none.
+	selector string
+}
+
+// Validator is kubectl's: with directive Ignore nothing is checked; otherwise the API server
+// validates fields where it can (every supported Kubernetes version does), and the client
+// validates against the OpenAPI schema where it cannot.
+func (f *factory) Validator(directive string) (validation.Schema, error) {
+	if directive == metav1.FieldValidationIgnore {
+		return validation.NullSchema{}, nil
+	}
+	schema := validation.ConjunctiveSchema{validation.NewSchemaValidation(f.Factory), validation.NoDoubleKeySchema{}}
+	return validation.NewParamVerifyingSchema(schema, f.verifier, directive), nil
+}
+
+// DynamicClient is the factory's, selecting f.selector's objects when it is set.
+func (f *factory) DynamicClient() (dynamic.Interface, error) {
+	c, err := f.Factory.DynamicClient()
+	if err != nil || f.selector == "" {
+		return c, err
+	}
+	return selectingClient{Interface: c, selector: f.selector}, nil
 }

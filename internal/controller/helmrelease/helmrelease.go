@@ -285,7 +285,8 @@ func (r *Reconciler) actionConfig(ctx context.Context, hr *helmv2.HelmRelease) (
 	if err != nil {
 		return nil, err
 	}
-	ac, err := newActionConfig(cfg, hr.GetReleaseNamespace(), hr.GetStorageNamespace(), r.helmLog(hr))
+	ac, err := newActionConfig(cfg, hr.GetReleaseNamespace(), hr.GetStorageNamespace(), r.helmLog(hr),
+		map[string]string{nameLabel: hr.Name, namespaceLabel: hr.Namespace})
 	if err != nil {
 		return nil, reconcile.Failed("InitFailed", err)
 	}

@@ -40,7 +40,7 @@ func (r *Reconciler) leaveOldTarget(ctx context.Context, hr *helmv2.HelmRelease,
 	if err != nil {
 		return err
 	}
-	ac, err := newActionConfig(cfg, namespace, storage, r.helmLog(hr))
+	ac, err := newActionConfig(cfg, namespace, storage, r.helmLog(hr), nil)
 	if err != nil {
 		return reconcile.Failed("InitFailed", err)
 	}

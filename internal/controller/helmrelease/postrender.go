@@ -11,9 +11,13 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/kustomize"
 	"helm.sh/helm/v4/pkg/action"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/provider"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/yaml"
 
 	"github.com/weirgitops/weir/internal/build"
+	"github.com/weirgitops/weir/internal/safeyaml"
 )
 
 // postRenderer runs after Helm renders the chart: spec.postRenderers' kustomize patches and
@@ -69,6 +73,13 @@ func (p *postRenderer) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
 		}
 		annotations = p.common.Annotations
 	}
+	if len(patches) == 0 && len(images) == 0 {
+		objs, err := labelled(rendered.Bytes(), labels, annotations)
+		if err != nil {
+			return nil, fmt.Errorf("post-render: %w", err)
+		}
+		return manifests(objs)
+	}
 	dir, err := os.MkdirTemp(p.tempDir, "helm-postrender-")
 	if err != nil {
 		return nil, err
@@ -84,6 +95,54 @@ func (p *postRenderer) Run(rendered *bytes.Buffer) (*bytes.Buffer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("post-render: %w", err)
 	}
+	return manifests(objs)
+}
+
+// labelled is the post-render of a release without patches or images, the common case, done
+// without a kustomize build on disk (a temporary directory, a walk and the process-wide
+// kustomize lock per action): the manifests pass the same YAML limits, are parsed as kustomize
+// parses them (lists unwrapped, an object defined twice refused), keep Helm's order (as Flux's
+// own post-renderer keeps it) and get the labels and annotations, which override theirs.
+func labelled(data []byte, labels, annotations map[string]string) ([]*unstructured.Unstructured, error) {
+	if err := safeyaml.Check(data, safeyaml.DefaultLimits()); err != nil {
+		return nil, err
+	}
+	m, err := resmap.NewFactory(provider.NewDefaultDepProvider().GetResourceFactory()).NewResMapFromBytes(data)
+	if err != nil {
+		return nil, err
+	}
+	objs := make([]*unstructured.Unstructured, 0, m.Size())
+	for _, res := range m.Resources() {
+		js, err := res.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", res.CurId(), err)
+		}
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(js); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", res.CurId(), err)
+		}
+		obj.SetLabels(merged(obj.GetLabels(), labels))
+		if len(annotations) > 0 {
+			obj.SetAnnotations(merged(obj.GetAnnotations(), annotations))
+		}
+		objs = append(objs, obj)
+	}
+	return objs, build.Validate(objs)
+}
+
+// merged is into with from's keys set over it.
+func merged(into, from map[string]string) map[string]string {
+	if into == nil {
+		into = make(map[string]string, len(from))
+	}
+	for k, v := range from {
+		into[k] = v
+	}
+	return into
+}
+
+// manifests writes objs as one YAML stream.
+func manifests(objs []*unstructured.Unstructured) (*bytes.Buffer, error) {
 	var out bytes.Buffer
 	for _, o := range objs {
 		data, err := yaml.Marshal(o.Object)

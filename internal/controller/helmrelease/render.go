@@ -25,7 +25,7 @@ func Render(ctx context.Context, c client.Reader, cfg *rest.Config, mapper meta.
 	if err != nil {
 		return "", nil, err
 	}
-	ac, err := newActionConfig(cfg, hr.GetReleaseNamespace(), hr.GetStorageNamespace(), slog.New(slog.DiscardHandler))
+	ac, err := newActionConfig(cfg, hr.GetReleaseNamespace(), hr.GetStorageNamespace(), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return "", nil, err
 	}
