@@ -139,7 +139,14 @@ var controllers = []controller{
 			NoRemoteBases:                   s.opts.NoRemoteBases,
 			DefaultServiceAccount:           s.opts.DefaultServiceAccount,
 			DefaultKubeConfigServiceAccount: s.opts.DefaultKubeConfigServiceAccount,
+			ConcurrentSSA:                   s.opts.ConcurrentSSA,
+			OverrideManagers:                s.opts.OverrideManagers,
 		}
+		kinds, err := s.opts.StageKinds()
+		if err != nil {
+			return err
+		}
+		r.CustomStageKinds = kinds
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},
 	{name: "receiver", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {

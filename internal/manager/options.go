@@ -2,6 +2,7 @@ package manager
 
 import (
 	"fmt"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"net/url"
 	"os"
 	"strings"
@@ -59,6 +60,11 @@ type Options struct {
 	// FeatureGates is --feature-gates, Flux's "Name=bool,…"; Gates its parsed value.
 	FeatureGates string
 	Gates        features.Gates
+	// ConcurrentSSA, OverrideManagers and CustomApplyStageKinds configure the Kustomization
+	// apply engine as kustomize-controller's flags of the same names.
+	ConcurrentSSA         int
+	OverrideManagers      []string
+	CustomApplyStageKinds []string
 	// EventsListenAddr is where the events endpoint (Flux notification-controller's, POST /)
 	// listens, for events from other emitters.
 	EventsListenAddr string
@@ -87,6 +93,7 @@ func DefaultOptions() Options {
 		StorageAddr:        ":9090",
 		ReceiverAddr:       ":9292",
 		EventsListenAddr:   ":9091",
+		ConcurrentSSA:      10,
 		RateLimitInterval:  5 * time.Minute,
 		LogLevel:           "info",
 		LogEncoding:        "json",
@@ -124,6 +131,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.StorageAddr, "storage-addr", o.StorageAddr, "address the artifact HTTP server binds to")
 	fs.StringVar(&o.StorageAdvAddr, "storage-adv-addr", o.StorageAdvAddr, "address advertised in status.artifact.url; defaults to the in-cluster Service name or the storage address")
 	fs.StringVar(&o.ReceiverAddr, "receiver-addr", o.ReceiverAddr, "address the webhook receiver binds to")
+	fs.IntVar(&o.ConcurrentSSA, "concurrent-ssa", o.ConcurrentSSA, "objects a Kustomization compares and applies at once (Flux's default is 4)")
+	fs.StringSliceVar(&o.OverrideManagers, "override-manager", o.OverrideManagers, "field manager whose fields Kustomizations take over, as kubectl's (repeatable)")
+	fs.StringSliceVar(&o.CustomApplyStageKinds, "custom-apply-stage-kinds", o.CustomApplyStageKinds, "group/Kind applied by Kustomizations in a stage of their own, after the classes and before everything else (repeatable; '/Kind' for the core group)")
 	fs.StringVar(&o.EventsListenAddr, "events-listen-addr", o.EventsListenAddr, "address the events endpoint binds to (Flux notification-controller's --events-addr): other emitters POST events there")
 	fs.DurationVar(&o.RateLimitInterval, "rate-limit-interval", o.RateLimitInterval, "an event identical to one dispatched within this interval is dropped (429 on the events endpoint); 0 disables")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log verbosity: debug, info, error or trace")
@@ -181,6 +191,12 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--feature-gates: %w", err)
 	}
 	o.Gates = gates
+	if _, err := o.StageKinds(); err != nil {
+		return err
+	}
+	if o.ConcurrentSSA < 1 {
+		return fmt.Errorf("--concurrent-ssa %d: want at least 1", o.ConcurrentSSA)
+	}
 	if o.EventsAddr != "" {
 		if u, err := url.Parse(o.EventsAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("--events-addr %q: want an http or https URL", o.EventsAddr)
@@ -208,4 +224,21 @@ func RuntimeNamespace() string {
 		return ns
 	}
 	return "flux-system"
+}
+
+// StageKinds parses --custom-apply-stage-kinds: "group/Kind" (the core group as "/Kind" or
+// "Kind").
+func (o *Options) StageKinds() ([]schema.GroupKind, error) {
+	out := make([]schema.GroupKind, 0, len(o.CustomApplyStageKinds))
+	for _, s := range o.CustomApplyStageKinds {
+		group, kind, ok := strings.Cut(s, "/")
+		if !ok {
+			group, kind = "", s
+		}
+		if kind == "" || strings.Contains(kind, "/") {
+			return nil, fmt.Errorf("--custom-apply-stage-kinds %q: want group/Kind", s)
+		}
+		out = append(out, schema.GroupKind{Group: group, Kind: kind})
+	}
+	return out, nil
 }

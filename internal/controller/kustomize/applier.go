@@ -18,8 +18,11 @@ import (
 
 func (r *Reconciler) applier(c client.Client, ks *kustomizev1.Kustomization) *apply.Manager {
 	return apply.NewManager(c, apply.Options{
-		FieldManager: compat.KustomizeFieldManager,
-		Owner:        apply.Owner{Name: ks.Name, Namespace: ks.Namespace},
+		FieldManager:     compat.KustomizeFieldManager,
+		Owner:            apply.Owner{Name: ks.Name, Namespace: ks.Namespace},
+		Concurrency:      r.ConcurrentSSA,
+		OverrideManagers: r.OverrideManagers,
+		CustomStageKinds: r.CustomStageKinds,
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -50,6 +51,13 @@ type Reconciler struct {
 	// many builds are kept.
 	TempDir        string
 	BuildCacheSize int
+	// ConcurrentSSA bounds the objects compared and applied at once (--concurrent-ssa);
+	// OverrideManagers are field managers whose fields are taken over like kubectl's
+	// (--override-manager); CustomStageKinds are applied in a stage of their own before the
+	// rest (--custom-apply-stage-kinds).
+	ConcurrentSSA    int
+	OverrideManagers []string
+	CustomStageKinds []schema.GroupKind
 
 	workspaces *workspace.Workspaces
 	targets    *target.Factory

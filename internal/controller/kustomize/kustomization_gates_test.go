@@ -25,13 +25,20 @@ var nonLabel = regexp.MustCompile(`[^a-z0-9.-]+`)
 // the objects labelled with the test's name; label marks an object so.
 func withGates(t *testing.T, gates string) (label func(client.Object) client.Object) {
 	t.Helper()
+	return withOptions(t, func(o *manager.Options) { o.FeatureGates = gates })
+}
+
+// withOptions starts a manager for this test with options set by configure, reconciling only
+// the objects labelled with the test's name; label marks an object so.
+func withOptions(t *testing.T, configure func(*manager.Options)) (label func(client.Object) client.Object) {
+	t.Helper()
 	value := strings.Trim(nonLabel.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
 	if len(value) > 63 {
 		value = strings.Trim(value[:63], "-")
 	}
 	env.StartManager(t, func(o *manager.Options) {
 		o.Controllers = []string{"gitrepository", "kustomization"}
-		o.FeatureGates = gates
+		configure(o)
 		o.WatchLabelSelector = gatesLabel + "=" + value
 	})
 	return func(obj client.Object) client.Object {

@@ -1,0 +1,75 @@
+package kustomize_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weirgitops/weir/internal/manager"
+	"github.com/weirgitops/weir/internal/testenv"
+	"github.com/weirgitops/weir/internal/testenv/gitserver"
+)
+
+// TestApplyFlags runs Kustomizations under a manager with --override-manager,
+// --custom-apply-stage-kinds and --concurrent-ssa, as kustomize-controller's flags.
+func TestApplyFlags(t *testing.T) {
+	label := withOptions(t, func(o *manager.Options) {
+		o.OverrideManagers = []string{"my-tool"}
+		o.CustomApplyStageKinds = []string{"/Service"}
+		o.ConcurrentSSA = 2
+	})
+	ns := env.Namespace(t)
+	svc := fmt.Sprintf("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: %s\nspec:\n  ports:\n  - port: 80\n", ns)
+	root := gitserver.NewRoot(t)
+	root.NewRepo("repo").Commit("main", "app", map[string]string{"app/cm.yaml": configMapYAML(ns, "app", "1"), "app/svc.yaml": svc})
+	srv := root.ServeHTTP(gitserver.HTTPOptions{})
+	ks := kustomization(ns, "app", "./app")
+	createAll(t, label(gitRepository(ns, "repo", srv.RepoURL("repo"))), label(ks))
+	key := client.ObjectKeyFromObject(ks)
+	waitKustomization(t, key, metav1.ConditionTrue, time.Minute, nil)
+
+	// --custom-apply-stage-kinds: the Service is applied in a stage before the ConfigMap
+	// (which otherwise comes first), as the change-set event lists them in apply order.
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var events corev1.EventList
+		if err := env.Client.List(t.Context(), &events, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.InvolvedObject.Name == "app" && strings.Contains(e.Message, "created") {
+				s, c := strings.Index(e.Message, "Service/"+ns+"/web created"), strings.Index(e.Message, "ConfigMap/"+ns+"/app created")
+				if s < 0 || c < 0 || s > c {
+					return fmt.Errorf("change set %q: want the Service before the ConfigMap", e.Message)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no change-set event yet")
+	})
+
+	// --override-manager: a field my-tool added is taken over and removed on the next apply.
+	var cm corev1.ConfigMap
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "app"}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["added-by-my-tool"] = "x"
+	if err := env.Client.Update(t.Context(), &cm, client.FieldOwner("my-tool")); err != nil {
+		t.Fatal(err)
+	}
+	requestReconcile(t, ks)
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var got corev1.ConfigMap
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "app"}, &got); err != nil {
+			return err
+		}
+		if _, ok := got.Data["added-by-my-tool"]; ok {
+			return fmt.Errorf("the override manager's field is still there: %v", got.Data)
+		}
+		return nil
+	})
+}
