@@ -2,7 +2,6 @@ package helmrelease
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,13 +14,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/compat"
 	"github.com/weirgitops/weir/internal/reconcile"
 	"github.com/weirgitops/weir/internal/source/helm"
-	"github.com/weirgitops/weir/internal/sourceref"
 )
 
 // Labels Flux puts on the HelmChart a HelmRelease's spec.chart creates.
@@ -101,12 +100,8 @@ func (r *Reconciler) source(ctx context.Context, hr *helmv2.HelmRelease) (chartS
 			return chartSource{}, err
 		}
 		src := chartSource{kind: sourcev1.HelmChartKind, namespace: hc.Namespace, name: hc.Name, artifact: hc.Status.Artifact}
-		if src.artifact == nil || hc.Status.ObservedGeneration != hc.Generation {
-			msg := fmt.Sprintf("HelmChart '%s/%s' is not ready", hc.Namespace, hc.Name)
-			if c := apimeta.FindStatusCondition(hc.Status.Conditions, "Ready"); c != nil && c.Status == metav1.ConditionFalse {
-				msg += ": " + c.Message
-			}
-			return src, reconcile.Waiting(helmv2.ArtifactFailedReason, r.RequeueDependency, errors.New(msg))
+		if why := notReady(hc.Generation, hc.Status.ObservedGeneration, true, hc.Status.Conditions, hc.Status.Artifact); why != "" {
+			return src, r.sourceNotReady(src, why)
 		}
 		return src, nil
 	}
@@ -127,17 +122,63 @@ func (r *Reconciler) source(ctx context.Context, hr *helmv2.HelmRelease) (chartS
 	default:
 		return src, reconcile.Stalled(helmv2.ArtifactFailedReason, fmt.Errorf("unsupported source kind '%s'", ref.Kind))
 	}
-	a, err := sourceref.Artifact(ctx, r.Client, r.Scheme(), sourceref.Ref{Kind: ref.Kind, Namespace: ns, Name: ref.Name})
+	o, err := r.Scheme().New(sourcev1.GroupVersion.WithKind(ref.Kind))
+	if err != nil {
+		return src, reconcile.Stalled(helmv2.ArtifactFailedReason, fmt.Errorf("unsupported source kind '%s'", ref.Kind))
+	}
+	obj := o.(client.Object)
+	err = r.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, obj)
 	switch {
 	case apierrors.IsNotFound(err):
 		return src, reconcile.Waiting(helmv2.ArtifactFailedReason, r.RequeueDependency, fmt.Errorf("%s '%s/%s' not found", ref.Kind, ns, ref.Name))
 	case err != nil:
 		return src, reconcile.Failed(helmv2.ArtifactFailedReason, fmt.Errorf("get %s: %w", src, err))
-	case a == nil:
-		return src, reconcile.Waiting(helmv2.ArtifactFailedReason, r.RequeueDependency, fmt.Errorf("no artifact available for %s source '%s/%s'", ref.Kind, ns, ref.Name))
 	}
-	src.artifact = a
+	var why string
+	switch t := obj.(type) {
+	case *sourcev1.OCIRepository:
+		src.artifact = t.Status.Artifact
+		why = notReady(t.Generation, t.Status.ObservedGeneration, true, t.Status.Conditions, t.Status.Artifact)
+	case *sourcev1.HelmChart:
+		src.artifact = t.Status.Artifact
+		why = notReady(t.Generation, t.Status.ObservedGeneration, true, t.Status.Conditions, t.Status.Artifact)
+	case *sourcev1.ExternalArtifact:
+		// Written by another controller, without an observed generation.
+		src.artifact = t.Status.Artifact
+		why = notReady(0, 0, false, t.Status.Conditions, t.Status.Artifact)
+	}
+	if why != "" {
+		return src, r.sourceNotReady(src, why)
+	}
 	return src, nil
+}
+
+// sourceNotReadyReason is Flux's Ready reason of a HelmRelease whose chart source is not ready.
+const sourceNotReadyReason = "SourceNotReady"
+
+// notReady says why a chart source is not ready, as Flux judges it: its latest generation not
+// reconciled yet, Stalled (a version that does not exist, a bad reference: the last artifact
+// is not used), or no artifact; "" when it is ready.
+func notReady(generation, observed int64, hasObserved bool, conds []metav1.Condition, a *meta.Artifact) string {
+	switch {
+	case hasObserved && generation != observed:
+		return "latest generation of object has not been reconciled"
+	case apimeta.IsStatusConditionTrue(conds, "Stalled"):
+		return apimeta.FindStatusCondition(conds, "Stalled").Message
+	case a == nil:
+		// Flux's words, with why when the source says it (a version that does not exist).
+		if c := apimeta.FindStatusCondition(conds, "Ready"); c != nil && c.Status == metav1.ConditionFalse && c.Message != "" {
+			return "does not have an artifact: " + c.Message
+		}
+		return "does not have an artifact"
+	}
+	return ""
+}
+
+// sourceNotReady is the waiting error of a source that is not ready: Ready=False
+// SourceNotReady, retried when the source changes (and after --requeue-dependency).
+func (r *Reconciler) sourceNotReady(src chartSource, why string) error {
+	return reconcile.Waiting(sourceNotReadyReason, r.RequeueDependency, fmt.Errorf("%s '%s/%s' is not ready: %s", src.kind, src.namespace, src.name, why))
 }
 
 // loadChart reads the source's artifact, a packaged chart, from the store (or, for an

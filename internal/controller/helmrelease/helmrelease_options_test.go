@@ -303,3 +303,27 @@ func TestHelmReleaseHealthCheckExprs(t *testing.T) {
 	})
 	waitRelease(t, client.ObjectKey{Namespace: ns, Name: "waiting"}, metav1.ConditionTrue, nil)
 }
+
+// TestHelmReleaseSourceNotReady: a version bump to a chart version that does not exist leaves
+// the HelmChart with its last artifact but not ready; the HelmRelease reports SourceNotReady
+// with the HelmChart's reason, and the installed release stays as it was.
+func TestHelmReleaseSourceNotReady(t *testing.T) {
+	charts := chartrepo.New(t, chartrepo.Options{})
+	charts.Add(t, appChart("1.0.0", ""))
+	ns := env.Namespace(t)
+	create(t, helmRepository(ns, charts.URL()), release(ns, "app", "1.0.0", ""))
+	key := client.ObjectKey{Namespace: ns, Name: "app"}
+	waitRelease(t, key, metav1.ConditionTrue, nil)
+	setVersion(t, key, func(hr *helmv2.HelmRelease) { hr.Spec.Chart.Spec.Version = "9.9.9" })
+	waitRelease(t, key, metav1.ConditionFalse, func(hr *helmv2.HelmRelease) error {
+		c := apimeta.FindStatusCondition(hr.Status.Conditions, "Ready")
+		if c.Reason != "SourceNotReady" || !strings.Contains(c.Message, "HelmChart '"+ns+"/"+ns+"-app' is not ready") ||
+			!strings.Contains(c.Message, "9.9.9") {
+			return fmt.Errorf("Ready %s %q, want SourceNotReady naming the HelmChart and the version", c.Reason, c.Message)
+		}
+		return nil
+	})
+	if d, _ := configMapData(t, ns, "app-cm"); d["chart"] != "1.0.0" {
+		t.Errorf("the release changed: chart %q", d["chart"])
+	}
+}

@@ -444,7 +444,7 @@ func TestHelmReleaseBadInput(t *testing.T) {
 		"template":   {"InstallFailed", "nil pointer evaluating interface {}.missing"},
 		"schema":     {"InstallFailed", "greeting"},
 		"valuesfrom": {"ValuesError", fmt.Sprintf("could not find Secret '%s/absent'", ns)},
-		"version":    {"ArtifactFailed", "no 'app' chart with version matching '9.x' found"},
+		"version":    {"SourceNotReady", "no 'app' chart with version matching '9.x' found"},
 	}
 	for name, want := range cases {
 		waitRelease(t, client.ObjectKey{Namespace: ns, Name: name}, metav1.ConditionFalse, func(hr *helmv2.HelmRelease) error {
