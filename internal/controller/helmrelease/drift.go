@@ -132,18 +132,30 @@ func (r *Reconciler) correctDrift(ctx context.Context, hr *helmv2.HelmRelease, r
 	if mode == helmv2.DriftDetectionWarn {
 		conds.True(helmv2.DriftedCondition, helmv2.DriftDetectedReason, fmt.Sprintf("Cluster state of release %s has drifted: %s", releaseID(hr), summary))
 		r.Recorder.Warning(hr, helmv2.DriftDetectedReason, r.EventMetadata(hr, outcome{}),
-			"Cluster state of release %s has drifted from the desired state: %s", releaseID(hr), summary)
+			"Cluster state of release %s has drifted from the desired state:\n%s", releaseID(hr), strings.Join(drifted, "\n"))
 		return nil
 	}
+	// Flux's events: DriftDetected (Warning) for what was found, then DriftCorrected, or
+	// DriftCorrectionFailed, which leaves the release Ready (it is retried on the next reconcile).
+	r.Recorder.Warning(hr, helmv2.DriftDetectedReason, r.EventMetadata(hr, outcome{}),
+		"Cluster state of release %s has drifted from the desired state:\n%s", releaseID(hr), strings.Join(drifted, "\n"))
 	if _, err := m.ApplyAll(ctx, fix, apply.ApplyOptions{}); err != nil {
 		conds.True(helmv2.DriftedCondition, helmv2.DriftDetectedReason, fmt.Sprintf("Cluster state of release %s has drifted: %s", releaseID(hr), summary))
-		return reconcile.Failed(helmv2.DriftDetectedReason, fmt.Errorf("failed to correct drift of release %s: %w", releaseID(hr), err))
+		r.Recorder.Warning(hr, driftCorrectionFailedReason, r.EventMetadata(hr, outcome{}),
+			"Failed to correct drift of release %s: %s", releaseID(hr), err)
+		return nil
 	}
 	conds.False(helmv2.DriftedCondition, helmv2.NoDriftDetectedReason, fmt.Sprintf("Drift of release %s corrected at %s", releaseID(hr), metav1.Now().Format("2006-01-02T15:04:05Z07:00")))
-	r.Recorder.Normal(hr, helmv2.DriftDetectedReason, r.EventMetadata(hr, outcome{}),
-		"Cluster state of release %s has been corrected: %s", releaseID(hr), summary)
+	r.Recorder.Normal(hr, driftCorrectedReason, r.EventMetadata(hr, outcome{}),
+		"Cluster state of release %s has been corrected:\n%s", releaseID(hr), strings.Join(drifted, "\n"))
 	return nil
 }
+
+// Flux's event reasons of drift correction.
+const (
+	driftCorrectedReason        = "DriftCorrected"
+	driftCorrectionFailedReason = "DriftCorrectionFailed"
+)
 
 // adoptAllIgnored applies spec.driftDetection.ignore to the release's objects: their ignored
 // fields take the cluster's values, so that neither the comparison nor a correction touches

@@ -17,6 +17,7 @@ import (
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
@@ -246,12 +247,21 @@ func (r *Reconciler) Forget(types.NamespacedName) {}
 func (r *Reconciler) Finalize(ctx context.Context, hr *helmv2.HelmRelease) error {
 	if !hr.Spec.Suspend {
 		ac, err := r.actionConfig(ctx, hr)
-		if err != nil {
+		switch {
+		case err != nil && hr.Spec.KubeConfig != nil && apierrors.IsNotFound(err):
+			// The remote cluster's kubeconfig is gone: nothing can be uninstalled there, and
+			// the HelmRelease must not hang in deletion (Flux skips the uninstall too).
+			r.Recorder.Warning(hr, helmv2.UninstallFailedReason, nil,
+				"skipped the uninstall of release %s: the kubeConfig Secret is gone (%s)", releaseID(hr), err)
+			ac = nil
+		case err != nil:
 			return err
 		}
-		if _, err := ac.Releases.Last(hr.GetReleaseName()); err == nil {
-			if err := r.uninstall(ac, hr, hr.GetReleaseName(), true); err != nil {
-				return reconcile.Failed(helmv2.UninstallFailedReason, fmt.Errorf("Helm uninstall failed for release %s: %w", releaseID(hr), err)) //nolint:staticcheck // Flux's message
+		if ac != nil {
+			if _, err := ac.Releases.Last(hr.GetReleaseName()); err == nil {
+				if err := r.uninstall(ac, hr, hr.GetReleaseName(), true); err != nil {
+					return reconcile.Failed(helmv2.UninstallFailedReason, fmt.Errorf("Helm uninstall failed for release %s: %w", releaseID(hr), err)) //nolint:staticcheck // Flux's message
+				}
 			}
 		}
 	}

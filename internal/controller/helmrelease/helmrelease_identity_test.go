@@ -5,15 +5,18 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	"github.com/fluxcd/pkg/apis/meta"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weirgitops/weir/internal/testenv"
 	"github.com/weirgitops/weir/internal/testenv/chartrepo"
 )
 
@@ -74,10 +77,21 @@ func TestHelmReleaseKubeConfig(t *testing.T) {
 		_, err := configMapData(t, ns, "remote-cm")
 		return err
 	})
-	waitRelease(t, client.ObjectKey{Namespace: ns, Name: "missing"}, metav1.ConditionFalse, func(hr *helmv2.HelmRelease) error {
+	gone := waitRelease(t, client.ObjectKey{Namespace: ns, Name: "missing"}, metav1.ConditionFalse, func(hr *helmv2.HelmRelease) error {
 		if c := apimeta.FindStatusCondition(hr.Status.Conditions, "Ready"); !strings.Contains(c.Message, "absent") {
 			return fmt.Errorf("Ready %q, want the missing kubeconfig Secret named", c.Message)
 		}
 		return nil
+	})
+	// Deleting it does not hang on the uninstall it cannot do.
+	if err := env.Client.Delete(t.Context(), gone); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(gone), &helmv2.HelmRelease{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("the HelmRelease is still there (%w)", err)
 	})
 }

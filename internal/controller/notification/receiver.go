@@ -150,6 +150,8 @@ func receiverSecret(ctx context.Context, c client.Reader, obj *notificationv1.Re
 func (r *ReceiverReconciler) Summarize(obj *notificationv1.Receiver, out receiverOutcome, _ time.Duration) {
 	conds := reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
 	if out.err != nil {
+		// No valid path while the token or the spec is wrong: requests get 404, as Flux's.
+		obj.Status.WebhookPath = ""
 		conds.NotReady(reconcile.Reason(out.err, compat.FailedReason), out.err.Error(), reconcile.IsStalled(out.err))
 		return
 	}

@@ -158,6 +158,9 @@ func TestReceiverBadSecret(t *testing.T) {
 			if strings.Contains(c.Message, token) {
 				return fmt.Errorf("%s: the token is in the message", name)
 			}
+			if r.Status.WebhookPath != "" {
+				return fmt.Errorf("%s: webhookPath %q kept while not Ready", name, r.Status.WebhookPath)
+			}
 			return nil
 		})
 	}
