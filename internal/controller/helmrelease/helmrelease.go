@@ -182,6 +182,9 @@ type outcome struct {
 	message string
 	// retryAfter is when a failed action with the RetryOnFailure strategy is tried again.
 	retryAfter time.Duration
+	// remediated is set when this run remediated a failed action (Ready then says how, as
+	// Flux's); exhausted when the retries are used up (Stalled=True RetriesExceeded).
+	remediated, exhausted bool
 }
 
 // Err returns the failure, nil on success.
@@ -200,6 +203,10 @@ func (r *Reconciler) Fields(hr *helmv2.HelmRelease) reconcile.Fields {
 func (r *Reconciler) Summarize(hr *helmv2.HelmRelease, out outcome, _ time.Duration) {
 	conds := reconcile.Conditions{List: &hr.Status.Conditions, Generation: hr.Generation}
 	if out.err == nil {
+		if c := conds.Get(helmv2.TestSuccessCondition); hr.GetTest().Enable && c != nil && c.Status == metav1.ConditionTrue {
+			conds.Ready(c.Reason, c.Message)
+			return
+		}
 		if c := conds.Get(helmv2.ReleasedCondition); c != nil && c.Status == metav1.ConditionTrue {
 			conds.Ready(c.Reason, c.Message)
 			return
@@ -207,7 +214,20 @@ func (r *Reconciler) Summarize(hr *helmv2.HelmRelease, out outcome, _ time.Durat
 		conds.Ready(compat.SucceededReason, "release in sync")
 		return
 	}
-	conds.NotReady(reconcile.Reason(out.err, compat.FailedReason), out.err.Error(), reconcile.IsStalled(out.err))
+	reason, msg := reconcile.Reason(out.err, compat.FailedReason), out.err.Error()
+	if c := conds.Get(helmv2.RemediatedCondition); out.remediated && c != nil {
+		// Flux's Ready speaks of the remediation first, then of the release.
+		reason, msg = c.Reason, c.Message
+	}
+	conds.NotReady(reason, msg, reconcile.IsStalled(out.err))
+	if out.exhausted {
+		act := hr.Status.LastAttemptedReleaseAction
+		failures := hr.Status.InstallFailures
+		if act == helmv2.ReleaseActionUpgrade {
+			failures = hr.Status.UpgradeFailures
+		}
+		conds.True(compat.StalledCondition, "RetriesExceeded", fmt.Sprintf("Failed to %s after %d attempt(s)", act, failures))
+	}
 }
 
 // Report records the successful action's event, as Flux words it.
@@ -222,12 +242,26 @@ func (r *Reconciler) Report(hr *helmv2.HelmRelease, out outcome, _ time.Duration
 	r.Recorder.Normal(hr, reason, r.EventMetadata(hr, out), "%s", out.message)
 }
 
-// EventMetadata annotates events with the chart revision, as Flux does.
+// EventMetadata annotates events as Flux does: the chart revision, the config digest as the
+// token (events of another values set are not duplicates), the chart's app version and the
+// OCI digest when there is one.
 func (r *Reconciler) EventMetadata(hr *helmv2.HelmRelease, _ outcome) map[string]string {
 	if hr.Status.LastAttemptedRevision == "" {
 		return nil
 	}
-	return map[string]string{compat.RevisionMetaKey: hr.Status.LastAttemptedRevision}
+	meta := map[string]string{compat.RevisionMetaKey: hr.Status.LastAttemptedRevision}
+	if hr.Status.LastAttemptedConfigDigest != "" {
+		meta[compat.TokenMetaKey] = hr.Status.LastAttemptedConfigDigest
+	}
+	if cur := hr.Status.History.Latest(); cur != nil {
+		if cur.AppVersion != "" {
+			meta["app-version"] = cur.AppVersion
+		}
+		if cur.OCIDigest != "" {
+			meta["oci-digest"] = cur.OCIDigest
+		}
+	}
+	return meta
 }
 
 // Requeue keeps the skeleton's decision, except after a failure under RetryOnFailure: that is
@@ -563,11 +597,11 @@ func (r *Reconciler) exhausted(hr *helmv2.HelmRelease, act helmv2.ReleaseAction)
 		return outcome{}, false
 	}
 	c := (reconcile.Conditions{List: &hr.Status.Conditions, Generation: hr.Generation}).Get(helmv2.ReleasedCondition)
-	msg := fmt.Sprintf("Failed to %s after %d attempt(s)", act, failures)
+	reason, msg := "RetriesExceeded", fmt.Sprintf("Failed to %s after %d attempt(s)", act, failures)
 	if c != nil && c.Status == metav1.ConditionFalse {
-		msg = c.Message
+		reason, msg = c.Reason, c.Message
 	}
-	return outcome{err: reconcile.Stalled("RetriesExceeded", errors.New(msg))}, true
+	return outcome{err: reconcile.Stalled(reason, errors.New(msg)), exhausted: true}, true
 }
 
 // failed records a failed action and then, as the spec says, either remediates (a failed
@@ -612,11 +646,12 @@ func (r *Reconciler) failed(ctx context.Context, ac *action.Configuration, hr *h
 	// Retries used up: the release stays failed (remediated first when remediateLastFailure)
 	// until the chart, the values or the spec change, or a reset is requested.
 	exhausted := retries >= 0 && failures > int64(retries)
+	remediated := false
 	fail := func() outcome {
 		if exhausted {
-			return outcome{err: reconcile.Stalled(reason, errors.New(msg))}
+			return outcome{err: reconcile.Stalled(reason, errors.New(msg)), remediated: remediated, exhausted: true}
 		}
-		return outcome{err: reconcile.Failed(reason, errors.New(msg))}
+		return outcome{err: reconcile.Failed(reason, errors.New(msg)), remediated: remediated}
 	}
 	if retries == 0 || (exhausted && !last) {
 		return fail()
@@ -624,10 +659,19 @@ func (r *Reconciler) failed(ctx context.Context, ac *action.Configuration, hr *h
 	name := hr.GetReleaseName()
 	if strategy == helmv2.RollbackRemediationStrategy {
 		if prev := previousDeployed(ac, name); prev > 0 {
+			target := fmt.Sprintf("%s.v%d", releaseID(hr), prev)
+			if rel, err := ac.Releases.Get(name, prev); err == nil {
+				target += " with chart " + chartOf(asRelease(rel))
+			}
+			remediated = true
 			if rerr := r.rollback(ctx, ac, hr, prev); rerr != nil {
-				conds.False(helmv2.RemediatedCondition, helmv2.RollbackFailedReason, fmt.Sprintf("Helm rollback to previous release %s.v%d failed: %s", releaseID(hr), prev, rerr))
+				msg := fmt.Sprintf("Helm rollback to previous release %s failed: %s", target, rerr)
+				conds.False(helmv2.RemediatedCondition, helmv2.RollbackFailedReason, msg)
+				r.Recorder.Warning(hr, helmv2.RollbackFailedReason, r.EventMetadata(hr, outcome{}), "%s", msg)
 			} else {
-				conds.True(helmv2.RemediatedCondition, helmv2.RollbackSucceededReason, fmt.Sprintf("Helm rollback to previous release %s.v%d succeeded", releaseID(hr), prev))
+				msg := fmt.Sprintf("Helm rollback to previous release %s succeeded", target)
+				conds.True(helmv2.RemediatedCondition, helmv2.RollbackSucceededReason, msg)
+				r.Recorder.Normal(hr, helmv2.RollbackSucceededReason, r.EventMetadata(hr, outcome{}), "%s", msg)
 				if rel, err := lastRelease(ac, name); err == nil && rel != nil {
 					recordSnapshot(hr, rel, helmv2.ReleaseActionUpgrade, chartSource{})
 				}
@@ -635,10 +679,19 @@ func (r *Reconciler) failed(ctx context.Context, ac *action.Configuration, hr *h
 			return fail()
 		}
 	}
+	failed := releaseID(hr)
+	if rel, err := lastRelease(ac, name); err == nil && rel != nil {
+		failed = fmt.Sprintf("%s.v%d with chart %s", releaseID(hr), rel.Version, chartOf(rel))
+	}
+	remediated = true
 	if uerr := r.uninstall(ac, hr, name, false); uerr != nil {
-		conds.False(helmv2.RemediatedCondition, helmv2.UninstallFailedReason, fmt.Sprintf("Helm uninstall remediation for release %s failed: %s", releaseID(hr), uerr))
+		msg := fmt.Sprintf("Helm uninstall remediation for release %s failed: %s", failed, uerr)
+		conds.False(helmv2.RemediatedCondition, helmv2.UninstallFailedReason, msg)
+		r.Recorder.Warning(hr, helmv2.UninstallFailedReason, r.EventMetadata(hr, outcome{}), "%s", msg)
 	} else {
-		conds.True(helmv2.RemediatedCondition, helmv2.UninstallSucceededReason, fmt.Sprintf("Helm uninstall for release %s succeeded", releaseID(hr)))
+		msg := fmt.Sprintf("Helm uninstall remediation for release %s succeeded", failed)
+		conds.True(helmv2.RemediatedCondition, helmv2.UninstallSucceededReason, msg)
+		r.Recorder.Normal(hr, helmv2.UninstallSucceededReason, r.EventMetadata(hr, outcome{}), "%s", msg)
 	}
 	return fail()
 }

@@ -281,8 +281,12 @@ func TestHelmReleaseRollsBackFailedUpgrade(t *testing.T) {
 	if remediated == nil || remediated.Reason != helmv2.RollbackSucceededReason {
 		t.Errorf("Remediated %+v", remediated)
 	}
-	if !apimeta.IsStatusConditionTrue(hr.Status.Conditions, "Stalled") {
-		t.Errorf("retries used up, want Stalled: Ready %+v", ready)
+	if stalled := apimeta.FindStatusCondition(hr.Status.Conditions, "Stalled"); stalled == nil || stalled.Status != metav1.ConditionTrue ||
+		stalled.Reason != "RetriesExceeded" || stalled.Message != "Failed to upgrade after 2 attempt(s)" {
+		t.Errorf("retries used up, want Stalled RetriesExceeded: %+v", stalled)
+	}
+	if ready.Reason != helmv2.RollbackSucceededReason || !strings.Contains(ready.Message, "with chart app@1.0.0 succeeded") {
+		t.Errorf("Ready %s %q, want the remediation's reason and message, as Flux", ready.Reason, ready.Message)
 	}
 	if d, _ := configMapData(t, ns, "app-cm"); d["chart"] != "1.0.0" {
 		t.Errorf("after the rollback the ConfigMap says chart %q, want 1.0.0", d["chart"])
@@ -575,8 +579,12 @@ func TestHelmReleaseTests(t *testing.T) {
 
 	hr := waitRelease(t, client.ObjectKey{Namespace: ns, Name: "ok"}, metav1.ConditionTrue, nil)
 	c := apimeta.FindStatusCondition(hr.Status.Conditions, "TestSuccess")
-	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != helmv2.TestSucceededReason {
+	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != helmv2.TestSucceededReason ||
+		!strings.Contains(c.Message, "Helm test succeeded for release "+ns+"/ok.v1 with chart app@1.0.0") {
 		t.Errorf("TestSuccess %+v", c)
+	}
+	if r := apimeta.FindStatusCondition(hr.Status.Conditions, "Ready"); r.Reason != helmv2.TestSucceededReason {
+		t.Errorf("Ready reason %s, want TestSucceeded with tests enabled, as Flux", r.Reason)
 	}
 	if hooks := hr.Status.History[0].TestHooks; hooks == nil || (*hooks)["ok-test-ok"] == nil || (*hooks)["ok-test-ok"].Phase != "Succeeded" {
 		t.Errorf("history test hooks %+v", hr.Status.History[0].TestHooks)

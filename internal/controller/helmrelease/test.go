@@ -39,12 +39,12 @@ func (r *Reconciler) runTests(ac *action.Configuration, hr *helmv2.HelmRelease) 
 		hr.Status.History[0].TestHooks = &hooks
 	}
 	if err != nil {
-		msg := fmt.Sprintf("Helm test failed for release %s with chart %s: %s", releaseID(hr), chartOf(rel), err)
+		msg := fmt.Sprintf("Helm test failed for release %s with chart %s: %s", versionedID(hr, rel), chartOf(rel), err)
 		conds.False(helmv2.TestSuccessCondition, helmv2.TestFailedReason, msg)
 		return rel, fmt.Errorf("%s", msg)
 	}
 	conds.True(helmv2.TestSuccessCondition, helmv2.TestSucceededReason,
-		fmt.Sprintf("Helm test succeeded for release %s with chart %s: %d test hooks completed successfully", releaseID(hr), chartOf(rel), len(hooks)))
+		fmt.Sprintf("Helm test succeeded for release %s with chart %s: %d test hooks completed successfully", versionedID(hr, rel), chartOf(rel), len(hooks)))
 	return rel, nil
 }
 
@@ -77,4 +77,12 @@ func testHooks(rel *releasev1.Release) map[string]*helmv2.TestHookStatus {
 		}
 	}
 	return out
+}
+
+// versionedID is <namespace>/<name>.v<version> of rel, as Flux's messages name a release.
+func versionedID(hr *helmv2.HelmRelease, rel *releasev1.Release) string {
+	if rel == nil {
+		return releaseID(hr)
+	}
+	return fmt.Sprintf("%s.v%d", releaseID(hr), rel.Version)
 }
