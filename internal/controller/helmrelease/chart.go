@@ -220,3 +220,17 @@ func chartRevision(src chartSource, ch *chart.Chart, noDigest bool) string {
 	}
 	return v
 }
+
+// ociDigest is the manifest digest of an OCIRepository chart ("sha256:<hex>" from the
+// revision "<tag>@sha256:<hex>"), as Flux records it in lastAttemptedRevisionDigest and the
+// history's ociDigest; "" for other sources.
+func ociDigest(src chartSource) string {
+	if src.kind != sourcev1.OCIRepositoryKind || src.artifact == nil {
+		return ""
+	}
+	rev := src.artifact.Revision
+	if i := strings.LastIndex(rev, "@"); i >= 0 {
+		rev = rev[i+1:]
+	}
+	return rev
+}

@@ -365,6 +365,11 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 		return outcome{err: reconcile.Failed("ValuesError", err)}
 	}
 	digest, revision := configDigest(values), chartRevision(src, ch, r.DisableChartDigestTracking)
+	if src.kind == sourcev1.OCIRepositoryKind && !r.DisableChartDigestTracking {
+		// Flux's digest tracking: the chart is released as <version>+<digest prefix>, so that a
+		// new digest of the same version is an upgrade and Helm's records say which one.
+		ch.Metadata.Version = revision
+	}
 	if hr.Status.LastAttemptedRevision != revision || hr.Status.LastAttemptedConfigDigest != digest ||
 		hr.Status.LastAttemptedGeneration != hr.Generation {
 		// A new chart, new values or a new spec: a fresh start for the failure counters.
@@ -415,7 +420,7 @@ func (r *Reconciler) Run(ctx context.Context, hr *helmv2.HelmRelease, progress f
 	hr.Status.LastAttemptedRevision, hr.Status.LastAttemptedConfigDigest = revision, digest
 	hr.Status.LastAttemptedGeneration, hr.Status.LastAttemptedReleaseAction = hr.Generation, act
 	if src.kind == sourcev1.OCIRepositoryKind {
-		hr.Status.LastAttemptedRevisionDigest = src.artifact.Digest
+		hr.Status.LastAttemptedRevisionDigest = ociDigest(src)
 	}
 	timeout := hr.GetTimeout().Duration
 	progress(fmt.Sprintf("Running '%s' action with timeout of %s", act, timeout))
@@ -550,7 +555,7 @@ func recordSnapshot(hr *helmv2.HelmRelease, rel *releasev1.Release, act helmv2.R
 		s.ChartName, s.ChartVersion, s.AppVersion = rel.Chart.Metadata.Name, rel.Chart.Metadata.Version, rel.Chart.Metadata.AppVersion
 	}
 	if src.kind == sourcev1.OCIRepositoryKind && src.artifact != nil {
-		s.OCIDigest = src.artifact.Digest
+		s.OCIDigest = ociDigest(src)
 	}
 	s.Digest = releaseDigest(rel, s.OCIDigest)
 	hist := helmv2.Snapshots{s}

@@ -327,11 +327,16 @@ func TestHelmReleaseFromOCIRepository(t *testing.T) {
 	if want := "3.0.0+" + hex[:12]; hr.Status.LastAttemptedRevision != want {
 		t.Errorf("lastAttemptedRevision %s, want %s", hr.Status.LastAttemptedRevision, want)
 	}
-	if hr.Status.History[0].OCIDigest != src.Status.Artifact.Digest || hr.Status.History[0].ChartVersion != "3.0.0" {
-		t.Errorf("history %+v", hr.Status.History[0])
+	// As Flux: the chart is released as <version>+<digest prefix>; the digests are the manifest's.
+	want := "3.0.0+" + hex[:12]
+	if h := hr.Status.History[0]; h.OCIDigest != "sha256:"+hex || h.ChartVersion != want {
+		t.Errorf("history %+v, want chart version %s and OCI digest sha256:%s", h, want, hex)
 	}
-	if d, _ := configMapData(t, ns, "app-cm"); d["chart"] != "3.0.0" {
-		t.Errorf("released ConfigMap %v", d)
+	if hr.Status.LastAttemptedRevisionDigest != "sha256:"+hex {
+		t.Errorf("lastAttemptedRevisionDigest %s", hr.Status.LastAttemptedRevisionDigest)
+	}
+	if d, _ := configMapData(t, ns, "app-cm"); d["chart"] != want {
+		t.Errorf("released ConfigMap %v, want .Chart.Version %s", d, want)
 	}
 }
 
