@@ -150,8 +150,8 @@ func mergeMaps(a, b map[string]any) map[string]any {
 }
 
 func createHelmReleaseCommand(g *globals, f *createFlags) *cobra.Command {
-	var source, chart, chartRef, version, targetNS, releaseName, sa, strategy string
-	var deps, valueFiles []string
+	var source, chart, chartRef, version, targetNS, releaseName, sa, strategy, crds, kubeconfigSecret string
+	var deps, valueFiles, valuesFrom []string
 	var createNS bool
 	var chartInterval time.Duration
 	cmd := &cobra.Command{
@@ -199,6 +199,27 @@ func createHelmReleaseCommand(g *globals, f *createFlags) *cobra.Command {
 			if createNS {
 				hr.Spec.Install = &helmv2.Install{CreateNamespace: true}
 			}
+			if crds != "" {
+				policy := helmv2.CRDsPolicy(crds)
+				if policy != helmv2.Skip && policy != helmv2.Create && policy != helmv2.CreateReplace {
+					return fmt.Errorf("'%s' is an invalid CRD policy (valid: Skip, Create, CreateReplace)", crds)
+				}
+				if hr.Spec.Install == nil {
+					hr.Spec.Install = &helmv2.Install{}
+				}
+				hr.Spec.Install.CRDs = policy
+				hr.Spec.Upgrade = &helmv2.Upgrade{CRDs: policy}
+			}
+			for _, v := range valuesFrom {
+				kind, name, ok := strings.Cut(v, "/")
+				if !ok || (kind != "Secret" && kind != "ConfigMap") || name == "" {
+					return fmt.Errorf("invalid --values-from '%s': want Secret/<name> or ConfigMap/<name>", v)
+				}
+				hr.Spec.ValuesFrom = append(hr.Spec.ValuesFrom, helmv2.ValuesReference{Kind: kind, Name: name})
+			}
+			if kubeconfigSecret != "" {
+				hr.Spec.KubeConfig = &meta.KubeConfigReference{SecretRef: &meta.SecretKeyReference{Name: kubeconfigSecret}}
+			}
 			if len(valueFiles) > 0 {
 				if hr.Spec.Values, err = createHelmReleaseCmdValues(valueFiles); err != nil {
 					return err
@@ -220,5 +241,8 @@ func createHelmReleaseCommand(g *globals, f *createFlags) *cobra.Command {
 	fl.StringVar(&strategy, "reconcile-strategy", "ChartVersion", "the reconcile strategy for helm chart created by the helm release (accepted values: Revision and ChartVersion)")
 	fl.DurationVar(&chartInterval, "chart-interval", 0, "the interval of which to check for new chart versions")
 	fl.StringSliceVar(&valueFiles, "values", nil, "local path to values.yaml files, also accepts comma-separated values")
+	fl.StringSliceVar(&valuesFrom, "values-from", nil, "a Kubernetes object reference that contains the values.yaml data key in the format '<kind>/<name>', where kind must be one of: (Secret,ConfigMap)")
+	fl.StringVar(&crds, "crds", "", "upgrade CRDs policy, available options are: (Skip, Create, CreateReplace)")
+	fl.StringVar(&kubeconfigSecret, "kubeconfig-secret-ref", "", "the name of the Kubernetes Secret that contains a key with the kubeconfig file for connecting to a remote cluster")
 	return cmd
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -100,7 +101,7 @@ func createSourceGitCommand(g *globals, f *createFlags) *cobra.Command {
 }
 
 func createSourceHelmCommand(g *globals, f *createFlags) *cobra.Command {
-	var u, secret string
+	var u, secret, username, password, certFile, keyFile, caFile, ociProvider string
 	var passCredentials bool
 	cmd := &cobra.Command{
 		Use:   "helm [name]",
@@ -124,7 +125,38 @@ func createSourceHelmCommand(g *globals, f *createFlags) *cobra.Command {
 			k := helmRepoKind
 			if strings.HasPrefix(u, "oci://") {
 				obj.Spec.Type = sourcev1.HelmRepositoryTypeOCI
+				obj.Spec.Provider = ociProvider
 				k = nil // OCI Helm repositories have no status to wait on
+			}
+			// As flux: credentials and TLS files given as flags go into a Secret named after the
+			// source, which spec.secretRef names.
+			data := map[string]string{}
+			if username != "" || password != "" {
+				if username == "" || password == "" {
+					return fmt.Errorf("--username and --password go together")
+				}
+				data["username"], data["password"] = username, password
+			}
+			for key, path := range map[string]string{"tls.crt": certFile, "tls.key": keyFile, "ca.crt": caFile} {
+				if path == "" {
+					continue
+				}
+				b, err := os.ReadFile(path)
+				if err != nil {
+					return fmt.Errorf("failed to read %s: %w", key, err)
+				}
+				data[key] = string(b)
+			}
+			if len(data) > 0 {
+				if secret != "" {
+					return fmt.Errorf("--secret-ref cannot be combined with credentials or TLS files")
+				}
+				fmt.Fprintln(g.out, "► applying secret with repository credentials")
+				if err := emitSecret(cmd, g, f, secretMap(om, "", data)); err != nil {
+					return err
+				}
+				obj.Spec.SecretRef = secretRef(om.Name)
+				fmt.Fprintln(g.out, "✔ authentication configured")
 			}
 			return emit(cmd, g, f, obj, helmRepoKind.GVK(), "HelmRepository source", k)
 		},
@@ -133,6 +165,12 @@ func createSourceHelmCommand(g *globals, f *createFlags) *cobra.Command {
 	fl.StringVar(&u, "url", "", "Helm repository address (https:// or oci://)")
 	fl.StringVar(&secret, "secret-ref", "", "the name of an existing secret containing TLS or basic auth credentials")
 	fl.BoolVar(&passCredentials, "pass-credentials", false, "pass credentials to all domains")
+	fl.StringVarP(&username, "username", "u", "", "Helm repository username")
+	fl.StringVarP(&password, "password", "p", "", "Helm repository password")
+	fl.StringVar(&certFile, "cert-file", "", "TLS authentication cert file path")
+	fl.StringVar(&keyFile, "key-file", "", "TLS authentication key file path")
+	fl.StringVar(&caFile, "ca-file", "", "TLS authentication CA file path")
+	fl.StringVar(&ociProvider, "oci-provider", "", "OCI provider for authentication: generic (the default); aws, azure and gcp need workload identity, which weir does not support")
 	return cmd
 }
 

@@ -193,3 +193,36 @@ func TestCreateSourceGitGeneratesCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateHelmFlags: flux's flags of create helmrelease (--values-from, --crds,
+// --kubeconfig-secret-ref) and create source helm (--username/--password and TLS files into a
+// Secret named after the source).
+func TestCreateHelmFlags(t *testing.T) {
+	ns := env.Namespace(t)
+	out, errOut, code := weir(t, nil, "create", "hr", "podinfo", "--source=HelmRepository/charts", "--chart=podinfo",
+		"--values-from=Secret/podinfo-values,ConfigMap/defaults", "--crds=CreateReplace", "--kubeconfig-secret-ref=prod-kubeconfig", "--export", "-n", ns)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"kind: Secret\n    name: podinfo-values", "kind: ConfigMap\n    name: defaults", "crds: CreateReplace", "secretRef:\n      name: prod-kubeconfig"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("create hr --export lacks %q:\n%s", want, out)
+		}
+	}
+	if _, errOut, code := weir(t, nil, "create", "hr", "x", "--source=HelmRepository/charts", "--chart=x", "--crds=Sometimes", "--export", "-n", ns); code == 0 || !strings.Contains(errOut, "invalid CRD policy") {
+		t.Errorf("--crds=Sometimes: exit %d, %q", code, errOut)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(ca, []byte("PEM ca\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = weir(t, nil, "create", "source", "helm", "private", "--url=https://charts.example.com", "-u=user", "-p=s3cret", "--ca-file="+ca, "--export", "-n", ns)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"kind: Secret", "username: user", "password: s3cret", "ca.crt: |", "kind: HelmRepository", "secretRef:\n    name: private"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("create source helm --export lacks %q:\n%s", want, out)
+		}
+	}
+}
