@@ -94,6 +94,9 @@ func (r *Reconciler) ensureHelmChart(ctx context.Context, hr *helmv2.HelmRelease
 // source finds the chart's artifact: the HelmChart of spec.chart, or spec.chartRef's
 // HelmChart, OCIRepository or ExternalArtifact. A source without artifact is waited for.
 func (r *Reconciler) source(ctx context.Context, hr *helmv2.HelmRelease) (chartSource, error) {
+	if err := r.dropOldHelmChart(ctx, hr); err != nil {
+		return chartSource{}, err
+	}
 	if hr.HasChartTemplate() {
 		hc, err := r.ensureHelmChart(ctx, hr)
 		if err != nil {
@@ -233,4 +236,29 @@ func ociDigest(src chartSource) string {
 		rev = rev[i+1:]
 	}
 	return rev
+}
+
+// dropOldHelmChart deletes the HelmChart status.helmChart names when the spec no longer asks
+// for it (spec.chartRef instead of spec.chart, or a chart source in another namespace), and
+// forgets it, as Flux does.
+func (r *Reconciler) dropOldHelmChart(ctx context.Context, hr *helmv2.HelmRelease) error {
+	if hr.Status.HelmChart == "" {
+		return nil
+	}
+	if hr.HasChartTemplate() {
+		ns := hr.Spec.Chart.Spec.SourceRef.Namespace
+		if ns == "" {
+			ns = hr.Namespace
+		}
+		if hr.Status.HelmChart == ns+"/"+hr.GetHelmChartName() {
+			return nil
+		}
+	}
+	ns, name := splitKey(hr.Status.HelmChart)
+	hc := &sourcev1.HelmChart{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	if err := r.Delete(ctx, hc); client.IgnoreNotFound(err) != nil {
+		return reconcile.Failed(compat.FailedReason, fmt.Errorf("delete HelmChart %s, no longer used: %w", hr.Status.HelmChart, err))
+	}
+	hr.Status.HelmChart = ""
+	return nil
 }

@@ -299,7 +299,8 @@ func (r *Reconciler) Finalize(ctx context.Context, hr *helmv2.HelmRelease) error
 			}
 		}
 	}
-	if hr.HasChartTemplate() && hr.Status.HelmChart != "" {
+	// A suspended HelmRelease leaves its HelmChart too, as Flux.
+	if !hr.Spec.Suspend && hr.Status.HelmChart != "" {
 		ns, name := splitKey(hr.Status.HelmChart)
 		hc := &sourcev1.HelmChart{}
 		hc.Namespace, hc.Name = ns, name

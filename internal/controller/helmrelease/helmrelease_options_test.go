@@ -9,6 +9,7 @@ import (
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	"github.com/fluxcd/pkg/apis/kustomize"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -326,4 +327,36 @@ func TestHelmReleaseSourceNotReady(t *testing.T) {
 	if d, _ := configMapData(t, ns, "app-cm"); d["chart"] != "1.0.0" {
 		t.Errorf("the release changed: chart %q", d["chart"])
 	}
+}
+
+// TestHelmReleaseDropsOldHelmChart: moving from spec.chart to spec.chartRef deletes the
+// HelmChart spec.chart created and clears status.helmChart, as Flux does.
+func TestHelmReleaseDropsOldHelmChart(t *testing.T) {
+	charts := chartrepo.New(t, chartrepo.Options{})
+	charts.Add(t, appChart("1.0.0", ""))
+	ns := env.Namespace(t)
+	create(t, helmRepository(ns, charts.URL()), release(ns, "app", "*", ""))
+	key := client.ObjectKey{Namespace: ns, Name: "app"}
+	hr := waitRelease(t, key, metav1.ConditionTrue, nil)
+	if hr.Status.HelmChart != ns+"/"+ns+"-app" {
+		t.Fatalf("status.helmChart %q", hr.Status.HelmChart)
+	}
+	setVersion(t, key, func(hr *helmv2.HelmRelease) {
+		hr.Spec.Chart = nil
+		hr.Spec.ChartRef = &helmv2.CrossNamespaceSourceReference{Kind: sourcev1.OCIRepositoryKind, Name: "not-yet"}
+	})
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var got helmv2.HelmRelease
+		if err := env.Client.Get(t.Context(), key, &got); err != nil {
+			return err
+		}
+		if got.Status.HelmChart != "" {
+			return fmt.Errorf("status.helmChart still %q", got.Status.HelmChart)
+		}
+		var hc sourcev1.HelmChart
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: ns + "-app"}, &hc); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("the old HelmChart is still there (%v)", err)
+		}
+		return nil
+	})
 }
