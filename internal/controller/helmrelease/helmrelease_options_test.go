@@ -355,7 +355,7 @@ func TestHelmReleaseDropsOldHelmChart(t *testing.T) {
 		}
 		var hc sourcev1.HelmChart
 		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: ns + "-app"}, &hc); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("the old HelmChart is still there (%v)", err)
+			return fmt.Errorf("the old HelmChart is still there (%w)", err)
 		}
 		return nil
 	})
