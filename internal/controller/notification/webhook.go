@@ -184,7 +184,9 @@ func (h *Webhooks) request(ctx context.Context, rcv *notificationv1.Receiver, ac
 				continue
 			}
 			if ok {
-				h.requests.request(ctx, h.Client, h.Log, objs[i])
+				if err := h.requests.request(ctx, h.Client, h.Log, objs[i]); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 	}
@@ -274,8 +276,10 @@ type coalescer struct {
 	pending map[string]*bool
 }
 
-// request patches obj's reconcile.fluxcd.io/requestedAt in the background.
-func (c *coalescer) request(ctx context.Context, cl client.Client, log logr.Logger, obj *metav1.PartialObjectMetadata) {
+// request patches obj's reconcile.fluxcd.io/requestedAt: at once when no patch of obj is under
+// way (its error is the request's, as Flux answers 500), else once more after that patch, in
+// the background.
+func (c *coalescer) request(ctx context.Context, cl client.Client, log logr.Logger, obj *metav1.PartialObjectMetadata) error {
 	key := obj.GroupVersionKind().String() + "/" + obj.Namespace + "/" + obj.Name
 	c.mu.Lock()
 	if c.pending == nil {
@@ -284,18 +288,16 @@ func (c *coalescer) request(ctx context.Context, cl client.Client, log logr.Logg
 	if again, busy := c.pending[key]; busy {
 		*again = true
 		c.mu.Unlock()
-		return
+		return nil
 	}
 	again := new(bool)
 	c.pending[key] = again
 	c.mu.Unlock()
+	err := annotate(ctx, cl, obj)
 	target := obj.DeepCopy()
 	go func() {
 		ctx := context.WithoutCancel(ctx)
 		for {
-			if err := annotate(ctx, cl, target); err != nil {
-				log.Error(err, "unable to annotate resource", "resource", key)
-			}
 			c.mu.Lock()
 			if !*again {
 				delete(c.pending, key)
@@ -304,8 +306,12 @@ func (c *coalescer) request(ctx context.Context, cl client.Client, log logr.Logg
 			}
 			*again = false
 			c.mu.Unlock()
+			if err := annotate(ctx, cl, target); err != nil {
+				log.Error(err, "unable to annotate resource", "resource", key)
+			}
 		}
 	}()
+	return err
 }
 
 // annotate sets reconcile.fluxcd.io/requestedAt on obj to now, as Flux's receiver does.
