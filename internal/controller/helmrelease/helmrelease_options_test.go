@@ -246,7 +246,7 @@ func TestHelmReleaseDriftIgnore(t *testing.T) {
 	if err := env.Client.Patch(t.Context(), cm, client.RawPatch("application/merge-patch+json", []byte(patch)), client.FieldOwner("kubectl-edit")); err != nil {
 		t.Fatal(err)
 	}
-	requestReconcile(t, key)
+	requestReconcile(t, hrRef(key))
 	testenv.Eventually(t, 60*time.Second, func() error {
 		d, err := configMapData(t, ns, "app-cm")
 		if err != nil {
@@ -262,13 +262,19 @@ func TestHelmReleaseDriftIgnore(t *testing.T) {
 	}
 }
 
-func requestReconcile(t *testing.T, key client.ObjectKey) {
+// requestReconcile sets reconcile.fluxcd.io/requestedAt on obj (a HelmRelease or a source), as
+// `weir reconcile` does.
+func requestReconcile(t *testing.T, obj client.Object) {
 	t.Helper()
-	hr := &helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, time.Now().Format(time.RFC3339Nano))
-	if err := env.Client.Patch(t.Context(), hr, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+	if err := env.Client.Patch(t.Context(), obj, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// hrRef is the HelmRelease of key, to patch.
+func hrRef(key client.ObjectKey) *helmv2.HelmRelease {
+	return &helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
 }
 
 // TestHelmReleaseHealthCheckExprs: healthCheckExprs decide when the release's objects are
