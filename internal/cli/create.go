@@ -41,7 +41,8 @@ func newCreateCommand(g *globals) *cobra.Command {
 	image.AddCommand(createImageRepositoryCommand(g, f), createImagePolicyCommand(g, f), createImageUpdateCommand(g, f))
 	secret := &cobra.Command{Use: "secret", Short: "Create or update Kubernetes secrets"}
 	secret.AddCommand(createSecretGitCommand(g, f), createSecretHelmCommand(g, f), createSecretOCICommand(g, f),
-		createSecretTLSCommand(g, f), createSecretGitHubAppCommand(g, f))
+		createSecretTLSCommand(g, f), createSecretGitHubAppCommand(g, f), createSecretReceiverCommand(g, f),
+		createSecretProxyCommand(g, f), createSecretNotationCommand(g, f))
 	cmd.AddCommand(source, image, secret,
 		createKustomizationCommand(g, f), createHelmReleaseCommand(g, f),
 		createAlertProviderCommand(g, f), createAlertCommand(g, f), createReceiverCommand(g, f))

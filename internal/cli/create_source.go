@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -137,15 +136,8 @@ func createSourceHelmCommand(g *globals, f *createFlags) *cobra.Command {
 				}
 				data["username"], data["password"] = username, password
 			}
-			for key, path := range map[string]string{"tls.crt": certFile, "tls.key": keyFile, "ca.crt": caFile} {
-				if path == "" {
-					continue
-				}
-				b, err := os.ReadFile(path)
-				if err != nil {
-					return fmt.Errorf("failed to read %s: %w", key, err)
-				}
-				data[key] = string(b)
+			if err := readTLSFiles(data, certFile, keyFile, caFile); err != nil {
+				return err
 			}
 			if len(data) > 0 {
 				if secret != "" {

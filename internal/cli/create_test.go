@@ -226,3 +226,44 @@ func TestCreateHelmFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateSecretsForNotificationsAndProxies: create secret receiver (a given or generated
+// token; gcr's email and audience), proxy and notation, as flux's.
+func TestCreateSecretsForNotificationsAndProxies(t *testing.T) {
+	ns := env.Namespace(t)
+	dir := t.TempDir()
+	policy, ca := filepath.Join(dir, "trustpolicy.json"), filepath.Join(dir, "notation.crt")
+	for _, f := range []string{policy, ca} {
+		if err := os.WriteFile(f, []byte("content of "+filepath.Base(f)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := map[string]struct {
+		args []string
+		want []string
+	}{
+		"receiver":     {[]string{"receiver", "hook", "--type=github", "--token=abc123"}, []string{"token: abc123"}},
+		"receiver gcr": {[]string{"receiver", "gcr", "--type=gcr", "--token=t", "--email=a@b.iam", "--audience=https://x"}, []string{"email: a@b.iam", "audience: https://x"}},
+		"proxy":        {[]string{"proxy", "corp", "--address=https://proxy:3128", "-u=user", "-p=pass"}, []string{"address: https://proxy:3128", "username: user", "password: pass"}},
+		"notation":     {[]string{"notation", "nv", "--trust-policy-file=" + policy, "--ca-cert-file=" + ca}, []string{"trustpolicy.json: |", "notation.crt: |"}},
+	}
+	for name, c := range cases {
+		out, errOut, code := weir(t, nil, append(append([]string{"create", "secret"}, c.args...), "--export", "-n", ns)...)
+		if code != 0 {
+			t.Errorf("%s: exit %d: %s", name, code, errOut)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: output lacks %q:\n%s", name, w, out)
+			}
+		}
+	}
+	out, errOut, code := weir(t, nil, "create", "secret", "receiver", "gen", "--type=gitlab", "--export", "-n", ns)
+	if code != 0 || !strings.Contains(errOut, "generated token: ") || !strings.HasPrefix(out, "---\n") || !strings.Contains(out, "token: ") {
+		t.Errorf("generated token: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	if _, errOut, code := weir(t, nil, "create", "secret", "receiver", "bad", "--type=gcr", "--export", "-n", ns); code == 0 || !strings.Contains(errOut, "--email and --audience") {
+		t.Errorf("gcr without email: exit %d, %q", code, errOut)
+	}
+}
