@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 func newEventsCommand(g *globals) *cobra.Command {
 	var forObj string
+	var types []string
 	var all, watchFlag bool
 	cmd := &cobra.Command{
 		Use:   "events",
@@ -34,9 +36,20 @@ func newEventsCommand(g *globals) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
 			defer cancel()
-			match, err := eventFilter(ctx, c, forObj, g.namespace)
+			byObject, err := eventFilter(ctx, c, forObj, g.namespace)
 			if err != nil {
 				return err
+			}
+			for _, t := range types {
+				if t != corev1.EventTypeNormal && t != corev1.EventTypeWarning {
+					return fmt.Errorf("invalid --types %q: use Normal or Warning", t)
+				}
+			}
+			match := func(e *corev1.Event) bool {
+				if len(types) > 0 && !slices.Contains(types, e.Type) {
+					return false
+				}
+				return byObject(e)
 			}
 			if watchFlag {
 				return watchEvents(ctx, g, match, all)
@@ -68,6 +81,7 @@ func newEventsCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&forObj, "for", "", "get the events for a particular object, in the form Kind/name")
+	cmd.Flags().StringSliceVar(&types, "types", nil, "filter events by type: Normal, Warning (comma-separated)")
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "display events from all namespaces")
 	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "indicate if the events should be streamed")
 	return cmd

@@ -54,6 +54,14 @@ func TestEvents(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	golden(t, "events_for_kustomization.golden", ns, strip(out))
+
+	out, errOut, code = weir(t, nil, "events", "--types", "Warning", "-n", ns)
+	if code != 0 || !strings.Contains(out, "AuthenticationFailed") || strings.Contains(out, "NewArtifact") || strings.Contains(out, "ReconciliationSucceeded") {
+		t.Errorf("--types Warning: exit %d, stderr %q\n%s", code, errOut, out)
+	}
+	if _, errOut, code := weir(t, nil, "events", "--types", "Loud", "-n", ns); code == 0 || !strings.Contains(errOut, "invalid --types") {
+		t.Errorf("--types Loud: exit %d, %q", code, errOut)
+	}
 }
 
 func trimAll(s []string) []string {
