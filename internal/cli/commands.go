@@ -26,6 +26,7 @@ func addCommands(root *cobra.Command, g *globals) {
 		newListCommand(g),
 		newStatsCommand(g),
 		newDebugCommand(g),
+		newEnvsubstCommand(g),
 		newCompletionCommand(g, root),
 	)
 }
