@@ -9,12 +9,10 @@ import (
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/apply"
 	"github.com/weirgitops/weir/internal/compat"
@@ -101,7 +99,7 @@ func (r *Reconciler) correctDrift(ctx context.Context, hr *helmv2.HelmRelease, r
 	if err != nil {
 		return err
 	}
-	if err := adoptAllIgnored(ctx, cl, hr.Spec.DriftDetection, objs); err != nil {
+	if err := apply.AdoptAllIgnored(ctx, cl, ignoreRules(hr), objs); err != nil {
 		return reconcile.Stalled(helmv2.DriftDetectedReason, fmt.Errorf("drift detection failed for release %s: %w", releaseID(hr), err))
 	}
 	m := apply.NewManager(cl, apply.Options{FieldManager: compat.HelmFieldManager})
@@ -157,32 +155,14 @@ const (
 	driftCorrectionFailedReason = "DriftCorrectionFailed"
 )
 
-// adoptAllIgnored applies spec.driftDetection.ignore to the release's objects: their ignored
-// fields take the cluster's values, so that neither the comparison nor a correction touches
-// them.
-func adoptAllIgnored(ctx context.Context, cl client.Client, dd *helmv2.DriftDetection, objs []*unstructured.Unstructured) error {
-	if dd == nil || len(dd.Ignore) == 0 {
+// ignoreRules are spec.driftDetection.ignore as the apply engine takes them.
+func ignoreRules(hr *helmv2.HelmRelease) []apply.IgnoreRule {
+	if hr.Spec.DriftDetection == nil {
 		return nil
 	}
-	for _, o := range objs {
-		paths, err := ignoredPaths(dd.Ignore, o)
-		if err != nil {
-			return err
-		}
-		if len(paths) == 0 {
-			continue
-		}
-		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(o.GroupVersionKind())
-		if err := cl.Get(ctx, client.ObjectKeyFromObject(o), live); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			return fmt.Errorf("read %s %s: %w", o.GetKind(), client.ObjectKeyFromObject(o), err)
-		}
-		if err := adoptIgnored(o, live, paths); err != nil {
-			return err
-		}
+	out := make([]apply.IgnoreRule, 0, len(hr.Spec.DriftDetection.Ignore))
+	for _, r := range hr.Spec.DriftDetection.Ignore {
+		out = append(out, apply.IgnoreRule{Paths: r.Paths, Target: r.Target})
 	}
-	return nil
+	return out
 }

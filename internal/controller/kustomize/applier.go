@@ -31,6 +31,11 @@ func (r *Reconciler) applier(c client.Client, ks *kustomizev1.Kustomization) *ap
 // applied.
 func (r *Reconciler) applyAndPrune(ctx context.Context, c client.Client, ks *kustomizev1.Kustomization, objs []*unstructured.Unstructured, sensitive []string) ([]string, []*unstructured.Unstructured, error) {
 	m := r.applier(c, ks)
+	// spec.ignore (Flux 2.9): ignored fields of existing objects keep the cluster's values, so
+	// that neither drift detection nor the apply touches them.
+	if err := apply.AdoptAllIgnored(ctx, c, ignoreRules(ks), objs); err != nil {
+		return nil, nil, reconcile.Failed(compat.ReconciliationFailedReason, fmt.Errorf("spec.ignore: %w", err))
+	}
 	cs, err := m.ApplyAllStaged(ctx, objs, apply.ApplyOptions{Force: ks.Spec.Force, Sensitive: sensitive})
 	changes := changeLines(cs)
 	if err != nil {
@@ -99,4 +104,13 @@ func (r *Reconciler) Finalize(ctx context.Context, ks *kustomizev1.Kustomization
 		r.Recorder.Normal(ks, "Progressing", nil, "%s", joinLines(lines))
 	}
 	return nil
+}
+
+// ignoreRules are spec.ignore as the apply engine takes them.
+func ignoreRules(ks *kustomizev1.Kustomization) []apply.IgnoreRule {
+	out := make([]apply.IgnoreRule, 0, len(ks.Spec.Ignore))
+	for _, r := range ks.Spec.Ignore {
+		out = append(out, apply.IgnoreRule{Paths: r.Paths, Target: r.Target})
+	}
+	return out
 }

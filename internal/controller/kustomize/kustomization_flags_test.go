@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/kustomize"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -69,6 +71,43 @@ func TestApplyFlags(t *testing.T) {
 		}
 		if _, ok := got.Data["added-by-my-tool"]; ok {
 			return fmt.Errorf("the override manager's field is still there: %v", got.Data)
+		}
+		return nil
+	})
+}
+
+// TestKustomizationIgnoreRules: fields named by spec.ignore (Flux 2.9) keep the values someone
+// else set, while the rest of the object is corrected on the next apply.
+func TestKustomizationIgnoreRules(t *testing.T) {
+	ns := env.Namespace(t)
+	cm := fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: %s\ndata:\n  value: \"1\"\n  replicas: \"2\"\n", ns)
+	root := gitserver.NewRoot(t)
+	root.NewRepo("repo").Commit("main", "app", map[string]string{"app/cm.yaml": cm})
+	srv := root.ServeHTTP(gitserver.HTTPOptions{})
+	ks := kustomization(ns, "app", "./app", func(k *kustomizev1.Kustomization) {
+		k.Spec.Ignore = []kustomizev1.IgnoreRule{{Paths: []string{"/data/replicas"}, Target: &kustomize.Selector{Kind: "ConfigMap", Name: "app"}}}
+	})
+	createAll(t, gitRepository(ns, "repo", srv.RepoURL("repo")), ks)
+	waitKustomization(t, client.ObjectKeyFromObject(ks), metav1.ConditionTrue, time.Minute, nil)
+	var live corev1.ConfigMap
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "app"}, &live); err != nil {
+		t.Fatal(err)
+	}
+	live.Data["replicas"], live.Data["value"] = "5", "edited"
+	if err := env.Client.Update(t.Context(), &live, client.FieldOwner("autoscaler")); err != nil {
+		t.Fatal(err)
+	}
+	requestReconcile(t, ks)
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var got corev1.ConfigMap
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "app"}, &got); err != nil {
+			return err
+		}
+		if got.Data["value"] != "1" {
+			return fmt.Errorf("value %q: want the edit of a field not ignored reverted", got.Data["value"])
+		}
+		if got.Data["replicas"] != "5" {
+			return fmt.Errorf("replicas %q: an ignored field was changed back", got.Data["replicas"])
 		}
 		return nil
 	})

@@ -1,15 +1,14 @@
-package helmrelease
+package apply
 
 import (
 	"reflect"
 	"testing"
 
-	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	"github.com/fluxcd/pkg/apis/kustomize"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-func obj(kind, name string, labels map[string]string, data map[string]any) *unstructured.Unstructured {
+func ignoreObj(kind, name string, labels map[string]string, data map[string]any) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": kind,
 		"metadata": map[string]any{"name": name, "namespace": "apps"}}}
 	if data != nil {
@@ -20,7 +19,7 @@ func obj(kind, name string, labels map[string]string, data map[string]any) *unst
 }
 
 func TestIgnoredPaths(t *testing.T) {
-	rules := []helmv2.IgnoreRule{
+	rules := []IgnoreRule{
 		{Paths: []string{"/data/a"}},
 		{Paths: []string{"/data/b"}, Target: &kustomize.Selector{Kind: "ConfigMap", Name: "web-.*"}},
 		{Paths: []string{"/data/c"}, Target: &kustomize.Selector{Kind: "Secret"}},
@@ -31,21 +30,21 @@ func TestIgnoredPaths(t *testing.T) {
 		obj  *unstructured.Unstructured
 		want []string
 	}{
-		{"untargeted rule only", obj("ConfigMap", "db", nil, nil), []string{"/data/a"}},
-		{"name regex, anchored", obj("ConfigMap", "web-1", nil, nil), []string{"/data/a", "/data/b"}},
-		{"anchored: no partial match", obj("ConfigMap", "my-web-1", nil, nil), []string{"/data/a"}},
-		{"kind", obj("Secret", "web-1", nil, nil), []string{"/data/a", "/data/c"}},
-		{"label selector", obj("ConfigMap", "x", map[string]string{"tier": "front"}, nil), []string{"/data/a", "/data/d"}},
+		{"untargeted rule only", ignoreObj("ConfigMap", "db", nil, nil), []string{"/data/a"}},
+		{"name regex, anchored", ignoreObj("ConfigMap", "web-1", nil, nil), []string{"/data/a", "/data/b"}},
+		{"anchored: no partial match", ignoreObj("ConfigMap", "my-web-1", nil, nil), []string{"/data/a"}},
+		{"kind", ignoreObj("Secret", "web-1", nil, nil), []string{"/data/a", "/data/c"}},
+		{"label selector", ignoreObj("ConfigMap", "x", map[string]string{"tier": "front"}, nil), []string{"/data/a", "/data/d"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := ignoredPaths(rules, c.obj)
+			got, err := IgnoredPaths(rules, c.obj)
 			if err != nil || !reflect.DeepEqual(got, c.want) {
 				t.Errorf("ignoredPaths = %v, %v; want %v", got, err, c.want)
 			}
 		})
 	}
-	if _, err := ignoredPaths([]helmv2.IgnoreRule{{Paths: []string{"/x"}, Target: &kustomize.Selector{LabelSelector: "a in (("}}}, obj("ConfigMap", "x", nil, nil)); err == nil {
+	if _, err := IgnoredPaths([]IgnoreRule{{Paths: []string{"/x"}, Target: &kustomize.Selector{LabelSelector: "a in (("}}}, ignoreObj("ConfigMap", "x", nil, nil)); err == nil {
 		t.Error("a bad label selector gave no error")
 	}
 }
@@ -72,8 +71,8 @@ func TestAdoptIgnored(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d, l := obj("ConfigMap", "x", nil, c.desired), obj("ConfigMap", "x", nil, c.live)
-			err := adoptIgnored(d, l, c.paths)
+			d, l := ignoreObj("ConfigMap", "x", nil, c.desired), ignoreObj("ConfigMap", "x", nil, c.live)
+			err := AdoptIgnored(d, l, c.paths)
 			if (err != nil) != c.wantErr {
 				t.Fatalf("err = %v", err)
 			}

@@ -1,29 +1,39 @@
-package helmrelease
+package apply
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 
-	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	"github.com/fluxcd/pkg/apis/kustomize"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/resid"
 )
 
-// ignoredPaths are the JSON pointers of spec.driftDetection.ignore that apply to obj: a rule
-// without a target applies to every object, one with a target to the objects its selector
-// (group, version, kind, name and namespace as anchored regular expressions, label and
-// annotation selectors) matches.
-func ignoredPaths(rules []helmv2.IgnoreRule, obj *unstructured.Unstructured) ([]string, error) {
+// IgnoreRule is a Flux ignore rule (a Kustomization's spec.ignore, a HelmRelease's
+// spec.driftDetection.ignore): JSON pointers to leave alone, on the objects a selector picks.
+type IgnoreRule struct {
+	Paths  []string
+	Target *kustomize.Selector
+}
+
+// IgnoredPaths are the JSON pointers of rules that apply to obj: a rule without a target
+// applies to every object, one with a target to the objects its selector (group, version,
+// kind, name and namespace as anchored regular expressions, label and annotation selectors)
+// matches.
+func IgnoredPaths(rules []IgnoreRule, obj *unstructured.Unstructured) ([]string, error) {
 	var out []string
 	for i, rule := range rules {
 		if rule.Target != nil {
 			ok, err := selects(rule.Target.Group, rule.Target.Version, rule.Target.Kind, rule.Target.Name, rule.Target.Namespace,
 				rule.Target.LabelSelector, rule.Target.AnnotationSelector, obj)
 			if err != nil {
-				return nil, fmt.Errorf("driftDetection.ignore[%d]: %w", i, err)
+				return nil, fmt.Errorf("ignore[%d]: %w", i, err)
 			}
 			if !ok {
 				continue
@@ -65,9 +75,9 @@ func selects(group, version, kind, name, namespace, labelSel, annotationSel stri
 	return true, nil
 }
 
-// adoptIgnored makes the ignored fields of desired what they are in live: a value live has is
+// AdoptIgnored makes the ignored fields of desired what they are in live: a value live has is
 // copied, one it lacks is removed. Applying desired then neither reports nor changes them.
-func adoptIgnored(desired, live *unstructured.Unstructured, paths []string) error {
+func AdoptIgnored(desired, live *unstructured.Unstructured, paths []string) error {
 	for _, p := range paths {
 		tokens, err := parsePointer(p)
 		if err != nil {
@@ -167,4 +177,33 @@ func pointerRemove(doc map[string]any, tokens []string) {
 	if m, ok := parent.(map[string]any); ok {
 		delete(m, tokens[len(tokens)-1])
 	}
+}
+
+// AdoptAllIgnored applies rules to objs: the ignored fields of each object that exists take the
+// cluster's values (read with c), so that neither a comparison nor an apply touches them.
+func AdoptAllIgnored(ctx context.Context, c client.Reader, rules []IgnoreRule, objs []*unstructured.Unstructured) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	for _, o := range objs {
+		paths, err := IgnoredPaths(rules, o)
+		if err != nil {
+			return err
+		}
+		if len(paths) == 0 {
+			continue
+		}
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(o.GroupVersionKind())
+		if err := c.Get(ctx, client.ObjectKeyFromObject(o), live); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return fmt.Errorf("read %s %s: %w", o.GetKind(), client.ObjectKeyFromObject(o), err)
+		}
+		if err := AdoptIgnored(o, live, paths); err != nil {
+			return err
+		}
+	}
+	return nil
 }
