@@ -108,6 +108,10 @@ var controllers = []controller{
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},
 	{name: "helmrelease", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
+		configs, err := s.opts.ConfigsSelector()
+		if err != nil {
+			return err
+		}
 		r := &helmrelease.Reconciler{
 			Client:                     mgr.GetClient(),
 			Store:                      s.store,
@@ -120,6 +124,7 @@ var controllers = []controller{
 			DefaultToRetryOnFailure:    s.opts.Gates.Enabled(features.DefaultToRetryOnFailure),
 			DisableChartDigestTracking: s.opts.Gates.Enabled(features.DisableChartDigestTracking),
 			AllowDNSLookups:            s.opts.Gates.Enabled(features.AllowDNSLookups),
+			ConfigsSelector:            configs,
 			TempDir:                    s.opts.TempDir,
 			Targets: &target.Factory{Base: mgr.GetConfig(), Reader: mgr.GetAPIReader(),
 				DefaultServiceAccount: s.opts.DefaultServiceAccount},
@@ -147,6 +152,9 @@ var controllers = []controller{
 			return err
 		}
 		r.CustomStageKinds = kinds
+		if r.ConfigsSelector, err = s.opts.ConfigsSelector(); err != nil {
+			return err
+		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},
 	{name: "receiver", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {

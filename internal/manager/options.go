@@ -2,6 +2,7 @@ package manager
 
 import (
 	"fmt"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"net/url"
 	"os"
@@ -65,6 +66,10 @@ type Options struct {
 	ConcurrentSSA         int
 	OverrideManagers      []string
 	CustomApplyStageKinds []string
+	// WatchConfigsLabelSelector, when set, limits the ConfigMaps and Secrets whose changes
+	// trigger the Kustomizations and HelmReleases reading them (Flux's flag; weir's default,
+	// empty, watches every referenced one).
+	WatchConfigsLabelSelector string
 	// EventsListenAddr is where the events endpoint (Flux notification-controller's, POST /)
 	// listens, for events from other emitters.
 	EventsListenAddr string
@@ -133,6 +138,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ReceiverAddr, "receiver-addr", o.ReceiverAddr, "address the webhook receiver binds to")
 	fs.IntVar(&o.ConcurrentSSA, "concurrent-ssa", o.ConcurrentSSA, "objects a Kustomization compares and applies at once (Flux's default is 4)")
 	fs.StringSliceVar(&o.OverrideManagers, "override-manager", o.OverrideManagers, "field manager whose fields Kustomizations take over, as kubectl's (repeatable)")
+	fs.StringVar(&o.WatchConfigsLabelSelector, "watch-configs-label-selector", o.WatchConfigsLabelSelector, "only ConfigMaps and Secrets matching this label selector trigger the Kustomizations and HelmReleases that read them (Flux's default is reconcile.fluxcd.io/watch=Enabled; weir's, empty, watches every referenced one)")
 	fs.StringSliceVar(&o.CustomApplyStageKinds, "custom-apply-stage-kinds", o.CustomApplyStageKinds, "group/Kind applied by Kustomizations in a stage of their own, after the classes and before everything else (repeatable; '/Kind' for the core group)")
 	fs.StringVar(&o.EventsListenAddr, "events-listen-addr", o.EventsListenAddr, "address the events endpoint binds to (Flux notification-controller's --events-addr): other emitters POST events there")
 	fs.DurationVar(&o.RateLimitInterval, "rate-limit-interval", o.RateLimitInterval, "an event identical to one dispatched within this interval is dropped (429 on the events endpoint); 0 disables")
@@ -194,6 +200,9 @@ func (o *Options) Validate() error {
 	if _, err := o.StageKinds(); err != nil {
 		return err
 	}
+	if _, err := o.ConfigsSelector(); err != nil {
+		return err
+	}
 	if o.ConcurrentSSA < 1 {
 		return fmt.Errorf("--concurrent-ssa %d: want at least 1", o.ConcurrentSSA)
 	}
@@ -241,4 +250,16 @@ func (o *Options) StageKinds() ([]schema.GroupKind, error) {
 		out = append(out, schema.GroupKind{Group: group, Kind: kind})
 	}
 	return out, nil
+}
+
+// ConfigsSelector parses --watch-configs-label-selector; nil when it is empty.
+func (o *Options) ConfigsSelector() (labels.Selector, error) {
+	if o.WatchConfigsLabelSelector == "" {
+		return nil, nil
+	}
+	sel, err := labels.Parse(o.WatchConfigsLabelSelector)
+	if err != nil {
+		return nil, fmt.Errorf("--watch-configs-label-selector %q: %w", o.WatchConfigsLabelSelector, err)
+	}
+	return sel, nil
 }

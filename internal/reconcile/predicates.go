@@ -3,6 +3,8 @@ package reconcile
 import (
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -70,4 +72,12 @@ func ArtifactID(o any) string {
 		return ""
 	}
 	return a.Revision + "|" + a.Digest
+}
+
+// LabelsMatch passes objects whose labels match sel; a nil selector passes everything. It
+// implements --watch-configs-label-selector: which ConfigMaps and Secrets trigger their users.
+func LabelsMatch(sel labels.Selector) predicate.Predicate {
+	return predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return sel == nil || sel.Matches(labels.Set(o.GetLabels()))
+	})
 }

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -73,6 +74,9 @@ type Reconciler struct {
 	DisableChartDigestTracking bool
 	// AllowDNSLookups is Flux's gate: templates may resolve host names (getHostByName).
 	AllowDNSLookups bool
+	// ConfigsSelector, when set, limits the valuesFrom ConfigMaps and Secrets whose changes
+	// trigger their HelmReleases (--watch-configs-label-selector); nil watches all.
+	ConfigsSelector labels.Selector
 	// Log receives the Helm SDK's log.
 	Log logr.Logger
 
@@ -162,9 +166,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 		Watches(&helmv2.HelmRelease{}, by(dependsOnIndex, func(o client.Object) string { return o.GetNamespace() + "/" + o.GetName() }),
 			builder.WithPredicates(becameReady{})).
 		Watches(&corev1.ConfigMap{}, by(valuesFromIndex, kindKey("ConfigMap")), builder.OnlyMetadata,
-			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}, reconcile.LabelsMatch(r.ConfigsSelector))).
 		Watches(&corev1.Secret{}, by(valuesFromIndex, kindKey("Secret")), builder.OnlyMetadata,
-			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}, reconcile.LabelsMatch(r.ConfigsSelector))).
 		WithOptions(ctrlOptions(concurrent)).
 		Complete(&reconcile.Skeleton[*helmv2.HelmRelease, outcome]{
 			Client: r.Client, Recorder: r.Recorder, Retry: r.Retry,

@@ -10,6 +10,7 @@ import (
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -58,6 +59,9 @@ type Reconciler struct {
 	ConcurrentSSA    int
 	OverrideManagers []string
 	CustomStageKinds []schema.GroupKind
+	// ConfigsSelector, when set, limits the ConfigMaps and Secrets whose changes trigger their
+	// Kustomizations (--watch-configs-label-selector); nil watches every referenced one.
+	ConfigsSelector labels.Selector
 
 	workspaces *workspace.Workspaces
 	targets    *target.Factory

@@ -112,3 +112,30 @@ func TestKustomizationIgnoreRules(t *testing.T) {
 		return nil
 	})
 }
+
+// TestWatchConfigsLabelSelector: with --watch-configs-label-selector, a change of a labelled
+// ConfigMap that a Kustomization substitutes from reconciles it at once.
+func TestWatchConfigsLabelSelector(t *testing.T) {
+	label := withOptions(t, func(o *manager.Options) { o.WatchConfigsLabelSelector = "reconcile.fluxcd.io/watch=Enabled" })
+	ns := env.Namespace(t)
+	root := gitserver.NewRoot(t)
+	root.NewRepo("repo").Commit("main", "app", map[string]string{"app/cm.yaml": strings.Replace(configMapYAML(ns, "app", "x"), `"x"`, `"${greeting}"`, 1)})
+	srv := root.ServeHTTP(gitserver.HTTPOptions{})
+	vars := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "vars", Labels: map[string]string{"reconcile.fluxcd.io/watch": "Enabled"}},
+		Data: map[string]string{"greeting": "hello"}}
+	ks := kustomization(ns, "app", "./app", func(k *kustomizev1.Kustomization) {
+		k.Spec.PostBuild = &kustomizev1.PostBuild{SubstituteFrom: []kustomizev1.SubstituteReference{{Kind: "ConfigMap", Name: "vars"}}}
+	})
+	createAll(t, vars, label(gitRepository(ns, "repo", srv.RepoURL("repo"))), label(ks))
+	waitKustomization(t, client.ObjectKeyFromObject(ks), metav1.ConditionTrue, time.Minute, nil)
+	vars.Data["greeting"] = "bonjour"
+	if err := env.Client.Update(t.Context(), vars); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if v := configMapValue(t, ns, "app"); v != "bonjour" {
+			return fmt.Errorf("value %q: the labelled ConfigMap's change did not reconcile", v)
+		}
+		return nil
+	})
+}

@@ -153,10 +153,10 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 		b = b.
 			Watches(&corev1.ConfigMap{}, r.enqueueBy(ctx, varsFromIndex, func(o client.Object) string {
 				return "ConfigMap/" + o.GetNamespace() + "/" + o.GetName()
-			}), builder.OnlyMetadata, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+			}), builder.OnlyMetadata, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}, reconcile.LabelsMatch(r.ConfigsSelector))).
 			Watches(&corev1.Secret{}, r.enqueueBy(ctx, varsFromIndex, func(o client.Object) string {
 				return "Secret/" + o.GetNamespace() + "/" + o.GetName()
-			}), builder.OnlyMetadata, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}))
+			}), builder.OnlyMetadata, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}, reconcile.LabelsMatch(r.ConfigsSelector)))
 	}
 	return b.Complete(r.skeleton())
 }
