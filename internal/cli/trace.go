@@ -8,8 +8,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/compat"
@@ -25,36 +29,61 @@ const (
 func newTraceCommand(g *globals) *cobra.Command {
 	var kind, apiVersion string
 	cmd := &cobra.Command{
-		Use:   "trace [name]",
+		Use:   "trace <resource> <name> [<name> ...]",
 		Short: "Trace an in-cluster object throughout the GitOps delivery pipeline",
+		Long: "The trace command shows how one or more objects are managed: by which Kustomization or HelmRelease, " +
+			"from which source and revision, and their latest status. Objects are named as flux names them: " +
+			"<resource> <name>..., <resource>/<name>..., or <name> with --kind (and --api-version).",
 		Example: `  # Trace a Deployment
-  weir trace podinfo --kind=Deployment --api-version=apps/v1 -n podinfo
+  weir trace -n apps deployment podinfo
 
-  # The same, naming the kind with the object
-  weir trace deployment/podinfo -n podinfo`,
-		Args: cobra.ExactArgs(1),
+  # Trace a Pod and a ConfigMap
+  weir trace -n redis pod/redis-master-0 cm/redis
+
+  # Trace a cluster-scoped object
+  weir trace namespace redis
+
+  # Kind and API version given explicitly
+  weir trace podinfo --kind=Deployment --api-version=apps/v1 -n apps`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-			defer cancel()
-			name := args[0]
-			gvk, err := traceGVK(c, kind, apiVersion, &name)
+			cfg, err := g.restConfig()
 			if err != nil {
 				return err
 			}
-			obj := &unstructured.Unstructured{}
-			obj.SetGroupVersionKind(gvk)
-			ns := g.namespace
-			if m, err := c.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err == nil && m.Scope.Name() != "namespace" {
-				ns = ""
+			mapper := c.RESTMapper()
+			if dc, err := discovery.NewDiscoveryClientForConfig(cfg); err == nil {
+				// Short names (cm, deploy, hr, ks) as kubectl and flux accept them.
+				mapper = restmapper.NewShortcutExpander(mapper, memory.NewMemCacheClient(dc), func(string) {})
 			}
-			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
-				return fmt.Errorf("get %s %s: %w", gvk.Kind, client.ObjectKey{Namespace: ns, Name: name}, err)
+			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
+			defer cancel()
+			targets, err := traceTargets(mapper, kind, apiVersion, args)
+			if err != nil {
+				return err
 			}
-			return trace(ctx, g.out, c, obj)
+			for i, t := range targets {
+				if i > 0 {
+					fmt.Fprintln(g.out)
+				}
+				obj := &unstructured.Unstructured{}
+				obj.SetGroupVersionKind(t.gvk)
+				ns := g.namespace
+				if m, err := mapper.RESTMapping(t.gvk.GroupKind(), t.gvk.Version); err == nil && m.Scope.Name() != "namespace" {
+					ns = ""
+				}
+				if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: t.name}, obj); err != nil {
+					return fmt.Errorf("get %s %s: %w", t.gvk.Kind, client.ObjectKey{Namespace: ns, Name: t.name}, err)
+				}
+				if err := trace(ctx, g.out, c, obj); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&kind, "kind", "", "the Kubernetes object kind, e.g. Deployment")
@@ -62,25 +91,68 @@ func newTraceCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-// traceGVK resolves --kind/--api-version, or a "kind/name" argument (rewriting name).
-func traceGVK(c client.Client, kind, apiVersion string, name *string) (schema.GroupVersionKind, error) {
-	if k, n, ok := strings.Cut(*name, "/"); ok && kind == "" {
-		kind, *name = k, n
+// traceTarget is one object to trace.
+type traceTarget struct {
+	gvk  schema.GroupVersionKind
+	name string
+}
+
+// traceTargets reads the arguments as flux does: names with --kind; "<resource>/<name>" each;
+// or "<resource> <name> [<name> ...]".
+func traceTargets(mapper meta.RESTMapper, kind, apiVersion string, args []string) ([]traceTarget, error) {
+	var out []traceTarget
+	add := func(kind, name string) error {
+		gvk, err := traceGVK(mapper, kind, apiVersion)
+		if err != nil {
+			return err
+		}
+		out = append(out, traceTarget{gvk: gvk, name: name})
+		return nil
 	}
-	if kind == "" {
-		return schema.GroupVersionKind{}, fmt.Errorf("object kind is required (--kind or kind/name)")
+	switch {
+	case kind != "":
+		for _, a := range args {
+			if err := add(kind, a); err != nil {
+				return nil, err
+			}
+		}
+	case !strings.Contains(args[0], "/"):
+		if len(args) < 2 {
+			return nil, fmt.Errorf("object kind is required: <resource> <name>, <resource>/<name> or --kind")
+		}
+		for _, a := range args[1:] {
+			if err := add(args[0], a); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		for _, a := range args {
+			k, n, ok := strings.Cut(a, "/")
+			if !ok || k == "" || n == "" {
+				return nil, fmt.Errorf("invalid object %q: want <resource>/<name>", a)
+			}
+			if err := add(k, n); err != nil {
+				return nil, err
+			}
+		}
 	}
+	return out, nil
+}
+
+// traceGVK resolves a resource or kind name (plural, singular, short name or Kind), with
+// --api-version when given.
+func traceGVK(mapper meta.RESTMapper, kind, apiVersion string) (schema.GroupVersionKind, error) {
 	if apiVersion != "" {
 		gv, err := schema.ParseGroupVersion(apiVersion)
 		if err != nil {
 			return schema.GroupVersionKind{}, fmt.Errorf("invalid --api-version %q: %w", apiVersion, err)
 		}
-		if m, err := c.RESTMapper().RESTMapping(schema.GroupKind{Group: gv.Group, Kind: kind}, gv.Version); err == nil {
+		if m, err := mapper.RESTMapping(schema.GroupKind{Group: gv.Group, Kind: kind}, gv.Version); err == nil {
 			return m.GroupVersionKind, nil
 		}
 		return gv.WithKind(kind), nil
 	}
-	gvk, err := c.RESTMapper().KindFor(schema.GroupVersionResource{Resource: strings.ToLower(kind)})
+	gvk, err := mapper.KindFor(schema.GroupVersionResource{Resource: strings.ToLower(kind)})
 	if err != nil {
 		return schema.GroupVersionKind{}, fmt.Errorf("unknown kind %q: %w", kind, err)
 	}

@@ -81,6 +81,17 @@ func TestTrace(t *testing.T) {
 	}
 	out = regexp.MustCompile(`Last reconciled at .*`).ReplaceAllString(out, "Last reconciled at TIME")
 	golden(t, "trace_configmap.golden", ns, out)
+	// flux's argument orders give the same trace: <resource> <name>, a short name, <resource>/<name>.
+	for _, args := range [][]string{{"trace", "configmap", "settings"}, {"trace", "cm", "settings"}, {"trace", "cm/settings"}} {
+		got, errOut, code := weir(t, nil, append(args, "-n", ns)...)
+		got = regexp.MustCompile(`Last reconciled at .*`).ReplaceAllString(got, "Last reconciled at TIME")
+		if code != 0 || got != out {
+			t.Errorf("weir %v: exit %d, stderr %q\n%s", args, code, errOut, got)
+		}
+	}
+	if _, errOut, code := weir(t, nil, "trace", "settings", "-n", ns); code == 0 || !strings.Contains(errOut, "object kind is required") {
+		t.Errorf("a name alone: exit %d, %q", code, errOut)
+	}
 
 	plain := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: ns}}
 	if err := env.Client.Create(t.Context(), plain, client.FieldOwner("test")); err != nil {
