@@ -90,47 +90,72 @@ func (c *Factory) For(ctx context.Context, s Spec) (client.Client, error) {
 		return c.workloadIdentityClient(ctx, s.Namespace, kc.ConfigMapRef.Name)
 	}
 	if kc := s.KubeConfig; kc != nil && kc.SecretRef != nil {
-		var secret corev1.Secret
-		key := client.ObjectKey{Namespace: s.Namespace, Name: kc.SecretRef.Name}
-		if err := c.Reader.Get(ctx, key, &secret); err != nil {
-			return nil, reconcile.Failed(compat.ReconciliationFailedReason, fmt.Errorf("get kubeconfig Secret '%s': %w", key, err))
-		}
-		data := secret.Data[kc.SecretRef.Key]
-		if kc.SecretRef.Key == "" {
-			data = secret.Data["value"]
-			if len(data) == 0 {
-				data = secret.Data["value.yaml"]
-			}
-		}
-		if len(data) == 0 {
-			return nil, reconcile.Stalled(compat.ReconciliationFailedReason,
-				fmt.Errorf("kubeconfig Secret '%s' has no 'value' or 'value.yaml' key", key))
+		data, secret, err := c.kubeConfigSecret(ctx, s)
+		if err != nil {
+			return nil, err
 		}
 		cl, err := c.get("kubeconfig/"+string(secret.UID)+"/"+secret.ResourceVersion, func() (*rest.Config, error) {
-			cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
-			if err != nil {
-				return nil, fmt.Errorf("parse kubeconfig from Secret '%s': %w", key, err)
-			}
-			return cfg, nil
+			return parseKubeConfig(data, secret)
 		})
 		if err != nil {
 			return nil, reconcile.Stalled(compat.ReconciliationFailedReason, err)
 		}
 		return cl, nil
 	}
-	sa := s.ServiceAccountName
-	if sa == "" {
-		sa = c.DefaultServiceAccount
-	}
-	if sa == "" {
+	user := c.impersonated(s)
+	if user == "" {
 		return c.get("", func() (*rest.Config, error) { return rest.CopyConfig(c.Base), nil })
 	}
-	user := fmt.Sprintf("system:serviceaccount:%s:%s", s.Namespace, sa)
 	return c.get("sa/"+user, func() (*rest.Config, error) {
 		cfg := rest.CopyConfig(c.Base)
 		cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
 		return cfg, nil
 	})
+}
+
+// impersonated is the user s acts as: its service account (spec.serviceAccountName, else the
+// default one) in its namespace, "" for weir's own identity.
+func (c *Factory) impersonated(s Spec) string {
+	sa := s.ServiceAccountName
+	if sa == "" {
+		sa = c.DefaultServiceAccount
+	}
+	if sa == "" {
+		return ""
+	}
+	return fmt.Sprintf("system:serviceaccount:%s:%s", s.Namespace, sa)
+}
+
+// kubeConfigSecret reads the kubeconfig that spec.kubeConfig.secretRef names: its key, else
+// "value", else "value.yaml".
+func (c *Factory) kubeConfigSecret(ctx context.Context, s Spec) ([]byte, *corev1.Secret, error) {
+	kc := s.KubeConfig
+	var secret corev1.Secret
+	key := client.ObjectKey{Namespace: s.Namespace, Name: kc.SecretRef.Name}
+	if err := c.Reader.Get(ctx, key, &secret); err != nil {
+		return nil, nil, reconcile.Failed(compat.ReconciliationFailedReason, fmt.Errorf("get kubeconfig Secret '%s': %w", key, err))
+	}
+	data := secret.Data[kc.SecretRef.Key]
+	if kc.SecretRef.Key == "" {
+		data = secret.Data["value"]
+		if len(data) == 0 {
+			data = secret.Data["value.yaml"]
+		}
+	}
+	if len(data) == 0 {
+		return nil, nil, reconcile.Stalled(compat.ReconciliationFailedReason,
+			fmt.Errorf("kubeconfig Secret '%s' has no 'value' or 'value.yaml' key", key))
+	}
+	return data, &secret, nil
+}
+
+// parseKubeConfig is the configuration of a kubeconfig read from secret.
+func parseKubeConfig(data []byte, secret *corev1.Secret) (*rest.Config, error) {
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse kubeconfig from Secret '%s/%s': %w", secret.Namespace, secret.Name, err)
+	}
+	return cfg, nil
 }
 
 // tokenLifetime is how long a workload identity token lives; clients built with one are reused
@@ -215,35 +240,19 @@ func (c *Factory) RESTConfig(ctx context.Context, s Spec) (*rest.Config, error) 
 			return nil, reconcile.Stalled(compat.ReconciliationFailedReason,
 				fmt.Errorf("spec.kubeConfig needs a secretRef here: workload identity kubeconfigs are not supported for this kind yet"))
 		}
-		var secret corev1.Secret
-		key := client.ObjectKey{Namespace: s.Namespace, Name: kc.SecretRef.Name}
-		if err := c.Reader.Get(ctx, key, &secret); err != nil {
-			return nil, reconcile.Failed(compat.ReconciliationFailedReason, fmt.Errorf("get kubeconfig Secret '%s': %w", key, err))
-		}
-		data := secret.Data[kc.SecretRef.Key]
-		if kc.SecretRef.Key == "" {
-			data = secret.Data["value"]
-			if len(data) == 0 {
-				data = secret.Data["value.yaml"]
-			}
-		}
-		if len(data) == 0 {
-			return nil, reconcile.Stalled(compat.ReconciliationFailedReason,
-				fmt.Errorf("kubeconfig Secret '%s' has no 'value' or 'value.yaml' key", key))
-		}
-		cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
+		data, secret, err := c.kubeConfigSecret(ctx, s)
 		if err != nil {
-			return nil, reconcile.Stalled(compat.ReconciliationFailedReason, fmt.Errorf("parse kubeconfig from Secret '%s': %w", key, err))
+			return nil, err
+		}
+		cfg, err := parseKubeConfig(data, secret)
+		if err != nil {
+			return nil, reconcile.Stalled(compat.ReconciliationFailedReason, err)
 		}
 		return cfg, nil
 	}
 	cfg := rest.CopyConfig(c.Base)
-	sa := s.ServiceAccountName
-	if sa == "" {
-		sa = c.DefaultServiceAccount
-	}
-	if sa != "" {
-		cfg.Impersonate = rest.ImpersonationConfig{UserName: fmt.Sprintf("system:serviceaccount:%s:%s", s.Namespace, sa)}
+	if user := c.impersonated(s); user != "" {
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
 	}
 	return cfg, nil
 }
