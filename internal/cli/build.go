@@ -177,14 +177,7 @@ func newDiffCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, msg: err.Error()}
 			}
-			changed, err := diffKustomization(ctx, g, c, ks, objs)
-			if err != nil {
-				return &exitError{code: 2, msg: err.Error()}
-			}
-			if changed {
-				return &exitError{code: 1}
-			}
-			return nil
+			return diffExit(diffKustomization(ctx, g, c, ks, objs))
 		},
 	}
 	ks.Flags().StringVar(&path, "path", "", "path to a local directory that matches the specified Kustomization.spec.path")

@@ -20,3 +20,15 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 func (e *exitError) ExitCode() int { return e.code }
+
+// diffExit is a diff command's result, as diff(1): 2 when the comparison failed, 1 when there
+// are differences, 0 otherwise.
+func diffExit(changed bool, err error) error {
+	switch {
+	case err != nil:
+		return &exitError{code: 2, msg: err.Error()}
+	case changed:
+		return &exitError{code: 1}
+	}
+	return nil
+}

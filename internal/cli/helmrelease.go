@@ -139,14 +139,7 @@ func newDiffHelmReleaseCommand(g *globals) *cobra.Command {
 			}
 			m := apply.NewManager(c, apply.Options{FieldManager: compat.HelmFieldManager})
 			entries, diffErr := m.Diff(ctx, objs, apply.ApplyOptions{})
-			changed := printDiffEntries(g, entries)
-			if diffErr != nil {
-				return &exitError{code: 2, msg: diffErr.Error()}
-			}
-			if changed {
-				return &exitError{code: 1}
-			}
-			return nil
+			return diffExit(printDiffEntries(g, entries), diffErr)
 		},
 	}
 	cmd.Flags().StringVar(&chartPath, "chart", "", "path to a local chart (directory or .tgz) to render instead of the source's")
