@@ -2,9 +2,7 @@ package cli_test
 
 import (
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,36 +16,13 @@ import (
 // written to the returned file, until the test ends.
 func startController(t *testing.T) string {
 	t.Helper()
-	health := freePort(t)
 	logPath := filepath.Join(t.TempDir(), "weir.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(weirBin, "controller", "--kubeconfig", env.Kubeconfig,
-		"--health-addr", health, "--metrics-addr", freePort(t),
-		"--storage-addr", freePort(t), "--receiver-addr", freePort(t),
-		"--storage-path", t.TempDir(), "--log-encoding", "json")
-	cmd.Env = append(cmd.Environ(), "RUNTIME_NAMESPACE=default")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		_ = logFile.Close()
-	})
-	testenv.Eventually(t, 60*time.Second, func() error {
-		code, err := testenv.HTTPGet(t.Context(), "http://"+health+"/readyz")
-		if err != nil {
-			return err
-		}
-		if code != http.StatusOK {
-			return fmt.Errorf("readyz: %d", code)
-		}
-		return nil
-	})
+	t.Cleanup(func() { _ = logFile.Close() })
+	runController(t, t.TempDir(), logFile)
 	return logPath
 }
 

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -19,9 +20,10 @@ import (
 	"github.com/weirgitops/weir/internal/testenv/chartrepo"
 )
 
-// runController starts `weir controller` with its artifact store at storage and waits until
-// it is ready; the test may kill it, and the cleanup kills what is left.
-func runController(t *testing.T, storage string) *exec.Cmd {
+// runController starts `weir controller` with its artifact store at storage and its output to
+// logs (discarded when nil) and waits until it is ready; the test may kill it, and the cleanup
+// kills what is left.
+func runController(t *testing.T, storage string, logs io.Writer) *exec.Cmd {
 	t.Helper()
 	health := freePort(t)
 	cmd := exec.Command(weirBin, "controller", "--kubeconfig", env.Kubeconfig,
@@ -29,6 +31,7 @@ func runController(t *testing.T, storage string) *exec.Cmd {
 		"--storage-addr", freePort(t), "--receiver-addr", freePort(t),
 		"--storage-path", storage, "--log-encoding", "json")
 	cmd.Env = append(cmd.Environ(), "RUNTIME_NAMESPACE=default")
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +64,7 @@ func TestHelmReleaseSurvivesKillMidUpgrade(t *testing.T) {
 	charts := chartrepo.New(t, chartrepo.Options{})
 	charts.Add(t, chartrepo.Chart{Name: "app", Version: "1.0.0", Files: map[string]string{"templates/cm.yaml": cm}})
 	storage := t.TempDir()
-	ctrl := runController(t, storage)
+	ctrl := runController(t, storage, nil)
 	run := func(args ...string) string {
 		t.Helper()
 		out, errOut, code := weir(t, nil, append(args, "-n", ns, "--timeout", "2m")...)
@@ -93,7 +96,7 @@ func TestHelmReleaseSurvivesKillMidUpgrade(t *testing.T) {
 
 	// A new version while the controller is down, then a restart.
 	charts.Add(t, chartrepo.Chart{Name: "app", Version: "3.0.0", Files: map[string]string{"templates/cm.yaml": cm}})
-	runController(t, storage)
+	runController(t, storage, nil)
 	run("reconcile", "source", "helm", "charts")
 	testenv.Eventually(t, 120*time.Second, func() error {
 		out, _, _ := weir(t, nil, "get", "helmreleases", "-n", ns)
