@@ -64,8 +64,11 @@ type Accepted struct {
 	// none.
 	Event string
 	// Ignore is true for a valid request that must not trigger anything (GitHub's ping, an
-	// event type the Receiver does not list): answered 200, nothing reconciled.
+	// event type the Receiver does not list): nothing is reconciled.
 	Ignore bool
+	// Unlisted is true when the event type is not one the Receiver lists: Flux refuses such a
+	// request (400) where a ping is answered 200.
+	Unlisted bool
 	// Body is the decoded JSON body, for resourceFilter expressions ("req.body"); nil when
 	// the body is not JSON.
 	Body any

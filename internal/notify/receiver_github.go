@@ -17,7 +17,8 @@ func validateGitHubReceiver(_ context.Context, spec ReceiverSpec, w Webhook) (Ac
 	}
 	a := receiverAccepted(spec, w.Header.Get("X-GitHub-Event"), w.Header, payload)
 	if a.Event == "ping" {
-		a.Ignore = true
+		// Valid whatever events says, and never a trigger.
+		a.Ignore, a.Unlisted = true, false
 	}
 	return a, nil
 }

@@ -35,10 +35,12 @@ func receiverEventAllowed(events []string, event string) bool {
 // receiverAccepted is a valid request of a type that filters on events: ignored when the
 // Receiver does not list its event.
 func receiverAccepted(spec ReceiverSpec, event string, h http.Header, payload []byte) Accepted {
+	unlisted := !receiverEventAllowed(spec.Events, event)
 	return Accepted{
-		Event:  event,
-		Ignore: !receiverEventAllowed(spec.Events, event),
-		Body:   receiverJSONBody(h, payload),
+		Event:    event,
+		Ignore:   unlisted,
+		Unlisted: unlisted,
+		Body:     receiverJSONBody(h, payload),
 	}
 }
 

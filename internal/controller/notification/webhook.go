@@ -133,11 +133,11 @@ func (h *Webhooks) serve(w http.ResponseWriter, r *http.Request) int {
 		// Checked once the request is authentic: an unsigned request cannot burn an ID.
 		return fail(http.StatusConflict, fmt.Sprintf("delivery %q was already handled: replayed request refused", id))
 	}
+	if acc.Unlisted {
+		// An event type the Receiver does not list: refused, as Flux does.
+		return fail(http.StatusBadRequest, fmt.Sprintf("the %s event %q is not authorised", rcv.Spec.Type, acc.Event))
+	}
 	if acc.Ignore {
-		if acc.Event != "" && !strings.EqualFold(acc.Event, "ping") {
-			// An event type the Receiver does not list: refused, as Flux does.
-			return fail(http.StatusBadRequest, fmt.Sprintf("the %s event %q is not authorised", rcv.Spec.Type, acc.Event))
-		}
 		log.V(1).Info("request accepted without action", "event", acc.Event)
 		w.WriteHeader(http.StatusOK)
 		return http.StatusOK
