@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/weirgitops/weir/internal/compat"
 	"github.com/weirgitops/weir/internal/event"
 	"github.com/weirgitops/weir/internal/reconcile"
+	"github.com/weirgitops/weir/internal/secretdata"
 	"github.com/weirgitops/weir/internal/source/git"
 	"github.com/weirgitops/weir/internal/source/oci"
 )
@@ -427,17 +427,10 @@ func proxyURL(ctx context.Context, c client.Reader, namespace, name string) (str
 	if err != nil {
 		return "", reconcile.Failed(compat.AuthenticationFailedReason, fmt.Errorf("failed to get proxy address: %w", err))
 	}
-	addr := string(s.Data["address"])
-	if addr == "" {
+	addr, err := secretdata.ProxyURL(s.Data)
+	if err != nil {
 		return "", reconcile.Failed(compat.AuthenticationFailedReason,
-			fmt.Errorf("failed to get proxy address: secret '%s/%s' has no 'address'", namespace, name))
-	}
-	if user := string(s.Data["username"]); user != "" {
-		scheme, rest, ok := strings.Cut(addr, "://")
-		if !ok {
-			scheme, rest = "http", addr
-		}
-		addr = scheme + "://" + url.UserPassword(user, string(s.Data["password"])).String() + "@" + rest
+			fmt.Errorf("failed to get proxy address: secret '%s/%s': %w", namespace, name, err))
 	}
 	return addr, nil
 }
