@@ -24,6 +24,10 @@ type HTTPOptions struct {
 	// ClientCert requires a client certificate issued by the private CA
 	// (HTTPServer.ClientCertPEM and ClientKeyPEM). It implies TLS.
 	ClientCert bool
+	// DNSName, with TLS, is certified by the server certificate besides
+	// 127.0.0.1: a name that only a test's proxy resolves, so that a client
+	// can reach the server through that proxy and no other way.
+	DNSName string
 }
 
 // HTTPServer is a running `git http-backend` server.
@@ -35,6 +39,10 @@ type HTTPServer struct {
 	// ClientCertPEM and ClientKeyPEM are a client certificate and its key
 	// issued by the private CA when serving TLS.
 	ClientCertPEM, ClientKeyPEM []byte
+	// TLSCertificate is the server's certificate when serving TLS, for
+	// another test server that stands in for the same host (a GitHub
+	// Enterprise API beside its Git service).
+	TLSCertificate tls.Certificate
 
 	requests atomic.Int64
 }
@@ -86,14 +94,18 @@ func (r *Root) ServeHTTP(opts HTTPOptions) *HTTPServer {
 	})
 	srv := httptest.NewUnstartedServer(handler)
 	if opts.TLS || opts.ClientCert {
-		p := newPKI(t)
+		var names []string
+		if opts.DNSName != "" {
+			names = []string{opts.DNSName}
+		}
+		p := newPKI(t, names...)
 		srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, MinVersion: tls.VersionTLS12}
 		if opts.ClientCert {
 			srv.TLS.ClientAuth = tls.RequireAndVerifyClientCert
 			srv.TLS.ClientCAs = p.pool
 		}
 		srv.StartTLS()
-		s.CAPEM, s.ClientCertPEM, s.ClientKeyPEM = p.caPEM, p.clientCert, p.clientKey
+		s.CAPEM, s.ClientCertPEM, s.ClientKeyPEM, s.TLSCertificate = p.caPEM, p.clientCert, p.clientKey, p.server
 	} else {
 		srv.Start()
 	}

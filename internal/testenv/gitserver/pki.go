@@ -14,7 +14,8 @@ import (
 )
 
 // pki is a private certificate authority with one server and one client
-// certificate, all valid for an hour.
+// certificate, all valid for an hour. The server certificate is for
+// 127.0.0.1 and the given DNS names.
 type pki struct {
 	caPEM                 []byte
 	pool                  *x509.CertPool
@@ -22,7 +23,7 @@ type pki struct {
 	clientCert, clientKey []byte
 }
 
-func newPKI(t T) *pki {
+func newPKI(t T, dnsNames ...string) *pki {
 	t.Helper()
 	caKey := genKey(t)
 	now := time.Now()
@@ -46,7 +47,7 @@ func newPKI(t T) *pki {
 	p := &pki{caPEM: pemBlock("CERTIFICATE", caDER), pool: x509.NewCertPool()}
 	p.pool.AddCert(ca)
 
-	issue := func(serial int64, cn string, usage x509.ExtKeyUsage, ips []net.IP) ([]byte, []byte) {
+	issue := func(serial int64, cn string, usage x509.ExtKeyUsage, ips []net.IP, names []string) ([]byte, []byte) {
 		key := genKey(t)
 		tmpl := &x509.Certificate{
 			SerialNumber: big.NewInt(serial),
@@ -56,6 +57,7 @@ func newPKI(t T) *pki {
 			KeyUsage:     x509.KeyUsageDigitalSignature,
 			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
 			IPAddresses:  ips,
+			DNSNames:     names,
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 		if err != nil {
@@ -67,12 +69,12 @@ func newPKI(t T) *pki {
 		}
 		return pemBlock("CERTIFICATE", der), pemBlock("PRIVATE KEY", keyDER)
 	}
-	certPEM, keyPEM := issue(2, "127.0.0.1", x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1)})
+	certPEM, keyPEM := issue(2, "127.0.0.1", x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1)}, dnsNames)
 	p.server, err = tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.clientCert, p.clientKey = issue(3, "weir client", x509.ExtKeyUsageClientAuth, nil)
+	p.clientCert, p.clientKey = issue(3, "weir client", x509.ExtKeyUsageClientAuth, nil, nil)
 	return p
 }
 

@@ -117,15 +117,7 @@ func (p *Repo) Commit(branch, message string, files map[string]string) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r, w := p.root, p.work
-	if r.git(p.Dir, "for-each-ref", "refs/heads/"+branch) != "" {
-		r.git(w, "fetch", "-q", "origin", "+refs/heads/"+branch+":refs/remotes/origin/"+branch)
-		r.git(w, "checkout", "-q", "-f", "-B", branch, "refs/remotes/origin/"+branch)
-	} else {
-		r.git(w, "update-ref", "-d", "refs/heads/"+branch)
-		r.git(w, "checkout", "-q", "-f", "--orphan", branch)
-		r.git(w, "rm", "-q", "-r", "-f", "--cached", "--ignore-unmatch", ".")
-	}
-	r.git(w, "clean", "-q", "-f", "-d", "-x")
+	p.checkout(branch)
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
@@ -138,6 +130,41 @@ func (p *Repo) Commit(branch, message string, files map[string]string) string {
 	}
 	r.git(w, "add", "-A")
 	r.git(w, "commit", "-q", "--allow-empty", "-m", message)
+	r.git(w, "push", "-q", "-f", "origin", "HEAD:refs/heads/"+branch)
+	return r.git(w, "rev-parse", "HEAD")
+}
+
+// checkout makes the working clone's HEAD the tip of branch, an orphan
+// branch when it does not exist yet, with a clean tree. p.mu is held.
+func (p *Repo) checkout(branch string) {
+	p.root.t.Helper()
+	r, w := p.root, p.work
+	if r.git(p.Dir, "for-each-ref", "refs/heads/"+branch) != "" {
+		r.git(w, "fetch", "-q", "origin", "+refs/heads/"+branch+":refs/remotes/origin/"+branch)
+		r.git(w, "checkout", "-q", "-f", "-B", branch, "refs/remotes/origin/"+branch)
+	} else {
+		r.git(w, "update-ref", "-d", "refs/heads/"+branch)
+		r.git(w, "checkout", "-q", "-f", "--orphan", branch)
+		r.git(w, "rm", "-q", "-r", "-f", "--cached", "--ignore-unmatch", ".")
+	}
+	r.git(w, "clean", "-q", "-f", "-d", "-x")
+}
+
+// Submodule commits, on top of branch, a submodule at path that points at
+// commit of the repository at url (absolute, or relative to the
+// superproject's own URL such as "../lib"): the .gitmodules entry and the
+// gitlink. It pushes the commit and returns its hash.
+func (p *Repo) Submodule(branch, path, url, commit string) string {
+	p.root.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, w := p.root, p.work
+	p.checkout(branch)
+	r.git(w, "config", "-f", ".gitmodules", "submodule."+path+".path", path)
+	r.git(w, "config", "-f", ".gitmodules", "submodule."+path+".url", url)
+	r.git(w, "add", ".gitmodules")
+	r.git(w, "update-index", "--add", "--cacheinfo", "160000,"+commit+","+path)
+	r.git(w, "commit", "-q", "-m", "submodule "+path)
 	r.git(w, "push", "-q", "-f", "origin", "HEAD:refs/heads/"+branch)
 	return r.git(w, "rev-parse", "HEAD")
 }

@@ -2,6 +2,12 @@ package gitserver
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -10,6 +16,7 @@ import (
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"golang.org/x/crypto/ssh"
 )
 
 // PGPKey is a generated OpenPGP key pair for signing commits and tags.
@@ -110,4 +117,70 @@ func (p *Repo) SignedTag(name, rev, message string, key *PGPKey) {
 	if err != nil {
 		t.Fatalf("tag %s: %v", name, err)
 	}
+}
+
+// SSHSigningKey is a generated ed25519 key that signs commits and tags in
+// git's SSH format (gpg.format=ssh), through the git CLI and ssh-keygen.
+type SSHSigningKey struct {
+	// AuthorizedKey is the public key in authorized_keys format, as a user
+	// would put it in a verification Secret under a key ending in .sshpub.
+	AuthorizedKey []byte
+	// Fingerprint is the public key's SHA256 fingerprint ("SHA256:…").
+	Fingerprint string
+
+	path string // the private key file, git's user.signingkey
+}
+
+// NewSSHSigningKey generates an SSH signing key called name.
+func (r *Root) NewSSHSigningKey(name string) *SSHSigningKey {
+	r.t.Helper()
+	if _, err := exec.LookPath("ssh-keygen"); err != nil {
+		r.t.Fatal("ssh-keygen not found: install openssh-client (git signs with it)")
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, name)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	path := filepath.Join(r.t.TempDir(), "signing-key")
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	line := bytes.TrimSpace(ssh.MarshalAuthorizedKey(sshPub))
+	return &SSHSigningKey{
+		AuthorizedKey: append(append(line, ' '), name+"\n"...),
+		Fingerprint:   ssh.FingerprintSHA256(sshPub),
+		path:          path,
+	}
+}
+
+// signingConfig is the git configuration that signs with key.
+func (k *SSHSigningKey) signingConfig() []string {
+	return []string{"-c", "gpg.format=ssh", "-c", "user.signingkey=" + k.path}
+}
+
+// SSHSignHead replaces the tip commit of branch with the same commit signed
+// by key, pushes it and returns its hash.
+func (p *Repo) SSHSignHead(branch string, key *SSHSigningKey) string {
+	p.root.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, w := p.root, p.work
+	p.checkout(branch)
+	r.git(w, append(key.signingConfig(), "commit", "-q", "--amend", "--no-edit", "-S")...)
+	r.git(w, "push", "-q", "-f", "origin", "HEAD:refs/heads/"+branch)
+	return r.git(w, "rev-parse", "HEAD")
+}
+
+// SSHSignedTag creates or moves the annotated tag name to rev, signed by key.
+func (p *Repo) SSHSignedTag(name, rev, message string, key *SSHSigningKey) {
+	p.root.t.Helper()
+	p.root.git(p.Dir, append(key.signingConfig(), "tag", "-f", "-s", "-m", message, name, rev)...)
 }
