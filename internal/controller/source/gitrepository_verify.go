@@ -3,17 +3,19 @@ package source
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/weirgitops/weir/internal/compat"
 	"github.com/weirgitops/weir/internal/reconcile"
 	"github.com/weirgitops/weir/internal/source/git"
 )
 
-// verify checks the OpenPGP signatures spec.verify asks for and records SourceVerified. A bad
-// or missing signature fails the reconcile, so no artifact is stored for the commit.
+// verify checks the OpenPGP or SSH signatures spec.verify asks for and records SourceVerified.
+// A bad or missing signature fails the reconcile, so no artifact is stored for the commit.
 func (r *GitRepositoryReconciler) verify(ctx context.Context, obj *sourcev1.GitRepository, checkout *git.Checkout) error {
 	conds := reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
 	if obj.Spec.Verification == nil {
@@ -28,14 +30,12 @@ func (r *GitRepositoryReconciler) verify(ctx context.Context, obj *sourcev1.GitR
 		conds.False(compat.SourceVerifiedCondition, compat.VerificationErrorReason, err.Error())
 		return reconcile.Failed(compat.VerificationErrorReason, err)
 	}
-	var rings [][]byte
-	for k, v := range s.Data {
-		if strings.HasSuffix(k, ".sshpub") {
-			continue
-		}
-		rings = append(rings, v)
+	keys, err := trustedKeys(s)
+	if err != nil {
+		conds.False(compat.SourceVerifiedCondition, compat.VerificationErrorReason, err.Error())
+		return reconcile.Failed(compat.VerificationErrorReason, err)
 	}
-	res, err := checkout.Verify(git.VerifyMode(mode), rings)
+	res, err := checkout.Verify(git.VerifyMode(mode), keys)
 	if err != nil {
 		err = fmt.Errorf("signature verification of revision '%s' failed: %w", checkout.Revision.String(), err)
 		conds.False(compat.SourceVerifiedCondition, compat.VerificationErrorReason, err.Error())
@@ -65,4 +65,28 @@ func verifyMode(m sourcev1.GitVerificationMode) string {
 		return "TagAndHEAD"
 	}
 	return string(m)
+}
+
+// trustedKeys reads a verification Secret as Flux does: values of keys ending in .sshpub are SSH
+// public keys in authorized_keys format, every other value is an armored OpenPGP key ring. The
+// error names the Secret's key that cannot be read.
+func trustedKeys(s *corev1.Secret) (git.TrustedKeys, error) {
+	var keys git.TrustedKeys
+	names := make([]string, 0, len(s.Data))
+	for k := range s.Data {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !strings.HasSuffix(name, ".sshpub") {
+			keys.PGP = append(keys.PGP, s.Data[name])
+			continue
+		}
+		parsed, err := git.ParseAuthorizedKeys(s.Data[name])
+		if err != nil {
+			return keys, fmt.Errorf("invalid SSH public keys in '%s' of secret '%s/%s': %w", name, s.Namespace, s.Name, err)
+		}
+		keys.SSH = append(keys.SSH, parsed...)
+	}
+	return keys, nil
 }
