@@ -45,22 +45,20 @@ func newCreateCommand(g *globals) *cobra.Command {
 		createSecretProxyCommand(g, f), createSecretNotationCommand(g, f))
 	cmd.AddCommand(source, image, secret,
 		createKustomizationCommand(g, f), createHelmReleaseCommand(g, f),
-		createAlertProviderCommand(g, f), createAlertCommand(g, f), createReceiverCommand(g, f))
+		createAlertProviderCommand(g, f), createAlertCommand(g, f), createReceiverCommand(g, f),
+		createTenantCommand(g, f))
 	return cmd
 }
 
 // objectMeta is the metadata of a created object: name, the command's namespace and --label.
 func (f *createFlags) objectMeta(g *globals, name string) (metav1.ObjectMeta, error) {
 	m := metav1.ObjectMeta{Name: name, Namespace: g.namespace}
-	for _, l := range f.labels {
-		k, v, ok := strings.Cut(l, "=")
-		if !ok || k == "" {
-			return m, fmt.Errorf("invalid label format '%s', must be key=value", l)
-		}
-		if m.Labels == nil {
-			m.Labels = map[string]string{}
-		}
-		m.Labels[k] = v
+	labels, err := parseLabelFlags(f.labels)
+	if err != nil {
+		return m, err
+	}
+	if len(labels) > 0 {
+		m.Labels = labels
 	}
 	return m, nil
 }
