@@ -27,6 +27,7 @@ func addCommands(root *cobra.Command, g *globals) {
 		newStatsCommand(g),
 		newDebugCommand(g),
 		newEnvsubstCommand(g),
+		newMigrateCommand(g),
 		newCompletionCommand(g, root),
 	)
 }
