@@ -84,12 +84,16 @@ const (
 	VerificationErrorReason       = "VerificationError"
 	IncludeUnavailableReason      = "IncludeUnavailable"
 	NewRevisionReason             = "NewRevision"
-	InvalidSTSConfigurationReason = "InvalidSTSConfiguration"
-	AccessDeniedReason            = "AccessDenied"
-	ArtifactUpToDateReason        = "ArtifactUpToDate"
-	HealthCheckCanceledReason     = "HealthCheckCanceled"
-	DependencyCycleReason         = "DependencyCycle"
-	InvalidCELExpressionReason    = "InvalidCELExpression"
+	// IncludeChangeReason is ArtifactOutdated's reason when a GitRepository's included
+	// artifacts changed.
+	IncludeChangeReason                = "IncludeChange"
+	InvalidProviderConfigurationReason = "InvalidProviderConfiguration"
+	InvalidSTSConfigurationReason      = "InvalidSTSConfiguration"
+	AccessDeniedReason                 = "AccessDenied"
+	ArtifactUpToDateReason             = "ArtifactUpToDate"
+	HealthCheckCanceledReason          = "HealthCheckCanceled"
+	DependencyCycleReason              = "DependencyCycle"
+	InvalidCELExpressionReason         = "InvalidCELExpression"
 )
 
 // Event metadata keys, prefixed with the object's API group when sent.

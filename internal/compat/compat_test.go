@@ -44,6 +44,8 @@ func TestValuesMatchFlux(t *testing.T) {
 		"url invalid":          {URLInvalidReason, sourcev1.URLInvalidReason},
 		"storage reason":       {InvalidPathReason, meta.InvalidPathReason},
 		"new revision":         {NewRevisionReason, "NewRevision"},
+		"include change":       {IncludeChangeReason, "IncludeChange"},
+		"invalid provider":     {InvalidProviderConfigurationReason, sourcev1.InvalidProviderConfigurationReason},
 		"field manager":        {KustomizeFieldManager, "kustomize-controller"},
 		"prune annotation":     {PruneAnnotation, "kustomize.toolkit.fluxcd.io/prune"},
 		"ssa annotation":       {SSAAnnotation, "kustomize.toolkit.fluxcd.io/ssa"},

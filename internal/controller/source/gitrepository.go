@@ -295,7 +295,7 @@ func (r *GitRepositoryReconciler) summarize(obj *sourcev1.GitRepository, err err
 		msg = fmt.Sprintf("stored artifact for revision '%s'", obj.Status.Artifact.Revision)
 	}
 	summarizeSource(reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}, err, msg,
-		compat.GitOperationFailedReason)
+		compat.GitOperationFailedReason, compat.InvalidProviderConfigurationReason)
 }
 
 func reference(ref *sourcev1.GitRepositoryRef) git.Reference {

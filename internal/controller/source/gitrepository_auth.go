@@ -14,28 +14,26 @@ import (
 	"github.com/weirgitops/weir/internal/source/git"
 )
 
+// githubAppIDKey is the Secret key that holds a GitHub App's ID.
+const githubAppIDKey = "githubAppID"
+
 // auth builds the Git credentials of a GitRepository from its Secrets: spec.secretRef (basic
 // auth, bearer token, SSH identity and known_hosts, TLS CA and client certificate, or GitHub
-// App keys with provider github) and spec.proxySecretRef.
+// App keys with provider github) and spec.proxySecretRef. The GitHub API is reached with the
+// same CA, client certificate and proxy as the repository.
 func (r *GitRepositoryReconciler) auth(ctx context.Context, obj *sourcev1.GitRepository) (git.Auth, error) {
-	var auth git.Auth
+	var (
+		auth    git.Auth
+		secret  *corev1.Secret
+		version string // of the Secrets a GitHub App token depends on
+	)
 	if obj.Spec.SecretRef != nil {
 		s, err := r.secret(ctx, obj.Namespace, obj.Spec.SecretRef.Name)
 		if err != nil {
 			return auth, reconcile.Failed(compat.AuthenticationFailedReason, fmt.Errorf("failed to get secret: %w", err))
 		}
-		if obj.Spec.Provider == sourcev1.GitProviderGitHub {
-			a, err := r.githubAppAuth(ctx, obj, s)
-			if err != nil {
-				return auth, err
-			}
-			auth = a
-		} else {
-			auth = authFromSecret(s)
-		}
-	} else if obj.Spec.Provider == sourcev1.GitProviderGitHub {
-		return auth, reconcile.Stalled(compat.AuthenticationFailedReason,
-			fmt.Errorf("provider 'github' needs spec.secretRef with the GitHub App keys"))
+		secret, version = s, s.ResourceVersion
+		auth = authFromSecret(s)
 	}
 	if obj.Spec.ProxySecretRef != nil {
 		s, err := r.secret(ctx, obj.Namespace, obj.Spec.ProxySecretRef.Name)
@@ -48,6 +46,17 @@ func (r *GitRepositoryReconciler) auth(ctx context.Context, obj *sourcev1.GitRep
 				fmt.Errorf("proxy secret '%s/%s' has no 'address'", s.Namespace, s.Name))
 		}
 		auth.Proxy = &git.Proxy{Address: addr, Username: string(s.Data["username"]), Password: string(s.Data["password"])}
+		version += "/" + s.ResourceVersion
+	}
+	switch {
+	case obj.Spec.Provider == sourcev1.GitProviderGitHub && secret == nil:
+		return auth, reconcile.Stalled(compat.InvalidProviderConfigurationReason,
+			fmt.Errorf("secretRef with github app data must be specified when provider is set to github"))
+	case obj.Spec.Provider == sourcev1.GitProviderGitHub:
+		return r.githubAppAuth(ctx, obj, secret, auth, version)
+	case secret != nil && len(secret.Data[githubAppIDKey]) > 0:
+		return auth, reconcile.Failed(compat.InvalidProviderConfigurationReason,
+			fmt.Errorf("secretRef '%s/%s' has github app data but provider is not set to github", secret.Namespace, secret.Name))
 	}
 	return auth, nil
 }
@@ -77,18 +86,20 @@ func authFromSecret(s *corev1.Secret) git.Auth {
 }
 
 // githubAppAuth exchanges the App's keys for an installation token, reusing a cached token
-// until shortly before it expires. A change of the Secret starts a new cache entry.
-func (r *GitRepositoryReconciler) githubAppAuth(ctx context.Context, obj *sourcev1.GitRepository, s *corev1.Secret) (git.Auth, error) {
+// until a minute before it expires. base holds the Secret's TLS settings and the proxy, which
+// the API calls use as the Git operations do; a change of either Secret (version) starts a new
+// cache entry.
+func (r *GitRepositoryReconciler) githubAppAuth(ctx context.Context, obj *sourcev1.GitRepository, s *corev1.Secret, base git.Auth, version string) (git.Auth, error) {
 	d := s.Data
-	appID, err := strconv.ParseInt(string(d["githubAppID"]), 10, 64)
+	appID, err := strconv.ParseInt(string(d[githubAppIDKey]), 10, 64)
 	if err != nil {
-		return git.Auth{}, reconcile.Stalled(compat.AuthenticationFailedReason,
+		return git.Auth{}, reconcile.Stalled(compat.InvalidProviderConfigurationReason,
 			fmt.Errorf("secret '%s/%s': githubAppID is missing or not a number", s.Namespace, s.Name))
 	}
 	var installID int64
 	if v := string(d["githubAppInstallationID"]); v != "" {
 		if installID, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return git.Auth{}, reconcile.Stalled(compat.AuthenticationFailedReason,
+			return git.Auth{}, reconcile.Stalled(compat.InvalidProviderConfigurationReason,
 				fmt.Errorf("secret '%s/%s': githubAppInstallationID is not a number", s.Namespace, s.Name))
 		}
 	}
@@ -96,21 +107,25 @@ func (r *GitRepositoryReconciler) githubAppAuth(ctx context.Context, obj *source
 		AppID: appID, InstallationID: installID, InstallationOwner: string(d["githubAppInstallationOwner"]),
 		PrivateKey: d["githubAppPrivateKey"], BaseURL: string(d["githubAppBaseURL"]),
 	}
-	key := obj.Namespace + "/" + obj.Name
-	src, err := r.tokens.get(key, s.ResourceVersion, app)
+	src, err := r.tokens.get(obj.Namespace+"/"+obj.Name, version, func() (*git.GitHubAppTokenSource, error) {
+		tr, err := git.HTTPTransport(base)
+		if err != nil {
+			return nil, err
+		}
+		return git.NewGitHubAppTokenSource(app, git.WithTransport(tr))
+	})
 	if err != nil {
-		return git.Auth{}, reconcile.Stalled(compat.AuthenticationFailedReason, fmt.Errorf("secret '%s/%s': %w", s.Namespace, s.Name, err))
+		return git.Auth{}, reconcile.Stalled(compat.InvalidProviderConfigurationReason, fmt.Errorf("secret '%s/%s': %w", s.Namespace, s.Name, err))
 	}
-	auth, err := src.Auth(ctx)
+	creds, err := src.Auth(ctx)
 	if err != nil {
 		return git.Auth{}, reconcile.Failed(compat.AuthenticationFailedReason, fmt.Errorf("get GitHub App installation token: %w", err))
 	}
-	base := authFromSecret(s)
-	auth.CACert, auth.ClientCert, auth.ClientKey = base.CACert, base.ClientCert, base.ClientKey
-	return auth, nil
+	base.Username, base.Password, base.BearerToken = creds.Username, creds.Password, ""
+	return base, nil
 }
 
-// tokenCache keeps one GitHub App token source per GitRepository and Secret version.
+// tokenCache keeps one GitHub App token source per GitRepository and version of its Secrets.
 type tokenCache struct {
 	mu      sync.Mutex
 	entries map[string]tokenEntry
@@ -121,13 +136,13 @@ type tokenEntry struct {
 	src     *git.GitHubAppTokenSource
 }
 
-func (c *tokenCache) get(key, version string, app git.GitHubApp) (*git.GitHubAppTokenSource, error) {
+func (c *tokenCache) get(key, version string, create func() (*git.GitHubAppTokenSource, error)) (*git.GitHubAppTokenSource, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[key]; ok && e.version == version {
 		return e.src, nil
 	}
-	src, err := git.NewGitHubAppTokenSource(app)
+	src, err := create()
 	if err != nil {
 		return nil, err
 	}
