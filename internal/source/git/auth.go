@@ -52,6 +52,12 @@ func (a Auth) secrets() []string {
 	return s
 }
 
+// withoutCredentials keeps a's TLS settings, known_hosts and proxy, and drops what
+// authenticates to a Git server, for a server other than the one a was given for.
+func (a Auth) withoutCredentials() Auth {
+	return Auth{KnownHosts: a.KnownHosts, CACert: a.CACert, ClientCert: a.ClientCert, ClientKey: a.ClientKey, Proxy: a.Proxy}
+}
+
 // transportOptions is Auth translated for go-git.
 type transportOptions struct {
 	auth                  transport.AuthMethod

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	gogit "github.com/go-git/go-git/v5"
@@ -45,14 +47,14 @@ func Clone(ctx context.Context, dir string, opts Options) (*Checkout, error) {
 	if err != nil {
 		return nil, err
 	}
-	co, err := clone(ctx, dir, opts, ref, tr)
+	co, err := clone(ctx, dir, u, opts, ref, tr)
 	if err != nil {
 		return nil, scrub(fmt.Errorf("clone %s %s: %w", RedactURL(opts.URL), ref, err), append(opts.Auth.secrets(), urlSecrets(opts.URL)...)...)
 	}
 	return co, nil
 }
 
-func clone(ctx context.Context, dir string, opts Options, ref Reference, tr transportOptions) (*Checkout, error) {
+func clone(ctx context.Context, dir string, u *url.URL, opts Options, ref Reference, tr transportOptions) (*Checkout, error) {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("directory %s is not empty", dir)
 	}
@@ -144,7 +146,7 @@ func clone(ctx context.Context, dir string, opts Options, ref Reference, tr tran
 		return nil, fmt.Errorf("checkout %s: %w", commitHash, err)
 	}
 	if opts.RecurseSubmodules {
-		if err := updateSubmodules(ctx, wt, tr); err != nil {
+		if err := updateSubmodules(ctx, wt, u, opts.Auth, maxSubmoduleDepth); err != nil {
 			return nil, err
 		}
 	}
@@ -164,23 +166,84 @@ func revisionNames(ref Reference) Revision {
 	}
 }
 
-func updateSubmodules(ctx context.Context, wt *gogit.Worktree, tr transportOptions) error {
+// maxSubmoduleDepth bounds the nesting of submodules, as git's default recursion does.
+const maxSubmoduleDepth = int(gogit.DefaultSubmoduleRecursionDepth)
+
+// updateSubmodules checks out the submodules of wt, whose repository was fetched from parent,
+// and theirs in turn, depth levels deep. Every fetch uses the parent's CA bundle, client
+// certificate and proxy; its credentials go only to submodules on the parent's host.
+func updateSubmodules(ctx context.Context, wt *gogit.Worktree, parent *url.URL, a Auth, depth int) error {
+	if depth <= 0 {
+		return nil
+	}
 	subs, err := wt.Submodules()
 	if err != nil {
 		return fmt.Errorf("list submodules: %w", err)
 	}
-	if len(subs) == 0 {
-		return nil
-	}
-	err = subs.UpdateContext(ctx, &gogit.SubmoduleUpdateOptions{
-		Init:              true,
-		RecurseSubmodules: gogit.DefaultSubmoduleRecursionDepth,
-		Auth:              tr.auth,
-	})
-	if err != nil {
-		return fmt.Errorf("update submodules: %w", classify(err))
+	for _, sub := range subs {
+		if err := updateSubmodule(ctx, sub, parent, a, depth); err != nil {
+			return fmt.Errorf("submodule '%s': %w", sub.Config().Path, err)
+		}
 	}
 	return nil
+}
+
+func updateSubmodule(ctx context.Context, sub *gogit.Submodule, parent *url.URL, a Auth, depth int) error {
+	if err := sub.Init(); err != nil && !errors.Is(err, gogit.ErrSubmoduleAlreadyInitialized) {
+		return fmt.Errorf("init: %w", err)
+	}
+	status, err := sub.Status()
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	want := status.Expected
+	if want.IsZero() {
+		return fmt.Errorf("%w: no commit recorded", ErrReferenceNotFound)
+	}
+	repo, err := sub.Repository() // relative URLs are resolved against the parent's
+	if err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	remote, err := repo.Remote(gogit.DefaultRemoteName)
+	if err != nil {
+		return fmt.Errorf("remote: %w", err)
+	}
+	u, err := ParseURL(remote.Config().URLs[0])
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(u.Hostname(), parent.Hostname()) {
+		a = a.withoutCredentials()
+	}
+	tr, err := transportFor(u, a)
+	if err != nil {
+		return err
+	}
+	fetch := func(refspecs []config.RefSpec, depth int) error {
+		err := remote.FetchContext(ctx, &gogit.FetchOptions{
+			RefSpecs: refspecs, Depth: depth, Tags: gogit.NoTags, Auth: tr.auth, CABundle: tr.caBundle,
+			ClientCert: tr.clientCert, ClientKey: tr.clientKey, ProxyOptions: tr.proxy,
+		})
+		if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
+			return err
+		}
+		return nil
+	}
+	// The recorded commit alone, when the server lets a client ask for it; else every
+	// branch, in which it must be.
+	if err := fetch([]config.RefSpec{config.RefSpec("+" + want.String() + ":" + want.String())}, 1); err != nil {
+		if err := fetch([]config.RefSpec{"+refs/heads/*:refs/remotes/origin/*"}, 0); err != nil {
+			return fmt.Errorf("fetch %s: %w", RedactURL(u.String()), classify(err))
+		}
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return fmt.Errorf("worktree: %w", err)
+	}
+	if err := wt.Checkout(&gogit.CheckoutOptions{Hash: want, Force: true}); err != nil {
+		return fmt.Errorf("%w: checkout %s: %w", ErrReferenceNotFound, want, err)
+	}
+	return updateSubmodules(ctx, wt, u, a, depth-1)
 }
 
 // commitObject returns the checked-out commit.

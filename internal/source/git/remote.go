@@ -20,7 +20,8 @@ type Options struct {
 	Reference Reference
 	// Auth holds credentials and transport settings.
 	Auth Auth
-	// RecurseSubmodules also checks out submodules, with the same Auth.
+	// RecurseSubmodules also checks out submodules, nested ones too, with
+	// Auth's TLS settings and proxy, and its credentials on the same host.
 	RecurseSubmodules bool
 	// SparseCheckout limits the checkout to these directories.
 	SparseCheckout []string
