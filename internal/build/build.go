@@ -76,7 +76,7 @@ func Build(ctx context.Context, root, path string, opts Options) ([]*unstructure
 		return nil, fmt.Errorf("kustomization path %q not found", path)
 	}
 	secrets := &secretSet{}
-	hook := &readHook{fs: c, dec: opts.Decryptor, noRemote: opts.NoRemoteBases, secrets: secrets,
+	hook := &readHook{ctx: ctx, fs: c, dec: opts.Decryptor, noRemote: opts.NoRemoteBases, secrets: secrets,
 		sources: map[string]sopsFormat{}, checked: map[[sha256.Size]byte]struct{}{}}
 	c.onRead = hook.read
 	c.allowTemp = !opts.NoRemoteBases
@@ -105,7 +105,7 @@ func Build(ctx context.Context, root, path string, opts Options) ([]*unstructure
 	}
 	for _, obj := range objs {
 		if opts.Decryptor != nil {
-			if err := opts.Decryptor.decryptObject(obj, secrets); err != nil {
+			if err := opts.Decryptor.decryptObject(ctx, obj, secrets); err != nil {
 				return nil, err
 			}
 		}
@@ -168,6 +168,8 @@ func runKustomize(c *confinedFS, dir string) (objs []*unstructured.Unstructured,
 // the same file, and a data file that fails the limits cannot be a
 // ConfigMap anyway.
 type readHook struct {
+	// ctx bounds the key services' requests of decryption.
+	ctx      context.Context
 	fs       *confinedFS
 	dec      *Decryptor
 	noRemote bool
@@ -211,7 +213,7 @@ func (h *readHook) transform(path string, data []byte) ([]byte, error) {
 	if in == formatNone {
 		return data, nil
 	}
-	plain, err := h.dec.decryptFile(data, in, out, h.secrets)
+	plain, err := h.dec.decryptFile(h.ctx, data, in, out, h.secrets)
 	if err != nil {
 		return nil, fmt.Errorf("decrypt %s: %w", h.fs.rel(path), err)
 	}

@@ -1,17 +1,18 @@
 package build
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/getsops/sops/v3/keys"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/weirgitops/weir/internal/safeyaml"
+	"github.com/weirgitops/weir/internal/testenv/sopsfile"
 )
 
 // laughs is a billion-laughs alias bomb in a ConfigMap: nine levels of nine
@@ -225,25 +226,13 @@ func TestBuildYAMLBomb(t *testing.T) {
 // TestBuildDecryptedYAMLBomb checks that decrypted data is bounded too: a
 // SOPS binary envelope decrypts to any bytes, here a bomb used as a patch.
 func TestBuildDecryptedYAMLBomb(t *testing.T) {
-	e := newTestEncrypter(t)
-	mac, lm := e.mac(laughs)
-	sops := map[string]any{
-		"age":          []map[string]string{{"recipient": e.ageRcpt.Recipient().String(), "enc": e.ageEnc()}},
-		"lastmodified": lm,
-		"mac":          mac,
-		"version":      "3.9.0",
-	}
-	// Indented as SOPS writes it, which detectEncrypted looks for.
-	envelope, err := json.MarshalIndent(map[string]any{"data": e.enc(laughs, "data:"), "sops": sops}, "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
+	envelope := sopsfile.Encrypt(t, []byte(laughs), sopsfile.Binary, sopsfile.Options{}, []keys.MasterKey{ageKey(t, "age1.agekey")})
 	root := writeTree(t, map[string]string{
 		"kustomization.yaml": "resources: [cm.yaml]\npatches:\n- path: patch.bin\n",
 		"cm.yaml":            configMap("bomb"),
 		"patch.bin":          string(envelope),
 	})
-	d, err := NewDecryptor(e.keys())
+	d, err := NewDecryptor(sopsKeys(t, "age1.agekey"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,11 @@
 //     kustomize reads a file; data that is not YAML passes. The text
 //     post-build substitution produces is bounded the same way.
 //   - Exec and Go plugins are disabled; only kustomize builtins run.
+//   - SOPS data is read, decrypted and written by SOPS' own Go module (its
+//     stores, key groups, Shamir threshold and key sources), so a file
+//     decrypts to what `sops decrypt` prints; only the key service is weir's,
+//     offering a decryption Secret's keys and credentials and otherwise the
+//     controller's environment, as Flux does.
 //   - Decrypted values never appear in an error message: SOPS errors name the
 //     object or file and the reason, and kustomize errors raised after a
 //     decryption are scrubbed of every decrypted value.

@@ -84,6 +84,6 @@ func FuzzDecryptFile(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
-		_, _ = d.DecryptFile(name, data)
+		_, _ = d.DecryptFile(t.Context(), name, data)
 	})
 }

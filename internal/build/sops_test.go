@@ -1,305 +1,313 @@
 package build
 
 import (
-	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"crypto/sha512"
 	"encoding/base64"
 	"errors"
-	"fmt"
-	"io"
-	"sort"
-	"strconv"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"filippo.io/age"
-	"filippo.io/age/armor"
-	"github.com/ProtonMail/go-crypto/openpgp"
-	pgparmor "github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/getsops/sops/v3/age"
+	"github.com/getsops/sops/v3/keys"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/weirgitops/weir/internal/testenv/sopsfile"
 )
 
-// testEncrypter produces SOPS-format data for tests: it follows the public
-// format (AES-256-GCM, 32-byte IV, path as AAD, data key wrapped per key).
-type testEncrypter struct {
-	t       *testing.T
-	key     []byte
-	ageRcpt *age.X25519Identity
-}
+// The files under testdata/sops were written by the sops CLI; sops-d holds
+// what `sops decrypt` printed for each (see testdata/sops/README.md).
 
-func newTestEncrypter(t *testing.T) *testEncrypter {
+func sopsFixture(t *testing.T, name string) []byte {
 	t.Helper()
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	id, err := age.GenerateX25519Identity()
+	b, err := os.ReadFile(filepath.Join("testdata", "sops", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEncrypter{t: t, key: key, ageRcpt: id}
+	return b
 }
 
-func (e *testEncrypter) enc(v any, path string) string {
-	var typ, plain string
-	switch v := v.(type) {
-	case string:
-		typ, plain = "str", v
-	case int:
-		typ, plain = "int", strconv.Itoa(v)
-	case bool:
-		typ, plain = "bool", map[bool]string{true: "True", false: "False"}[v]
+// sopsKeys returns a decryption Secret's data holding the named fixture keys.
+func sopsKeys(t *testing.T, names ...string) map[string][]byte {
+	t.Helper()
+	data := map[string][]byte{}
+	for _, n := range names {
+		data[n] = sopsFixture(t, n)
 	}
-	block, _ := aes.NewCipher(e.key)
-	iv := make([]byte, 32)
-	_, _ = rand.Read(iv)
-	gcm, _ := cipher.NewGCMWithNonceSize(block, 32)
-	sealed := gcm.Seal(nil, iv, []byte(plain), []byte(path))
-	data, tag := sealed[:len(sealed)-16], sealed[len(sealed)-16:]
-	b64 := base64.StdEncoding.EncodeToString
-	return fmt.Sprintf("ENC[AES256_GCM,data:%s,iv:%s,tag:%s,type:%s]", b64(data), b64(iv), b64(tag), typ)
+	return data
 }
 
-func (e *testEncrypter) ageEnc() string {
-	var buf bytes.Buffer
-	aw := armor.NewWriter(&buf)
-	w, err := age.Encrypt(aw, e.ageRcpt.Recipient())
+func TestDecryptFileAsSopsDecrypts(t *testing.T) {
+	d, err := NewDecryptor(sopsKeys(t, "age1.agekey", "pgp.asc"))
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	_, _ = w.Write(e.key)
-	_ = w.Close()
-	_ = aw.Close()
-	return buf.String()
-}
-
-func (e *testEncrypter) mac(values ...string) (string, string) {
-	h := sha512.New()
-	for _, v := range values {
-		h.Write([]byte(v))
+	tests := []struct{ file, as, want string }{
+		{file: "secret.age.yaml", as: "secret.yaml"},
+		{file: "secret.pgp.yaml", as: "secret.yaml"},
+		{file: "secret.maconly.yaml", as: "secret.yaml"},
+		{file: "secret.groups.yaml", as: "secret.yaml"},
+		{file: "secret.shamir.yaml", as: "secret.yaml"},
+		{file: "config.age.json", as: "config.json"},
+		{file: "app.age.env", as: "app.env"},
+		{file: "app.age.ini", as: "app.ini"},
+		{file: "blob.age.bin", as: "blob.bin"},
+		// A binary envelope is its data whatever the name.
+		{file: "blob.age.bin", as: "blob.yaml", want: "blob.age.bin"},
 	}
-	lm := time.Now().UTC().Format(time.RFC3339)
-	return e.enc(fmt.Sprintf("%X", h.Sum(nil)), lm), lm
+	for _, tt := range tests {
+		t.Run(tt.file+" as "+tt.as, func(t *testing.T) {
+			out, err := d.DecryptFile(t.Context(), tt.as, sopsFixture(t, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tt.want
+			if want == "" {
+				want = tt.file
+			}
+			if exp := sopsFixture(t, "sops-d/"+want); string(out) != string(exp) {
+				t.Fatalf("decrypted differs from sops decrypt:\n got: %q\nwant: %q", out, exp)
+			}
+		})
+	}
+	t.Run("not encrypted is unchanged", func(t *testing.T) {
+		plain := []byte("a: b\n")
+		out, err := d.DecryptFile(t.Context(), "x.yaml", plain)
+		if err != nil || string(out) != string(plain) {
+			t.Fatalf("out = %q, err = %v", out, err)
+		}
+	})
 }
 
-// metadataYAML renders the sops section with one age key.
-func (e *testEncrypter) metadataYAML(mac, lastModified, extra string) string {
-	enc := strings.ReplaceAll(strings.TrimSpace(e.ageEnc()), "\n", "\n        ")
-	return fmt.Sprintf(`sops:
-  age:
-    - recipient: %s
-      enc: |
-        %s
-  lastmodified: "%s"
-  mac: %s
-  version: 3.9.0
-%s`, e.ageRcpt.Recipient(), enc, lastModified, mac, extra)
-}
-
-func (e *testEncrypter) keys() map[string][]byte {
-	return map[string][]byte{"identity.agekey": []byte("# test key\n" + e.ageRcpt.String() + "\n"), "sops.vault-token": []byte("ignored")}
+func TestDecryptKeyGroupsAndShamir(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		keys []string
+		ok   bool
+	}{
+		{"both groups' keys open two groups", "secret.groups.yaml", []string{"age1.agekey", "pgp.asc"}, true},
+		{"one of two groups is not enough", "secret.groups.yaml", []string{"age1.agekey"}, false},
+		{"threshold 2 of 3: age1 and age2", "secret.shamir.yaml", []string{"age1.agekey", "age2.agekey"}, true},
+		{"threshold 2 of 3: age2 and OpenPGP", "secret.shamir.yaml", []string{"age2.agekey", "pgp.asc"}, true},
+		{"threshold 2 of 3: one share", "secret.shamir.yaml", []string{"age2.agekey"}, false},
+		{"a key of nothing", "secret.age.yaml", []string{"age3.agekey"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := NewDecryptor(sopsKeys(t, tt.keys...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := d.DecryptFile(t.Context(), "secret.yaml", sopsFixture(t, tt.file))
+			if tt.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(string(out), "password: s3cr3t-p4ss") {
+					t.Fatalf("out = %s", out)
+				}
+				return
+			}
+			if !errors.Is(err, ErrNoMatchingKey) {
+				t.Fatalf("err = %v, want ErrNoMatchingKey", err)
+			}
+			if !strings.Contains(err.Error(), "decrypt secret.yaml: cannot get sops data key") {
+				t.Fatalf("err = %v, want it to name the file", err)
+			}
+		})
+	}
 }
 
 func TestDecryptObject(t *testing.T) {
-	e := newTestEncrypter(t)
-	mac, lm := e.mac("v1", "Secret", "creds", "s3cr3t-password", "42")
-	secret := fmt.Sprintf(`apiVersion: v1
-kind: Secret
-metadata:
-  name: creds
-stringData:
-  password: %s
-  port: %s
-%s`, e.enc("s3cr3t-password", "stringData:password:"), e.enc(42, "stringData:port:"), e.metadataYAML(mac, lm, "  encrypted_regex: ^(data|stringData)$\n"))
-
-	other := newTestEncrypter(t)
+	secret := func(t *testing.T, file string, edit func(o *unstructured.Unstructured)) *unstructured.Unstructured {
+		o := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(sopsFixture(t, file), &o.Object); err != nil {
+			t.Fatal(err)
+		}
+		if edit != nil {
+			edit(o)
+		}
+		return o
+	}
+	env := sopsFixture(t, "app.age.env")
+	generated := func(t *testing.T) *unstructured.Unstructured {
+		o := &unstructured.Unstructured{}
+		o.SetAPIVersion("v1")
+		o.SetKind("Secret")
+		o.SetName("generated")
+		o.Object["data"] = map[string]any{"app.env": base64.StdEncoding.EncodeToString(env), "plain": "cGxhaW4="}
+		return o
+	}
 	tests := []struct {
 		name    string
-		keys    map[string][]byte
-		obj     string
+		keys    []string
+		obj     *unstructured.Unstructured
 		wantErr string
 		check   func(t *testing.T, o *unstructured.Unstructured)
 	}{
 		{
-			name: "age key decrypts the object",
-			keys: e.keys(),
-			obj:  secret,
+			name: "whole object, with kustomize's namespace added",
+			keys: []string{"age1.agekey"},
+			obj:  secret(t, "secret.age.yaml", func(o *unstructured.Unstructured) { o.SetNamespace("apps") }),
 			check: func(t *testing.T, o *unstructured.Unstructured) {
-				if v, _, _ := unstructured.NestedString(o.Object, "stringData", "password"); v != "s3cr3t-password" {
+				if v, _, _ := unstructured.NestedString(o.Object, "stringData", "password"); v != "s3cr3t-p4ss" {
 					t.Errorf("password = %q", v)
 				}
-				if v, _, _ := unstructured.NestedInt64(o.Object, "stringData", "port"); v != 42 {
-					t.Errorf("port = %v", o.Object["stringData"])
+				if v, _, _ := unstructured.NestedString(o.Object, "stringData", "port"); v != "5432" {
+					t.Errorf("port = %q", v)
 				}
 				if _, ok := o.Object["sops"]; ok {
 					t.Error("sops metadata left in the object")
+				}
+				if o.GetNamespace() != "apps" || o.GetLabels()["app"] != "db" {
+					t.Errorf("metadata lost: %v", o.Object["metadata"])
+				}
+			},
+		},
+		{
+			name: "generator data values are files",
+			keys: []string{"age1.agekey"},
+			obj:  generated(t),
+			check: func(t *testing.T, o *unstructured.Unstructured) {
+				s, _, _ := unstructured.NestedString(o.Object, "data", "app.env")
+				b, _ := base64.StdEncoding.DecodeString(s)
+				if want := string(sopsFixture(t, "sops-d/app.age.env")); string(b) != want {
+					t.Errorf("app.env = %q, want %q", b, want)
+				}
+				if s, _, _ := unstructured.NestedString(o.Object, "data", "plain"); s != "cGxhaW4=" {
+					t.Errorf("plain value changed: %q", s)
 				}
 			},
 		},
 		{
 			name:    "wrong key",
-			keys:    other.keys(),
-			obj:     secret,
-			wantErr: "decrypt Secret/creds: sops data key: no matching key",
-		},
-		{
-			name:    "no keys",
-			keys:    nil,
-			obj:     secret,
-			wantErr: "no matching key (recipients: 1 age; imported: 0 age, 0 pgp)",
+			keys:    []string{"age3.agekey"},
+			obj:     secret(t, "secret.age.yaml", nil),
+			wantErr: "failed to decrypt and format Secret/db: cannot get sops data key: no matching key",
 		},
 		{
 			name: "decrypt disabled",
-			keys: e.keys(),
-			obj:  strings.Replace(secret, "  name: creds\n", "  name: creds\n  annotations:\n    kustomize.toolkit.fluxcd.io/decrypt: Disabled\n", 1),
+			keys: []string{"age1.agekey"},
+			obj: secret(t, "secret.age.yaml", func(o *unstructured.Unstructured) {
+				o.SetAnnotations(map[string]string{DecryptKey: "Disabled"})
+			}),
 			check: func(t *testing.T, o *unstructured.Unstructured) {
 				if _, ok := o.Object["sops"]; !ok {
 					t.Error("object was decrypted")
 				}
 			},
 		},
-		{
-			name:    "tampered value",
-			keys:    e.keys(),
-			obj:     strings.Replace(secret, "stringData:\n  password: ENC[AES256_GCM,data:", "stringData:\n  password: ENC[AES256_GCM,data:AA", 1),
-			wantErr: "decrypt value at stringData.password",
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := NewDecryptor(tt.keys)
+			d, err := NewDecryptor(sopsKeys(t, tt.keys...))
 			if err != nil {
 				t.Fatal(err)
 			}
-			o := obj(t, tt.obj)
-			err = d.DecryptObject(o)
+			d.VerifyMAC = true // never applies to objects
+			err = d.DecryptObject(t.Context(), tt.obj)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+					t.Fatalf("err = %v, want containing %q", err, tt.wantErr)
 				}
 				if strings.Contains(err.Error(), "s3cr3t") {
-					t.Fatalf("error leaks the secret: %v", err)
-				}
-				if strings.Contains(tt.wantErr, "no matching key") && !errors.Is(err, ErrNoMatchingKey) {
-					t.Fatalf("err = %v, want ErrNoMatchingKey", err)
+					t.Fatalf("error leaks a secret: %v", err)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			tt.check(t, o)
+			if tt.check != nil {
+				tt.check(t, tt.obj)
+			}
 		})
 	}
 }
 
 func TestDecryptFileMAC(t *testing.T) {
-	e := newTestEncrypter(t)
-	mac, lm := e.mac("alice", "wonderland")
-	file := fmt.Sprintf("user: %s\npass: %s\n%s", e.enc("alice", "user:"), e.enc("wonderland", "pass:"), e.metadataYAML(mac, lm, ""))
-	d, err := NewDecryptor(e.keys())
+	d, err := NewDecryptor(sopsKeys(t, "age1.agekey"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.VerifyMAC = true
-	out, err := d.DecryptFile("creds.yaml", []byte(file))
-	if err != nil {
-		t.Fatal(err)
+	tamper := func(file string) []byte {
+		return []byte(strings.Replace(string(sopsFixture(t, file)), "name: db", "name: dbx", 1))
 	}
-	if string(out) != "user: alice\npass: wonderland\n" {
-		t.Fatalf("out = %q", out)
+	if _, err := d.DecryptFile(t.Context(), "s.yaml", sopsFixture(t, "secret.age.yaml")); err != nil {
+		t.Fatalf("unchanged file: %v", err)
 	}
-	// Reordering values keeps each one valid but breaks the MAC.
-	bad, _ := e.mac("wonderland", "alice")
-	file = fmt.Sprintf("user: %s\npass: %s\n%s", e.enc("alice", "user:"), e.enc("wonderland", "pass:"), e.metadataYAML(bad, lm, ""))
-	if _, err := d.DecryptFile("creds.yaml", []byte(file)); err == nil || !strings.Contains(err.Error(), "MAC mismatch") {
-		t.Fatalf("err = %v, want MAC mismatch", err)
+	_, err = d.DecryptFile(t.Context(), "s.yaml", tamper("secret.age.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "decrypt s.yaml: failed to verify sops data integrity: MAC mismatch") {
+		t.Fatalf("changed file: err = %v", err)
 	}
-	// Plain files pass through.
-	if out, err := d.DecryptFile("plain.yaml", []byte("a: b\n")); err != nil || string(out) != "a: b\n" {
-		t.Fatalf("plain: %q %v", out, err)
+	if _, err := d.DecryptFile(t.Context(), "s.yaml", tamper("secret.maconly.yaml")); err != nil {
+		t.Fatalf("mac_only_encrypted file with an unencrypted field changed: %v", err)
 	}
-}
-
-func TestDecryptPGP(t *testing.T) {
-	e := newTestEncrypter(t)
-	ent, err := openpgp.NewEntity("weir", "test", "weir@example.com", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var priv bytes.Buffer
-	w, _ := pgparmor.Encode(&priv, openpgp.PrivateKeyType, nil)
-	if err := ent.SerializePrivate(w, nil); err != nil {
-		t.Fatal(err)
-	}
-	_ = w.Close()
-	var msg bytes.Buffer
-	aw, _ := pgparmor.Encode(&msg, "PGP MESSAGE", nil)
-	pw, err := openpgp.Encrypt(aw, []*openpgp.Entity{ent}, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = pw.Write(e.key)
-	_ = pw.Close()
-	_ = aw.Close()
-	enc := strings.ReplaceAll(strings.TrimSpace(msg.String()), "\n", "\n        ")
-	mac, lm := e.mac("v")
-	file := fmt.Sprintf("k: %s\nsops:\n  pgp:\n    - fp: %X\n      enc: |\n        %s\n  lastmodified: \"%s\"\n  mac: %s\n", e.enc("v", "k:"), ent.PrimaryKey.Fingerprint, enc, lm, mac)
-	d, err := NewDecryptor(map[string][]byte{"key.asc": priv.Bytes()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := d.DecryptFile("x.yaml", []byte(file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(out) != "k: v\n" {
-		t.Fatalf("out = %q", out)
+	d.VerifyMAC = false
+	if _, err := d.DecryptFile(t.Context(), "s.yaml", tamper("secret.age.yaml")); err != nil {
+		t.Fatalf("changed file without the check (Flux's default): %v", err)
 	}
 }
 
-// flatMetadata renders the sops metadata flattened for dotenv/INI files.
-func (e *testEncrypter) flatMetadata(prefix, mac, lm string) map[string]string {
-	return map[string]string{
-		prefix + "age__list_0__map_recipient": e.ageRcpt.Recipient().String(),
-		prefix + "age__list_0__map_enc":       strings.ReplaceAll(e.ageEnc(), "\n", `\n`),
-		prefix + "lastmodified":               lm,
-		prefix + "mac":                        mac,
-		prefix + "version":                    "3.9.0",
+func TestParseKeys(t *testing.T) {
+	tests := []struct {
+		name    string
+		data    map[string][]byte
+		wantErr string
+	}{
+		{name: "age, OpenPGP and Vault", data: map[string][]byte{"a.agekey": sopsFixture(t, "age1.agekey"),
+			"p.asc": sopsFixture(t, "pgp.asc"), VaultTokenKey: []byte("s.token\n")}},
+		{name: "invalid age", data: map[string][]byte{"bad.agekey": []byte("AGE-SECRET-KEY-NOPE")}, wantErr: "failed to import 'bad.agekey' data: invalid age identity file"},
+		{name: "invalid OpenPGP", data: map[string][]byte{"bad.asc": []byte("-----BEGIN PGP")}, wantErr: "failed to import 'bad.asc' data: invalid armored OpenPGP key ring"},
+		{name: "AWS static credentials", data: map[string][]byte{AWSKMSKey: []byte("aws_access_key_id: AKIA\naws_secret_access_key: s3cr3t\n")}},
+		{name: "AWS without a secret", data: map[string][]byte{AWSKMSKey: []byte("aws_access_key_id: AKIA\n")},
+			wantErr: "failed to import 'sops.aws-kms' data: aws_access_key_id and aws_secret_access_key are required"},
+		{name: "Azure service principal", data: map[string][]byte{AzureKVKey: []byte(`{"tenantId":"t","clientId":"c","clientSecret":"s3cr3t"}`)}},
+		{name: "Azure az CLI output", data: map[string][]byte{AzureKVKey: []byte("appId: c\npassword: s3cr3t\ntenant: t\n")}},
+		{name: "Azure managed identity", data: map[string][]byte{AzureKVKey: []byte("clientId: c\n")}},
+		{name: "Azure incomplete", data: map[string][]byte{AzureKVKey: []byte("tenantId: t\n")}, wantErr: "failed to import 'sops.azure-kv' data: expected tenantId"},
+		{name: "GCP service account", data: map[string][]byte{GCPKMSKey: []byte(`{"type":"service_account","client_email":"x@y"}`)}},
+		{name: "GCP not JSON", data: map[string][]byte{GCPKMSKey: []byte(`s3cr3t`)}, wantErr: "failed to import 'sops.gcp-kms' data: not a Google credentials JSON file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseKeys(tt.data)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want containing %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "NOPE") {
+				t.Fatalf("error leaks key material: %v", err)
+			}
+		})
 	}
 }
 
-func sortedLines(m map[string]string, sep string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// ageKey returns a master key for the recipient of a fixture identity.
+func ageKey(t *testing.T, name string) keys.MasterKey {
+	t.Helper()
+	var ids age.ParsedIdentities
+	if err := ids.Import(string(sopsFixture(t, name))); err != nil {
+		t.Fatal(err)
 	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(k + sep + m[k] + "\n")
+	line := strings.SplitN(string(sopsFixture(t, name)), "public key: ", 2)[1]
+	mk, err := age.MasterKeyFromRecipient(strings.TrimSpace(strings.SplitN(line, "\n", 2)[0]))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return b.String()
+	return mk
 }
 
 func TestBuildDecryptsGeneratorSources(t *testing.T) {
-	e := newTestEncrypter(t)
-	mac, lm := e.mac("hunter22", "s3cr3t-token")
-	env := fmt.Sprintf("PASSWORD=%s\nTOKEN=%s\n", e.enc("hunter22", "PASSWORD:"), e.enc("s3cr3t-token", "TOKEN:")) +
-		sortedLines(e.flatMetadata("sops_", mac, lm), "=")
-	imac, ilm := e.mac("db.example", "s3cr3t-ini")
-	ini := fmt.Sprintf("[db]\nhost = %s\npass = %s\n\n[sops]\n", e.enc("db.example", "db:host:"), e.enc("s3cr3t-ini", "db:pass:")) +
-		sortedLines(e.flatMetadata("", imac, ilm), " = ")
-	ymac, ylm := e.mac("s3cr3t-yaml")
-	yml := fmt.Sprintf("api_key: %s\n%s", e.enc("s3cr3t-yaml", "api_key:"), e.metadataYAML(ymac, ylm, ""))
-	wholeMac, wlm := e.mac("v1", "Secret", "whole", "s3cr3t-whole")
-	whole := fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: whole\nstringData:\n  token: %s\n%s",
-		e.enc("s3cr3t-whole", "stringData:token:"), e.metadataYAML(wholeMac, wlm, "  encrypted_regex: ^(data|stringData)$\n"))
-
+	k := ageKey(t, "age1.agekey")
 	files := map[string]string{
 		"kustomization.yaml": `namespace: apps
 resources: [whole.yaml]
@@ -310,20 +318,23 @@ secretGenerator:
   files:
   - config.ini
   - creds.yaml=enc.yaml
+  - blob=blob.bin
 generatorOptions:
   disableNameSuffixHash: true
 `,
-		"secret.env": env,
-		"config.ini": ini,
-		"enc.yaml":   yml,
-		"whole.yaml": whole,
+		"secret.env": string(sopsFixture(t, "app.age.env")),
+		"config.ini": string(sopsFixture(t, "app.age.ini")),
+		"enc.yaml":   string(sopsfile.Encrypt(t, []byte("api_key: s3cr3t-yaml\n"), sopsfile.YAML, sopsfile.Options{}, []keys.MasterKey{k})),
+		"blob.bin":   string(sopsFixture(t, "blob.age.bin")),
+		"whole.yaml": string(sopsFixture(t, "secret.age.yaml")),
 	}
 	root := writeTree(t, files)
-	d, err := NewDecryptor(e.keys())
+	d, err := NewDecryptor(sopsKeys(t, "age1.agekey"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := Build(t.Context(), root, "", Options{Decryptor: d})
+	var decrypted []string
+	objs, err := Build(t.Context(), root, "", Options{Decryptor: d, Decrypted: &decrypted})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,32 +347,41 @@ generatorOptions:
 		b, _ := base64.StdEncoding.DecodeString(s)
 		return string(b)
 	}
-	if v := dec(got["env"], "PASSWORD"); v != "hunter22" {
-		t.Errorf("env PASSWORD = %q", v)
+	if v := dec(got["env"], "DB_PASS"); v != "env-p4ssw0rd" {
+		t.Errorf("env DB_PASS = %q", v)
 	}
-	if v := dec(got["env"], "TOKEN"); v != "s3cr3t-token" {
-		t.Errorf("env TOKEN = %q", v)
-	}
-	if v := dec(got["files"], "config.ini"); v != "[db]\nhost = db.example\npass = s3cr3t-ini\n" {
+	if v := dec(got["files"], "config.ini"); v != string(sopsFixture(t, "sops-d/app.age.ini")) {
 		t.Errorf("config.ini = %q", v)
 	}
 	if v := dec(got["files"], "creds.yaml"); v != "api_key: s3cr3t-yaml\n" {
 		t.Errorf("creds.yaml = %q", v)
 	}
-	if v, _, _ := unstructured.NestedString(got["whole"].Object, "stringData", "token"); v != "s3cr3t-whole" {
-		t.Errorf("whole token = %q", v)
+	if v := dec(got["files"], "blob"); v != string(sopsFixture(t, "sops-d/blob.bin")) {
+		t.Errorf("blob = %q", v)
 	}
-	if got["whole"].GetNamespace() != "apps" {
-		t.Errorf("namespace transformer lost: %q", got["whole"].GetNamespace())
+	if v, _, _ := unstructured.NestedString(got["db"].Object, "stringData", "password"); v != "s3cr3t-p4ss" {
+		t.Errorf("whole password = %q", v)
+	}
+	if got["db"].GetNamespace() != "apps" {
+		t.Errorf("namespace transformer lost: %q", got["db"].GetNamespace())
+	}
+	for _, want := range []string{"env-p4ssw0rd", "s3cr3t-yaml", "s3cr3t-p4ss", "ini-p4ssw0rd"} {
+		found := false
+		for _, v := range decrypted {
+			found = found || v == want
+		}
+		if !found {
+			t.Errorf("decrypted values miss %q", want)
+		}
 	}
 
 	// Without the right key the error names the file and leaks nothing.
-	wrong, _ := NewDecryptor(newTestEncrypter(t).keys())
+	wrong, _ := NewDecryptor(sopsKeys(t, "age3.agekey"))
 	_, err = Build(t.Context(), root, "", Options{Decryptor: wrong})
-	if err == nil || !strings.Contains(err.Error(), "no matching key") || !strings.Contains(err.Error(), "secret.env") {
-		t.Fatalf("err = %v, want no matching key naming secret.env", err)
+	if err == nil || !errors.Is(err, ErrNoMatchingKey) && !strings.Contains(err.Error(), "no matching key") {
+		t.Fatalf("err = %v, want no matching key", err)
 	}
-	if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "hunter22") {
+	if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "p4ssw0rd") {
 		t.Fatalf("error leaks a secret: %v", err)
 	}
 }
@@ -374,5 +394,4 @@ func TestScrubDecryptedValues(t *testing.T) {
 	if strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "<redacted>") {
 		t.Fatalf("scrub = %v", err)
 	}
-	_ = io.Discard
 }

@@ -38,6 +38,8 @@ const (
 	DisableChartDigestTracking = "DisableChartDigestTracking"
 	// AllowDNSLookups: Helm templates may resolve host names. Off.
 	AllowDNSLookups = "AllowDNSLookups"
+	// ObjectLevelWorkloadIdentity lets objects authenticate as a ServiceAccount of their own.
+	ObjectLevelWorkloadIdentity = "ObjectLevelWorkloadIdentity"
 )
 
 // Gate is one known feature gate.
@@ -57,22 +59,22 @@ var known = map[string]Gate{
 	ExternalArtifact:               {true, "Kustomizations may build from ExternalArtifact sources (off by default in Flux)"},
 	DisableConfigWatchers:          {false, "changes of ConfigMaps and Secrets that Kustomizations read do not trigger them"},
 	// Accepted so that Flux's flags carry over; weir has no such behaviour to switch.
-	"DisableStatusPollerCache":    {true, "no effect: health checks read through weir's shared informer cache"},
-	"GroupChangeLog":              {false, "no effect: events list every changed object"},
-	"DirectSourceFetch":           {false, "no effect: appliers read artifacts from the in-process store"},
-	"MigrateAPIVersion":           {false, "no effect yet"},
-	"CacheSecretsAndConfigMaps":   {false, "no effect: Secrets and ConfigMaps are read from the API server"},
-	"ObjectLevelWorkloadIdentity": {false, "no effect yet: cloud workload identity is not supported"},
-	"OOMWatch":                    {false, "no effect yet: reserved for the HelmRelease controller"},
-	AllowDNSLookups:               {false, "Helm templates may resolve host names (getHostByName)"},
-	DisableChartDigestTracking:    {false, "a HelmRelease's OCIRepository chart is tracked by version alone, not by digest"},
-	UseHelm3Defaults:              {false, "HelmReleases default to client-side apply, the legacy wait and the nohooks post-render strategy"},
-	DefaultToRetryOnFailure:       {false, "HelmReleases without an install/upgrade strategy retry failed actions instead of remediating"},
-	"FluxStorage":                 {false, "no effect yet: reserved for the image controllers"},
-	"GitShallowClone":             {true, "no effect yet: reserved for image update automation"},
-	"GitAllBranchReferences":      {true, "no effect yet: reserved for image update automation"},
-	"GitSparseCheckout":           {false, "no effect yet: reserved for image update automation"},
-	"GitForcePushBranch":          {true, "no effect yet: reserved for image update automation"},
+	"DisableStatusPollerCache":  {true, "no effect: health checks read through weir's shared informer cache"},
+	"GroupChangeLog":            {false, "no effect: events list every changed object"},
+	"DirectSourceFetch":         {false, "no effect: appliers read artifacts from the in-process store"},
+	"MigrateAPIVersion":         {false, "no effect yet"},
+	"CacheSecretsAndConfigMaps": {false, "no effect: Secrets and ConfigMaps are read from the API server"},
+	ObjectLevelWorkloadIdentity: {false, "Kustomizations may decrypt with the identity of spec.decryption.serviceAccountName (AWS, Azure, GCP, Vault)"},
+	"OOMWatch":                  {false, "no effect yet: reserved for the HelmRelease controller"},
+	AllowDNSLookups:             {false, "Helm templates may resolve host names (getHostByName)"},
+	DisableChartDigestTracking:  {false, "a HelmRelease's OCIRepository chart is tracked by version alone, not by digest"},
+	UseHelm3Defaults:            {false, "HelmReleases default to client-side apply, the legacy wait and the nohooks post-render strategy"},
+	DefaultToRetryOnFailure:     {false, "HelmReleases without an install/upgrade strategy retry failed actions instead of remediating"},
+	"FluxStorage":               {false, "no effect yet: reserved for the image controllers"},
+	"GitShallowClone":           {true, "no effect yet: reserved for image update automation"},
+	"GitAllBranchReferences":    {true, "no effect yet: reserved for image update automation"},
+	"GitSparseCheckout":         {false, "no effect yet: reserved for image update automation"},
+	"GitForcePushBranch":        {true, "no effect yet: reserved for image update automation"},
 }
 
 // Gates are the gates in force.

@@ -14,6 +14,7 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/weirgitops/weir/internal/artifact"
@@ -52,12 +53,17 @@ type shared struct {
 // controllers lists every controller weir has, in start order.
 var controllers = []controller{
 	{name: "gitrepository", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
+		configs, err := s.opts.ConfigsSelector()
+		if err != nil {
+			return err
+		}
 		r := &source.GitRepositoryReconciler{
-			Client:   mgr.GetClient(),
-			Store:    s.store,
-			Recorder: s.recorder(mgr, source.ControllerName, sourcev1.GroupVersion.Group),
-			Retry:    s.retry(),
-			TempDir:  s.opts.TempDir,
+			Client:          mgr.GetClient(),
+			Store:           s.store,
+			Recorder:        s.recorder(mgr, source.ControllerName, sourcev1.GroupVersion.Group),
+			Retry:           s.retry(),
+			TempDir:         s.opts.TempDir,
+			ConfigsSelector: configs,
 		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},
@@ -152,6 +158,13 @@ var controllers = []controller{
 			return err
 		}
 		r.CustomStageKinds = kinds
+		r.Decryption = kustomize.Decryption{DefaultServiceAccount: s.opts.DefaultDecryptionServiceAccount}
+		if n := s.opts.SopsAgeSecret; n != "" {
+			r.Decryption.AgeSecret = &types.NamespacedName{Namespace: RuntimeNamespace(), Name: n}
+		}
+		if n := s.opts.SopsVaultConfigMap; n != "" {
+			r.Decryption.VaultConfigMap = &types.NamespacedName{Namespace: RuntimeNamespace(), Name: n}
+		}
 		if r.ConfigsSelector, err = s.opts.ConfigsSelector(); err != nil {
 			return err
 		}

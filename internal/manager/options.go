@@ -70,6 +70,12 @@ type Options struct {
 	// trigger the Kustomizations and HelmReleases reading them (Flux's flag; weir's default,
 	// empty, watches every referenced one).
 	WatchConfigsLabelSelector string
+	// SopsAgeSecret, SopsVaultConfigMap and DefaultDecryptionServiceAccount are
+	// kustomize-controller's flags of the same names (Secret and ConfigMap in the runtime
+	// namespace).
+	SopsAgeSecret                   string
+	SopsVaultConfigMap              string
+	DefaultDecryptionServiceAccount string
 	// EventsListenAddr is where the events endpoint (Flux notification-controller's, POST /)
 	// listens, for events from other emitters.
 	EventsListenAddr string
@@ -138,7 +144,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ReceiverAddr, "receiver-addr", o.ReceiverAddr, "address the webhook receiver binds to")
 	fs.IntVar(&o.ConcurrentSSA, "concurrent-ssa", o.ConcurrentSSA, "objects a Kustomization compares and applies at once (Flux's default is 4)")
 	fs.StringSliceVar(&o.OverrideManagers, "override-manager", o.OverrideManagers, "field manager whose fields Kustomizations take over, as kubectl's (repeatable)")
-	fs.StringVar(&o.WatchConfigsLabelSelector, "watch-configs-label-selector", o.WatchConfigsLabelSelector, "only ConfigMaps and Secrets matching this label selector trigger the Kustomizations and HelmReleases that read them (Flux's default is reconcile.fluxcd.io/watch=Enabled; weir's, empty, watches every referenced one)")
+	fs.StringVar(&o.WatchConfigsLabelSelector, "watch-configs-label-selector", o.WatchConfigsLabelSelector, "only ConfigMaps and Secrets matching this label selector trigger the Kustomizations, HelmReleases and GitRepositories that read them (Flux's default is reconcile.fluxcd.io/watch=Enabled; weir's, empty, watches every referenced one)")
+	fs.StringVar(&o.SopsAgeSecret, "sops-age-secret", o.SopsAgeSecret, "Secret of the runtime namespace whose .agekey entries decrypt SOPS data of Kustomizations that set a decryption provider but no secretRef")
+	fs.StringVar(&o.SopsVaultConfigMap, "sops-vault-configmap", o.SopsVaultConfigMap, "ConfigMap of the runtime namespace whose config.yaml lists the Vault servers (address, loginPath) Kustomizations may log in to with a ServiceAccount token")
+	fs.StringVar(&o.DefaultDecryptionServiceAccount, "default-decryption-service-account", o.DefaultDecryptionServiceAccount, "ServiceAccount whose identity decrypts when spec.decryption.serviceAccountName is empty (needs the ObjectLevelWorkloadIdentity gate)")
 	fs.StringSliceVar(&o.CustomApplyStageKinds, "custom-apply-stage-kinds", o.CustomApplyStageKinds, "group/Kind applied by Kustomizations in a stage of their own, after the classes and before everything else (repeatable; '/Kind' for the core group)")
 	fs.StringVar(&o.EventsListenAddr, "events-listen-addr", o.EventsListenAddr, "address the events endpoint binds to (Flux notification-controller's --events-addr): other emitters POST events there")
 	fs.DurationVar(&o.RateLimitInterval, "rate-limit-interval", o.RateLimitInterval, "an event identical to one dispatched within this interval is dropped (429 on the events endpoint); 0 disables")

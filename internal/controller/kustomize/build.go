@@ -143,25 +143,3 @@ func SubstitutionVars(ctx context.Context, c client.Reader, ks *kustomizev1.Kust
 	}
 	return vars, nil
 }
-
-// decryptor reads the keys of spec.decryption.secretRef.
-func (r *Reconciler) decryptor(ctx context.Context, ks *kustomizev1.Kustomization) (*build.Decryptor, error) {
-	d := ks.Spec.Decryption
-	if d.Provider != "sops" {
-		return nil, reconcile.Stalled(compat.BuildFailedReason, fmt.Errorf("decryption provider '%s' is not supported: use sops", d.Provider))
-	}
-	keys := map[string][]byte{}
-	if d.SecretRef != nil {
-		var s corev1.Secret
-		key := client.ObjectKey{Namespace: ks.Namespace, Name: d.SecretRef.Name}
-		if err := r.APIReader.Get(ctx, key, &s); err != nil {
-			return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("get decryption Secret '%s': %w", key, err))
-		}
-		keys = s.Data
-	}
-	dec, err := build.NewDecryptor(keys)
-	if err != nil {
-		return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("read decryption keys: %w", err))
-	}
-	return dec, nil
-}

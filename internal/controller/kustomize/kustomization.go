@@ -62,6 +62,9 @@ type Reconciler struct {
 	// ConfigsSelector, when set, limits the ConfigMaps and Secrets whose changes trigger their
 	// Kustomizations (--watch-configs-label-selector); nil watches every referenced one.
 	ConfigsSelector labels.Selector
+	// Decryption are the controller-level SOPS settings (--sops-age-secret,
+	// --sops-vault-configmap, --default-decryption-service-account).
+	Decryption Decryption
 
 	workspaces *workspace.Workspaces
 	targets    *target.Factory
