@@ -76,3 +76,15 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 }
+
+func TestVersionOutput(t *testing.T) {
+	for _, o := range []string{"yaml", "json"} {
+		out, errOut, code := weir(t, nil, "version", "--client", "-o", o)
+		if code != 0 || !strings.Contains(out, "weir") {
+			t.Errorf("version -o %s: exit %d, %s\n%s", o, code, errOut, out)
+		}
+	}
+	if _, errOut, code := weir(t, nil, "version", "--client", "-o", "toml"); code == 0 || !strings.Contains(errOut, "--output must be json or yaml") {
+		t.Errorf("version -o toml: exit %d, %q", code, errOut)
+	}
+}

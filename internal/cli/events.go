@@ -27,7 +27,13 @@ func newEventsCommand(g *globals) *cobra.Command {
   weir events
 
   # Events of one Kustomization and of its source
-  weir events --for Kustomization/apps`,
+  weir events --for Kustomization/apps
+
+  # Events of every Kustomization in the default namespace
+  weir events --for Kustomization -n default
+
+  # Warning events only
+  weir events --types warning`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.client()
@@ -41,12 +47,12 @@ func newEventsCommand(g *globals) *cobra.Command {
 				return err
 			}
 			for _, t := range types {
-				if t != corev1.EventTypeNormal && t != corev1.EventTypeWarning {
-					return fmt.Errorf("invalid --types %q: use Normal or Warning", t)
+				if !strings.EqualFold(t, corev1.EventTypeNormal) && !strings.EqualFold(t, corev1.EventTypeWarning) {
+					return fmt.Errorf("type '%s' not supported. Supported types are Normal, Warning", t)
 				}
 			}
 			match := func(e *corev1.Event) bool {
-				if len(types) > 0 && !slices.Contains(types, e.Type) {
+				if len(types) > 0 && !slices.ContainsFunc(types, func(t string) bool { return strings.EqualFold(t, e.Type) }) {
 					return false
 				}
 				return byObject(e)
@@ -69,7 +75,11 @@ func newEventsCommand(g *globals) *cobra.Command {
 				}
 			}
 			if len(events) == 0 {
-				fmt.Fprintf(g.errOut, "✗ no events found in %s namespace\n", g.namespace)
+				if all {
+					fmt.Fprintln(g.errOut, "✗ No events found.")
+				} else {
+					fmt.Fprintf(g.errOut, "✗ No events found in %s namespace.\n", g.namespace)
+				}
 				return nil
 			}
 			sort.SliceStable(events, func(i, j int) bool { return eventTime(&events[i]).Before(eventTime(&events[j])) })
@@ -80,9 +90,9 @@ func newEventsCommand(g *globals) *cobra.Command {
 			return printTable(g.out, eventHeader(all), rows)
 		},
 	}
-	cmd.Flags().StringVar(&forObj, "for", "", "get the events for a particular object, in the form Kind/name")
-	cmd.Flags().StringSliceVar(&types, "types", nil, "filter events by type: Normal, Warning (comma-separated)")
-	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "display events from all namespaces")
+	cmd.Flags().StringVar(&forObj, "for", "", "get the events for a particular object (Kind/name) or kind (Kind)")
+	cmd.Flags().StringSliceVar(&types, "types", nil, "filter events for certain types (valid types are: Normal, Warning)")
+	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "display events from Flux resources across all namespaces")
 	cmd.Flags().BoolVarP(&watchFlag, "watch", "w", false, "indicate if the events should be streamed")
 	return cmd
 }
@@ -127,9 +137,17 @@ func eventFilter(ctx context.Context, c client.Client, forObj, ns string) (func(
 			return ok && strings.Contains(e.InvolvedObject.APIVersion, "fluxcd.io")
 		}, nil
 	}
-	kind, name, ok := strings.Cut(forObj, "/")
-	if !ok || name == "" {
-		return nil, fmt.Errorf("invalid --for %q: use Kind/name", forObj)
+	kind, name, _ := strings.Cut(forObj, "/")
+	if kind == "" {
+		return nil, fmt.Errorf("--for selector must be of format <kind>[/<name>]")
+	}
+	if name == "" {
+		// Every object of the kind, as flux's --for Kind.
+		k, ok := kindByName(kind)
+		if !ok {
+			return nil, fmt.Errorf("'%s' is not a recognized Flux kind", kind)
+		}
+		return func(e *corev1.Event) bool { return e.InvolvedObject.Kind == k.Kind }, nil
 	}
 	type key struct{ kind, ns, name string }
 	want := map[key]bool{}

@@ -59,8 +59,26 @@ func TestEvents(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "AuthenticationFailed") || strings.Contains(out, "NewArtifact") || strings.Contains(out, "ReconciliationSucceeded") {
 		t.Errorf("--types Warning: exit %d, stderr %q\n%s", code, errOut, out)
 	}
-	if _, errOut, code := weir(t, nil, "events", "--types", "Loud", "-n", ns); code == 0 || !strings.Contains(errOut, "invalid --types") {
+	// Types are matched case-insensitively, as flux's.
+	out, errOut, code = weir(t, nil, "events", "--types", "warning", "-n", ns)
+	if code != 0 || !strings.Contains(out, "AuthenticationFailed") || strings.Contains(out, "NewArtifact") {
+		t.Errorf("--types warning: exit %d, stderr %q\n%s", code, errOut, out)
+	}
+	if _, errOut, code := weir(t, nil, "events", "--types", "Loud", "-n", ns); code == 0 || !strings.Contains(errOut, "type 'Loud' not supported") {
 		t.Errorf("--types Loud: exit %d, %q", code, errOut)
+	}
+
+	// --for Kind: the events of every object of the kind.
+	out, errOut, code = weir(t, nil, "events", "--for", "Kustomization", "-n", ns)
+	if code != 0 || !strings.Contains(out, "Kustomization/") || strings.Contains(out, "GitRepository/") {
+		t.Errorf("--for Kustomization: exit %d, stderr %q\n%s", code, errOut, out)
+	}
+	if _, errOut, code := weir(t, nil, "events", "--for", "Deployment", "-n", ns); code == 0 || !strings.Contains(errOut, "'Deployment' is not a recognized Flux kind") {
+		t.Errorf("--for Deployment: exit %d, %q", code, errOut)
+	}
+	empty := env.Namespace(t)
+	if _, errOut, code := weir(t, nil, "events", "-n", empty); code != 0 || !strings.Contains(errOut, "✗ No events found in "+empty+" namespace.") {
+		t.Errorf("no events: exit %d, %q", code, errOut)
 	}
 }
 

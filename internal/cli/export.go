@@ -38,7 +38,7 @@ func newExportCommand(g *globals) *cobra.Command {
 				defer cancel()
 				var objs []*unstructured.Unstructured
 				if all {
-					if objs, err = listKind(ctx, c, k, g.namespace, false, ""); err != nil {
+					if objs, err = listKind(ctx, c, k, g.namespace, false, "", ""); err != nil {
 						return err
 					}
 				} else {

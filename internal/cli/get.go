@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -18,6 +19,7 @@ type getFlags struct {
 	noHeader       bool
 	watch          bool
 	statusSelector string
+	labelSelector  string
 	output         string
 }
 
@@ -34,6 +36,7 @@ func newGetCommand(g *globals) *cobra.Command {
 	pf.BoolVarP(&f.watch, "watch", "w", false, "after listing/getting the requested object, watch for changes")
 	pf.StringVar(&f.statusSelector, "status-selector", "",
 		"specify the status condition name and the desired state to filter the get result, e.g. ready=false")
+	pf.StringVarP(&f.labelSelector, "label-selector", "l", "", "filter objects by label selector")
 	pf.StringVarP(&f.output, "output", "o", "", "output format: table (default), json or yaml")
 
 	sources := &cobra.Command{Use: "sources", Aliases: []string{"source"}, Short: "Get source statuses"}
@@ -73,7 +76,7 @@ func getKindCommand(g *globals, f *getFlags, k *fluxKind) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
 			defer cancel()
-			items, err := listKind(ctx, c, k, g.namespace, f.allNamespaces, name)
+			items, err := listKind(ctx, c, k, g.namespace, f.allNamespaces, name, f.labelSelector)
 			if err != nil {
 				return err
 			}
@@ -117,7 +120,7 @@ func getAllCommand(g *globals, f *getFlags, short string, kinds []*fluxKind) *co
 			defer cancel()
 			var everything []*unstructured.Unstructured
 			for _, k := range kinds {
-				items, err := listKind(ctx, c, k, g.namespace, f.allNamespaces, "")
+				items, err := listKind(ctx, c, k, g.namespace, f.allNamespaces, "", f.labelSelector)
 				if err != nil {
 					if apimeta.IsNoMatchError(err) {
 						continue
@@ -200,13 +203,14 @@ func tableRows(k *fluxKind, items []*unstructured.Unstructured, f *getFlags, wit
 	return rows, nil
 }
 
-// listKind lists a kind in a namespace (or all), keeping only the named object when name is set.
-func listKind(ctx context.Context, c client.Client, k *fluxKind, ns string, all bool, name string) ([]*unstructured.Unstructured, error) {
+// listKind lists a kind in a namespace (or all), keeping only the named object when name is set
+// and the objects matching the label selector when one is given.
+func listKind(ctx context.Context, c client.Client, k *fluxKind, ns string, all bool, name, labelSelector string) ([]*unstructured.Unstructured, error) {
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(k.GV.WithKind(k.Kind + "List"))
-	var opts []client.ListOption
-	if !all {
-		opts = append(opts, client.InNamespace(ns))
+	opts, err := listOptions(ns, all, labelSelector)
+	if err != nil {
+		return nil, err
 	}
 	if err := c.List(ctx, list, opts...); err != nil {
 		return nil, fmt.Errorf("list %s: %w", k.Kind, err)
@@ -235,9 +239,9 @@ func watchKind(ctx context.Context, g *globals, f *getFlags, k *fluxKind, name s
 	defer cancel()
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(k.GV.WithKind(k.Kind + "List"))
-	var opts []client.ListOption
-	if !f.allNamespaces {
-		opts = append(opts, client.InNamespace(g.namespace))
+	opts, err := listOptions(g.namespace, f.allNamespaces, f.labelSelector)
+	if err != nil {
+		return err
 	}
 	w, err := c.Watch(ctx, list, opts...)
 	if err != nil {
@@ -273,4 +277,21 @@ func watchKind(ctx context.Context, g *globals, f *getFlags, k *fluxKind, name s
 			header = nil
 		}
 	}
+}
+
+// listOptions are the options of a list or watch: the namespace unless all, and the label
+// selector when one is given.
+func listOptions(ns string, all bool, labelSelector string) ([]client.ListOption, error) {
+	var opts []client.ListOption
+	if !all {
+		opts = append(opts, client.InNamespace(ns))
+	}
+	if labelSelector != "" {
+		sel, err := labels.Parse(labelSelector)
+		if err != nil {
+			return nil, fmt.Errorf("unable to parse label selector: %w", err)
+		}
+		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
+	}
+	return opts, nil
 }

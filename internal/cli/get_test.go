@@ -7,7 +7,9 @@ import (
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 const rev1 = "main@sha1:1111111111111111111111111111111111111111"
@@ -89,5 +91,27 @@ func TestGetAllNamespacesAndOutput(t *testing.T) {
 	_, errOut, code = weir(t, nil, "get", "hr", "-n", ns)
 	if code != 0 || !strings.Contains(errOut, "no HelmRelease objects found") {
 		t.Errorf("empty get: exit %d, %q", code, errOut)
+	}
+}
+
+func TestGetLabelSelector(t *testing.T) {
+	ns := env.Namespace(t)
+	seed(t, ns)
+	var repo sourcev1.GitRepository
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "broken"}, &repo); err != nil {
+		t.Fatal(err)
+	}
+	repo.Labels = map[string]string{"team": "a"}
+	if err := env.Client.Update(t.Context(), &repo); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"get", "sources", "git", "-l", "team=a"}, {"get", "sources", "all", "--label-selector", "team in (a,b)"}} {
+		out, errOut, code := weir(t, nil, append(args, "-n", ns)...)
+		if code != 0 || !strings.Contains(out, "broken") || strings.Contains(out, "podinfo") || strings.Contains(out, "paused") {
+			t.Errorf("%v: exit %d, %s\n%s", args, code, errOut, out)
+		}
+	}
+	if _, errOut, code := weir(t, nil, "get", "ks", "-l", "a==b==c", "-n", ns); code == 0 || !strings.Contains(errOut, "unable to parse label selector") {
+		t.Errorf("invalid selector: exit %d, %q", code, errOut)
 	}
 }

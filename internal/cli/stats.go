@@ -13,6 +13,9 @@ import (
 var statsKinds = []*fluxKind{gitKind, ociKind, helmRepoKind, chartKind, bucketKind, ksKind, hrKind,
 	alertKind, providerKind, receiverKind, imageUpdateKind, imagePolicyKind, imageRepoKind}
 
+// statsHeader is flux's stats table header.
+var statsHeader = []string{"Reconcilers", "Running", "Failing", "Suspended", "Storage"}
+
 func newStatsCommand(g *globals) *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{
@@ -29,16 +32,14 @@ func newStatsCommand(g *globals) *cobra.Command {
 			defer cancel()
 			var rows [][]string
 			for _, k := range statsKinds {
-				items, err := listKind(ctx, c, k, g.namespace, all, "")
-				if err != nil {
-					if apimeta.IsNoMatchError(err) {
-						continue
-					}
+				items, err := listKind(ctx, c, k, g.namespace, all, "", "")
+				// A kind the cluster does not serve counts as none, as flux prints it.
+				if err != nil && !apimeta.IsNoMatchError(err) {
 					return err
 				}
 				rows = append(rows, statsRow(k, items))
 			}
-			return printTable(g.out, []string{"Reconcilers", "Running", "Failing", "Suspended", "Storage"}, rows)
+			return printTable(g.out, statsHeader, rows)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list the statistics for objects across all namespaces")
@@ -61,13 +62,13 @@ func statsRow(k *fluxKind, items []*unstructured.Unstructured) []string {
 		size += n
 	}
 	storage := "-"
-	if k.GV == sourceGV {
+	if size > 0 {
 		storage = humanBytes(size)
 	}
 	return []string{k.Kind, fmt.Sprint(running), fmt.Sprint(failing), fmt.Sprint(suspended), storage}
 }
 
-// humanBytes formats a size in IEC units: "0 B", "1.5 KiB", "12 MiB".
+// humanBytes formats a size in IEC units: "10 B", "1.5 KiB", "12 MiB".
 func humanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {

@@ -53,7 +53,7 @@ func suspendKindCommand(g *globals, k *fluxKind, suspend bool) *cobra.Command {
 			defer cancel()
 			var objs []*unstructured.Unstructured
 			if all {
-				if objs, err = listKind(ctx, c, k, g.namespace, false, ""); err != nil {
+				if objs, err = listKind(ctx, c, k, g.namespace, false, "", ""); err != nil {
 					return err
 				}
 				if len(objs) == 0 {

@@ -42,18 +42,19 @@ func newVersionCommand(g *globals) *cobra.Command {
 				enc := json.NewEncoder(g.out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(res)
-			case "", "text":
+			case "", "text", "yaml":
+				// "key: value" lines: YAML, in a fixed order.
 				for _, k := range order {
 					fmt.Fprintf(g.out, "%s: %s\n", k, res[k])
 				}
 				return nil
 			default:
-				return fmt.Errorf("unknown output format %q: use text or json", output)
+				return fmt.Errorf("--output must be json or yaml, not %s", output)
 			}
 		},
 	}
 	cmd.Flags().BoolVar(&clientOnly, "client", false, "print the client version only, without asking the cluster")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "the format in which the information should be printed. can be 'json' or 'yaml'")
 	return cmd
 }
 
