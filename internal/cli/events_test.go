@@ -122,7 +122,7 @@ not json
 
 func TestLogsWithoutController(t *testing.T) {
 	ns := env.Namespace(t)
-	_, errOut, code := weir(t, nil, "logs", "-n", ns)
+	_, errOut, code := weir(t, nil, "logs", "--flux-namespace", ns)
 	if code == 0 || !strings.Contains(errOut, "deployment "+ns+"/weir") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Errorf("logs without a controller: exit %d, %q", code, errOut)
 	}

@@ -35,7 +35,7 @@ type logEntry struct {
 func newLogsCommand(g *globals) *cobra.Command {
 	var f logFilter
 	var all, follow bool
-	var fromFile, fluxNS, since string
+	var fromFile, fluxNS, since, sinceTime string
 	var tail int64
 	cmd := &cobra.Command{
 		Use:   "logs",
@@ -65,10 +65,10 @@ func newLogsCommand(g *globals) *cobra.Command {
 			if fromFile != "" {
 				return logsFromFile(ctx, g.out, fromFile, f, follow)
 			}
-			if fluxNS == "" {
-				fluxNS = g.namespace
+			if since != "" && sinceTime != "" {
+				return fmt.Errorf("only one of since-time / since may be used")
 			}
-			return logsFromPod(ctx, g, fluxNS, f, follow, since, tail)
+			return logsFromPod(ctx, g, fluxNS, f, follow, since, sinceTime, tail)
 		},
 	}
 	fl := cmd.Flags()
@@ -77,9 +77,10 @@ func newLogsCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.level, "level", "", "log level, available options are: (debug, info, error)")
 	fl.BoolVarP(&follow, "follow", "f", false, "specifies if the logs should be streamed")
 	fl.BoolVarP(&all, "all-namespaces", "A", false, "displays logs for objects across all namespaces")
-	fl.StringVar(&fluxNS, "flux-namespace", "", "the namespace where the weir controller runs (defaults to --namespace)")
+	fl.StringVar(&fluxNS, "flux-namespace", "flux-system", "the namespace where the weir controller runs")
 	fl.StringVar(&fromFile, "from-file", "", "read JSON logs from a file instead of the controller Pod")
-	fl.StringVar(&since, "since", "", "only return logs newer than a relative duration like 5s, 2m, or 3h")
+	fl.StringVar(&since, "since", "", "only return logs newer than a relative duration like 5s, 2m, or 3h; only one of since-time / since may be used")
+	fl.StringVar(&sinceTime, "since-time", "", "only return logs after a specific date (RFC3339); only one of since-time / since may be used")
 	fl.Int64Var(&tail, "tail", -1, "lines of recent log file to display")
 	return cmd
 }
@@ -189,7 +190,7 @@ func logsFromFile(ctx context.Context, w io.Writer, path string, f logFilter, fo
 }
 
 // logsFromPod streams the logs of the manager container of the weir Deployment's Pods.
-func logsFromPod(ctx context.Context, g *globals, ns string, f logFilter, follow bool, since string, tail int64) error {
+func logsFromPod(ctx context.Context, g *globals, ns string, f logFilter, follow bool, since, sinceTime string, tail int64) error {
 	cfg, err := g.restConfig()
 	if err != nil {
 		return err
@@ -228,6 +229,14 @@ func logsFromPod(ctx context.Context, g *globals, ns string, f logFilter, follow
 		}
 		s := int64(d.Seconds())
 		opts.SinceSeconds = &s
+	}
+	if sinceTime != "" {
+		t, err := time.Parse(time.RFC3339, sinceTime)
+		if err != nil {
+			return fmt.Errorf("invalid --since-time: %w", err)
+		}
+		st := metav1.NewTime(t)
+		opts.SinceTime = &st
 	}
 	for _, p := range pods.Items {
 		stream, err := cs.CoreV1().Pods(ns).GetLogs(p.Name, opts).Stream(ctx)
