@@ -106,8 +106,8 @@ func (r *GitRepositoryReconciler) Fields(obj *sourcev1.GitRepository) reconcile.
 
 // Run fetches the repository and stores a new artifact when the revision or the content
 // settings changed. A failure without a reason of its own is a Git operation failure.
-func (r *GitRepositoryReconciler) Run(ctx context.Context, obj *sourcev1.GitRepository, _ func(string)) sourceOutcome {
-	err := r.reconcile(ctx, obj)
+func (r *GitRepositoryReconciler) Run(ctx context.Context, obj *sourcev1.GitRepository, progress func(string)) sourceOutcome {
+	err := r.reconcile(ctx, obj, progress)
 	if err != nil && reconcile.Reason(err, "") == "" {
 		err = reconcile.Failed(compat.GitOperationFailedReason, err)
 	}
@@ -138,8 +138,10 @@ func artifactRevision(obj *sourcev1.GitRepository) string {
 }
 
 // reconcile runs the steps: credentials, ref listing, and, when something changed, clone,
-// verification, includes, archive and garbage collection.
-func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository) error {
+// verification, includes, archive and garbage collection. As in Flux, ArtifactOutdated says
+// while the artifact is rebuilt why it is (the included artifacts changed, or the upstream
+// revision did), written at once through progress; it goes when the new artifact is stored.
+func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository, progress func(string)) error {
 	timeout := defaultGitTimeout
 	if obj.Spec.Timeout != nil {
 		timeout = obj.Spec.Timeout.Duration
@@ -175,6 +177,13 @@ func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.G
 
 	conds := reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
 	conds.Progressing(compat.ProgressingReason, fmt.Sprintf("building artifact: new upstream revision '%s'", rev.String()))
+	if obj.Status.IncludedArtifacts != nil && includesDiffer(obj.Status.IncludedArtifacts, included) {
+		const msg = "included artifacts differ from last observed includes"
+		conds.True(compat.ArtifactOutdatedCondition, compat.IncludeChangeReason, msg)
+		progress("building artifact: " + msg)
+		// Flux drops it once written: a new revision, if any, is said next.
+		conds.Delete(compat.ArtifactOutdatedCondition)
+	}
 
 	tmp, err := os.MkdirTemp(r.TempDir, "gitrepository-")
 	if err != nil {
@@ -187,6 +196,13 @@ func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.G
 	}
 	if err := r.verify(ctx, obj, checkout); err != nil {
 		return err
+	}
+	if a := obj.Status.Artifact; a == nil || a.Revision != checkout.Revision.String() {
+		msg := fmt.Sprintf("new upstream revision '%s'", checkout.Revision.String())
+		if a != nil {
+			conds.True(compat.ArtifactOutdatedCondition, compat.NewRevisionReason, msg)
+		}
+		progress("building artifact: " + msg)
 	}
 	for i, inc := range obj.Spec.Include {
 		toPath := inc.ToPath
@@ -241,19 +257,27 @@ func (r *GitRepositoryReconciler) upToDate(obj *sourcev1.GitRepository, revision
 		obj.Status.ObservedRecurseSubmodules != obj.Spec.RecurseSubmodules ||
 		!equalSlices(obj.Status.ObservedSparseCheckout, obj.Spec.SparseCheckout) ||
 		!equalIncludes(obj.Status.ObservedInclude, obj.Spec.Include) ||
-		len(obj.Status.IncludedArtifacts) != len(included) {
+		includesDiffer(obj.Status.IncludedArtifacts, included) {
 		return false
-	}
-	for i := range included {
-		if obj.Status.IncludedArtifacts[i] == nil || obj.Status.IncludedArtifacts[i].Digest != included[i].Digest {
-			return false
-		}
 	}
 	if obj.Spec.Verification != nil && (obj.Status.SourceVerificationMode == nil ||
 		string(*obj.Status.SourceVerificationMode) != verifyMode(obj.Spec.Verification.Mode)) {
 		return false
 	}
 	return storedAt(r.Store, a)
+}
+
+// includesDiffer reports whether the included artifacts are not the ones last stored with.
+func includesDiffer(stored, current []*meta.Artifact) bool {
+	if len(stored) != len(current) {
+		return true
+	}
+	for i := range current {
+		if stored[i] == nil || current[i] == nil || stored[i].Digest != current[i].Digest {
+			return true
+		}
+	}
+	return false
 }
 
 // includedArtifacts returns the artifacts of the included repositories, in spec order.
