@@ -12,6 +12,7 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -32,6 +33,10 @@ const ControllerName = "source-controller"
 // includeIndex indexes GitRepositories by the repositories they include.
 const includeIndex = ".spec.include.repository"
 
+// gitSecretsIndex indexes GitRepositories by the Secrets they read: spec.secretRef,
+// spec.verify.secretRef and spec.proxySecretRef.
+const gitSecretsIndex = ".spec.secrets"
+
 // defaultGitTimeout is Flux's default spec.timeout for Git operations.
 const defaultGitTimeout = 60 * time.Second
 
@@ -46,6 +51,9 @@ type GitRepositoryReconciler struct {
 	TempDir string
 	// Retry spaces the retries of failing GitRepositories and raises tiny intervals.
 	Retry *reconcile.Retry
+	// ConfigsSelector, when set, limits the Secrets whose changes trigger the GitRepositories
+	// that read them (--watch-configs-label-selector); nil watches every referenced one.
+	ConfigsSelector labels.Selector
 
 	tokens tokenCache
 }
@@ -63,12 +71,18 @@ func (r *GitRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		}); err != nil {
 		return fmt.Errorf("index %s: %w", includeIndex, err)
 	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &sourcev1.GitRepository{}, gitSecretsIndex,
+		func(o client.Object) []string { return secretNames(o.(*sourcev1.GitRepository)) }); err != nil {
+		return fmt.Errorf("index %s: %w", gitSecretsIndex, err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("gitrepository").
 		For(&sourcev1.GitRepository{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, reconcile.ReconcileRequested{}))).
 		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.includers),
 			builder.WithPredicates(reconcile.ArtifactChanged{})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretUsers), builder.OnlyMetadata,
+			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}, reconcile.LabelsMatch(r.ConfigsSelector))).
 		WithOptions(controllerOptions(concurrent)).
 		Complete(r.skeleton())
 }
@@ -77,6 +91,35 @@ func (r *GitRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 func (r *GitRepositoryReconciler) includers(ctx context.Context, o client.Object) []ctrl.Request {
 	var list sourcev1.GitRepositoryList
 	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{includeIndex: o.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]ctrl.Request, 0, len(list.Items))
+	for _, item := range list.Items {
+		reqs = append(reqs, ctrl.Request{NamespacedName: types.NamespacedName{Namespace: item.Namespace, Name: item.Name}})
+	}
+	return reqs
+}
+
+// secretNames lists the Secrets a GitRepository reads.
+func secretNames(obj *sourcev1.GitRepository) []string {
+	var names []string
+	if obj.Spec.SecretRef != nil {
+		names = append(names, obj.Spec.SecretRef.Name)
+	}
+	if obj.Spec.Verification != nil && obj.Spec.Verification.SecretRef.Name != "" {
+		names = append(names, obj.Spec.Verification.SecretRef.Name)
+	}
+	if obj.Spec.ProxySecretRef != nil {
+		names = append(names, obj.Spec.ProxySecretRef.Name)
+	}
+	return names
+}
+
+// secretUsers maps a Secret to the GitRepositories that read it, so that rotated credentials,
+// keys or proxy settings are used at once rather than at the next interval.
+func (r *GitRepositoryReconciler) secretUsers(ctx context.Context, o client.Object) []ctrl.Request {
+	var list sourcev1.GitRepositoryList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{gitSecretsIndex: o.GetName()}); err != nil {
 		return nil
 	}
 	reqs := make([]ctrl.Request, 0, len(list.Items))
