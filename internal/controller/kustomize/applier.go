@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -56,11 +57,32 @@ func (r *Reconciler) applyAndPrune(ctx context.Context, c client.Client, ks *kus
 			pcs, err := m.Prune(ctx, stale, apply.PruneOptions{})
 			changes = append(changes, changeLines(pcs)...)
 			if err != nil {
+				// Flux 2.9: what could not be deleted stays in the inventory, so that the next
+				// reconcile finds it stale again and retries.
+				apply.MergeInventory(ks.Status.Inventory, notPruned(stale, pcs))
 				return changes, nil, reconcile.Failed(compat.PruneFailedReason, fmt.Errorf("prune failed: %w", err))
 			}
 		}
 	}
 	return changes, objs, nil
+}
+
+// notPruned returns the stale objects the prune's change set does not list: those whose
+// deletion failed.
+func notPruned(stale []*unstructured.Unstructured, cs *apply.ChangeSet) []*unstructured.Unstructured {
+	done := map[string]bool{}
+	if cs != nil {
+		for _, e := range cs.Entries {
+			done[e.ObjMetadata.ID()] = true
+		}
+	}
+	var out []*unstructured.Unstructured
+	for _, o := range stale {
+		if !done[apply.ObjMetadataFor(o).ID()] {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 func changeLines(cs *apply.ChangeSet) []string {
@@ -96,8 +118,14 @@ func (r *Reconciler) Finalize(ctx context.Context, ks *kustomizev1.Kustomization
 		return reconcile.Failed(compat.PruneFailedReason, fmt.Errorf("garbage collection failed: %w", err))
 	}
 	if policy == kustomizev1.DeletionPolicyWaitForTermination {
+		// As Flux: a wait that times out is reported, and the Kustomization goes anyway.
 		if err := m.WaitForTermination(ctx, objs, apply.WaitOptions{Timeout: ks.GetTimeout()}); err != nil {
-			return reconcile.Failed(compat.PruneFailedReason, err)
+			ctrl.LoggerFrom(ctx).Error(err, "failed to wait for objects termination")
+			reason := compat.PruneFailedReason
+			if c := apimeta.FindStatusCondition(ks.Status.Conditions, compat.ReadyCondition); c != nil && c.Reason != "" {
+				reason = c.Reason
+			}
+			r.Recorder.Warning(ks, reason, nil, "WaitForTermination: %s", err)
 		}
 	}
 	if lines := changeLines(cs); len(lines) > 0 {
