@@ -125,7 +125,7 @@ func TestKustomizationPruneFailureStaysInInventory(t *testing.T) {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("ConfigMap b still exists (err %v)", err)
+		return fmt.Errorf("ConfigMap b still exists (err %w)", err)
 	})
 }
 
@@ -172,7 +172,7 @@ func TestKustomizationWaitForTerminationTimeout(t *testing.T) {
 	testenv.Eventually(t, time.Minute, func() error {
 		var got kustomizev1.Kustomization
 		if err := env.Client.Get(t.Context(), key, &got); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("Kustomization still there (err %v)", err)
+			return fmt.Errorf("Kustomization still there (err %w)", err)
 		}
 		return nil
 	})
