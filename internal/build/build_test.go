@@ -88,6 +88,23 @@ func TestBuild(t *testing.T) {
 			want: []string{"ConfigMap/a", "ConfigMap/base-c", "ConfigMap/b"},
 		},
 		{
+			name:  "buildMetadata annotates origins and transformers",
+			files: map[string]string{"kustomization.yaml": "resources: [a.yaml]\nbuildMetadata: [originAnnotations]\n", "a.yaml": configMap("a")},
+			path:  ".",
+			opts: Options{Overrides: Overrides{NamePrefix: "p-",
+				BuildMetadata: []string{"originAnnotations", "transformerAnnotations"}}},
+			want: []string{"ConfigMap/p-a"},
+			check: func(t *testing.T, objs []*unstructured.Unstructured) {
+				a := objs[0].GetAnnotations()
+				if !strings.Contains(a["config.kubernetes.io/origin"], "path: a.yaml") {
+					t.Errorf("origin annotation = %q", a["config.kubernetes.io/origin"])
+				}
+				if !strings.Contains(a["alpha.config.kubernetes.io/transformations"], "kind: PrefixTransformer") {
+					t.Errorf("transformations annotation = %q", a["alpha.config.kubernetes.io/transformations"])
+				}
+			},
+		},
+		{
 			name:    "generated kustomization rejects non-Kubernetes YAML",
 			files:   map[string]string{"x.yaml": configMap("a"), "ci.yaml": "- just\n- a list\n"},
 			path:    ".",

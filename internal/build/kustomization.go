@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -35,6 +36,9 @@ type Overrides struct {
 	IgnoreMissingComponents bool
 	// CommonMetadata labels and annotations override those of every object.
 	CommonMetadata *kustomizev1.CommonMetadata
+	// BuildMetadata are kustomize's buildMetadata options (originAnnotations,
+	// transformerAnnotations) added to the kustomization.
+	BuildMetadata []string
 }
 
 // OverridesFromSpec takes the override fields of a Kustomization spec.
@@ -51,13 +55,22 @@ func OverridesFromSpec(spec *kustomizev1.KustomizationSpec) Overrides {
 		Components:              spec.Components,
 		IgnoreMissingComponents: spec.IgnoreMissingComponents,
 		CommonMetadata:          spec.CommonMetadata,
+		BuildMetadata:           buildMetadata(spec.BuildMetadata),
 	}
 }
 
 // rewrites reports whether the overrides change the kustomization file.
 func (o Overrides) rewrites() bool {
 	return o.TargetNamespace != "" || o.NamePrefix != "" || o.NameSuffix != "" ||
-		len(o.Patches) > 0 || len(o.Images) > 0 || len(o.Components) > 0
+		len(o.Patches) > 0 || len(o.Images) > 0 || len(o.Components) > 0 || len(o.BuildMetadata) > 0
+}
+
+func buildMetadata(opts []kustomizev1.BuildMetadataOption) []string {
+	out := make([]string, 0, len(opts))
+	for _, o := range opts {
+		out = append(out, string(o))
+	}
+	return out
 }
 
 // findKustomizationFile returns the resolved path of the kustomization file
@@ -151,6 +164,11 @@ func applyOverrides(c *confinedFS, dir string, kus *kustypes.Kustomization, o Ov
 			return fmt.Errorf("component %q: path not found", comp)
 		}
 		kus.Components = append(kus.Components, comp)
+	}
+	for _, m := range o.BuildMetadata {
+		if !slices.Contains(kus.BuildMetadata, m) {
+			kus.BuildMetadata = append(kus.BuildMetadata, m)
+		}
 	}
 	return nil
 }
