@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v4"
-	"github.com/google/go-github/v81/github"
+	"github.com/google/go-github/v88/github"
 )
 
 // This file holds the GitHub API client of the github, githubdispatch and
@@ -133,13 +133,14 @@ func (g *githubConn) client(ctx context.Context, withSlug bool) (*github.Client,
 			return nil, "", err
 		}
 	}
-	gc := github.NewClient(g.hc).WithAuthToken(token)
+	opts := []github.ClientOptionsFunc{github.WithHTTPClient(g.hc), github.WithAuthToken(token)}
 	if g.repo.host != "github.com" {
 		// GitHub Enterprise Server: the API is under /api/v3 of the address's host.
-		var err error
-		if gc, err = gc.WithEnterpriseURLs(g.repo.base, g.repo.base); err != nil {
-			return nil, "", Permanent(fmt.Errorf("could not create enterprise GitHub client: %w", err))
-		}
+		opts = append(opts, github.WithEnterpriseURLs(g.repo.base, g.repo.base))
+	}
+	gc, err := github.NewClient(opts...)
+	if err != nil {
+		return nil, "", Permanent(fmt.Errorf("could not create GitHub client: %w", err))
 	}
 	return gc, slug, nil
 }
@@ -157,12 +158,10 @@ func (a *githubApp) installationToken(ctx context.Context, hc *http.Client, with
 	if err != nil {
 		return "", "", Permanent(fmt.Errorf("sign github app token: %w", err))
 	}
-	gc := github.NewClient(hc).WithAuthToken(signed)
-	base, err := url.Parse(a.apiURL)
+	gc, err := github.NewClient(github.WithHTTPClient(hc), github.WithAuthToken(signed), github.WithURLs(&a.apiURL, &a.apiURL))
 	if err != nil {
 		return "", "", Permanent(fmt.Errorf("invalid %s", githubAppBaseURLKey))
 	}
-	gc.BaseURL = base
 	if withSlug {
 		app, _, err := gc.Apps.Get(ctx, "")
 		if err != nil {
@@ -172,11 +171,11 @@ func (a *githubApp) installationToken(ctx context.Context, hc *http.Client, with
 	}
 	id := a.installationID
 	if id == 0 {
-		inst, _, orgErr := gc.Apps.FindOrganizationInstallation(ctx, a.installationOwner)
+		inst, _, orgErr := gc.Apps.GetOrganizationInstallation(ctx, a.installationOwner)
 		if orgErr == nil {
 			id = inst.GetID()
 		} else {
-			inst, _, userErr := gc.Apps.FindUserInstallation(ctx, a.installationOwner)
+			inst, _, userErr := gc.Apps.GetUserInstallation(ctx, a.installationOwner)
 			if userErr != nil {
 				return "", "", errors.Join(
 					fmt.Errorf("failed to find organization installation: %w", githubError(orgErr)),

@@ -127,7 +127,7 @@ func TestGitHubConfig(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", addr, err)
 		}
-		if got := gc.BaseURL.String(); got != want {
+		if got := gc.BaseURL(); got != want {
 			t.Errorf("%s: API %q, want %q", addr, got, want)
 		}
 	}

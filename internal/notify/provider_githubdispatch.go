@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/go-github/v81/github"
+	"github.com/google/go-github/v88/github"
 
 	"github.com/weirgitops/weir/internal/event"
 )

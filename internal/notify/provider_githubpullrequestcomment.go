@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/google/go-github/v81/github"
+	"github.com/google/go-github/v88/github"
 
 	"github.com/weirgitops/weir/internal/event"
 )
