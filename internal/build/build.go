@@ -46,6 +46,9 @@ type Options struct {
 	// Decrypted, when set, receives every value SOPS decrypted, so that the caller can keep
 	// them out of messages about the objects.
 	Decrypted *[]string
+	// Ignore, when set, leaves out of a generated kustomization the files and directories
+	// (slash-separated, relative to the build root) it reports.
+	Ignore func(path string, dir bool) bool
 }
 
 // kustomizeMu serialises krusty runs: kustomize has known data races on
@@ -79,6 +82,7 @@ func Build(ctx context.Context, root, path string, opts Options) ([]*unstructure
 	hook := &readHook{ctx: ctx, fs: c, dec: opts.Decryptor, noRemote: opts.NoRemoteBases, secrets: secrets,
 		sources: map[string]sopsFormat{}, checked: map[[sha256.Size]byte]struct{}{}}
 	c.onRead = hook.read
+	c.ignore = opts.Ignore
 	c.allowTemp = !opts.NoRemoteBases
 	if opts.Inputs != nil {
 		c.touched = map[string]struct{}{}

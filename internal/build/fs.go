@@ -31,6 +31,9 @@ type confinedFS struct {
 	overlay map[string][]byte
 	// onRead, when set, may replace the contents of a file read from disk.
 	onRead func(path string, data []byte) ([]byte, error)
+	// ignore, when set, hides files and directories (slash-separated, relative to root) from
+	// a generated kustomization.
+	ignore func(path string, dir bool) bool
 	// allowTemp permits kustomize's remote-base clone directories made by this build: those
 	// under the temporary directory named kustomize-* that are not in preexisting.
 	allowTemp   bool

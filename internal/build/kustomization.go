@@ -202,6 +202,14 @@ func scanManifests(c *confinedFS, dir string) ([]string, error) {
 		if path == dir {
 			return nil
 		}
+		if c.ignore != nil {
+			if rel, err := filepath.Rel(c.root, path); err == nil && c.ignore(filepath.ToSlash(rel), info.IsDir()) {
+				if info.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+		}
 		if info.IsDir() {
 			if findKustomizationFile(c, path) != "" {
 				paths = append(paths, path)

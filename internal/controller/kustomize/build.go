@@ -2,6 +2,7 @@ package kustomize
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,34 +56,36 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 		}
 	}
 
-	opts := build.Options{Overrides: build.OverridesFromSpec(&ks.Spec), NoRemoteBases: r.NoRemoteBases, Inputs: &state.inputs,
-		Decrypted: &state.sensitive}
+	p := build.Pipeline{Spec: &ks.Spec, NoRemoteBases: r.NoRemoteBases, Inputs: &state.inputs, Decrypted: &state.sensitive}
 	if ks.Spec.Decryption != nil {
 		dec, err := r.decryptor(ctx, ks)
 		if err != nil {
 			return nil, err
 		}
-		opts.Decryptor = dec
-	}
-	objs, err := build.Build(ctx, root, path, opts)
-	if err != nil {
-		return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("kustomize build failed: %w", err))
-	}
-	if state.digest, err = state.inputs.Digest(root); err != nil {
-		return nil, reconcile.Failed(compat.ArtifactFailedReason, err)
+		p.Decryptor = dec
 	}
 	if ks.Spec.PostBuild != nil {
 		vars, err := r.substitutionVars(ctx, ks)
 		if err != nil {
 			return nil, err
 		}
-		state.sensitive = append(state.sensitive, vars.SecretValues()...)
-		if err := build.Substitute(objs, vars); err != nil {
-			return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("post build substitution failed: %w", err))
-		}
+		p.Vars = vars
 	}
-	if err := build.Validate(objs); err != nil {
-		return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("validation failed: %w", err))
+	objs, err := p.Run(ctx, root, path)
+	if err != nil {
+		var se *build.StageError
+		if errors.As(err, &se) {
+			switch se.Stage {
+			case build.StageSubstitute:
+				return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("post build substitution failed: %w", se.Err))
+			case build.StageValidate:
+				return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("validation failed: %w", se.Err))
+			}
+		}
+		return nil, reconcile.Failed(compat.BuildFailedReason, fmt.Errorf("kustomize build failed: %w", err))
+	}
+	if state.digest, err = state.inputs.Digest(root); err != nil {
+		return nil, reconcile.Failed(compat.ArtifactFailedReason, err)
 	}
 	if state.vars != "" {
 		r.builds.put(buildKey(ks, state.digest, state.vars), built{objs: objs, sensitive: state.sensitive})
