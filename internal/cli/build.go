@@ -31,6 +31,10 @@ type ksBuildFlags struct {
 	strictSubstitute  bool
 	recursive         bool
 	localSources      map[string]string
+	// inMemoryBuild and progressBar are flux's; weir always builds in memory (the checkout
+	// is never written) and prints no progress bar.
+	inMemoryBuild bool
+	progressBar   bool
 }
 
 func (f *ksBuildFlags) add(cmd *cobra.Command, pathHelp string) {
@@ -42,6 +46,7 @@ func (f *ksBuildFlags) add(cmd *cobra.Command, pathHelp string) {
 		"when enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars")
 	cmd.Flags().BoolVarP(&f.recursive, "recursive", "r", false, "recursively build Kustomizations")
 	cmd.Flags().StringToStringVar(&f.localSources, "local-sources", nil, "comma-separated list of repositories in format: Kind/namespace/name=path")
+	cmd.Flags().BoolVar(&f.inMemoryBuild, "in-memory-build", false, "accepted for flux's scripts: weir always builds in memory and never writes to --path")
 }
 
 func newBuildCommand(g *globals) *cobra.Command {
@@ -398,6 +403,7 @@ func newDiffCommand(g *globals) *cobra.Command {
 		},
 	}
 	f.add(ks, "path to a local directory that matches the specified Kustomization.spec.path")
+	ks.Flags().BoolVar(&f.progressBar, "progress-bar", true, "accepted for flux's scripts: weir prints no progress bar")
 	cmd.AddCommand(ks, newDiffArtifactCommand(g), newDiffHelmReleaseCommand(g))
 	return cmd
 }
