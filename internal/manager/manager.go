@@ -77,6 +77,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) (
 		LeaderElectionID:              opts.LeaderElectionID,
 		LeaderElectionNamespace:       RuntimeNamespace(),
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &opts.LeaseDuration,
+		RenewDeadline:                 &opts.RenewDeadline,
+		RetryPeriod:                   &opts.RetryPeriod,
 		GracefulShutdownTimeout:       &shutdown,
 		// Secrets and ConfigMaps are read from the API server when needed, never cached whole:
 		// a cluster's Secrets are not weir's to hold in memory (Flux's default too).

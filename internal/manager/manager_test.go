@@ -5,12 +5,18 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/manager"
 	"github.com/weirgitops/weir/internal/testenv"
@@ -105,4 +111,45 @@ func TestOptionsRejectUnknownController(t *testing.T) {
 	if err := opts.Validate(); err == nil {
 		t.Fatal("Validate accepted an unknown controller")
 	}
+}
+
+// TestLeaderElectionTimings starts a manager with leader election and Flux's timing flags: the
+// Lease it holds carries the lease duration, and inconsistent timings are refused.
+func TestLeaderElectionTimings(t *testing.T) {
+	bad := manager.DefaultOptions()
+	bad.RenewDeadline = bad.LeaseDuration
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "--leader-election-renew-deadline") {
+		t.Fatalf("Validate of renew deadline = lease duration: %v", err)
+	}
+
+	opts := manager.DefaultOptions()
+	opts.MetricsAddr, opts.HealthAddr, opts.StorageAddr, opts.ReceiverAddr = "0", freeAddr(t), freeAddr(t), freeAddr(t)
+	opts.StoragePath = t.TempDir()
+	opts.Controllers = []string{"gitrepository"}
+	opts.EnableLeaderElection = true
+	opts.LeaderElectionID = "weir-test-lease-timings"
+	opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod = 47*time.Second, 20*time.Second, 3*time.Second
+	if err := opts.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: manager.RuntimeNamespace()}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- manager.Run(ctx, env.Config, opts, logr.Discard()) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var lease coordinationv1.Lease
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: manager.RuntimeNamespace(), Name: opts.LeaderElectionID}, &lease); err != nil {
+			return err
+		}
+		if d := lease.Spec.LeaseDurationSeconds; d == nil || *d != 47 {
+			return fmt.Errorf("lease duration = %v, want 47", d)
+		}
+		return nil
+	})
 }

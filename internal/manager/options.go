@@ -18,24 +18,27 @@ import (
 // Options are the settings of `weir controller`. Flag names follow Flux's controllers wherever
 // Flux has the flag, so that an operator's habits and manifests carry over.
 type Options struct {
-	Kubeconfig            string
-	MetricsAddr           string
-	HealthAddr            string
-	EnableLeaderElection  bool
-	LeaderElectionID      string
-	Concurrent            int
-	RequeueDependency     time.Duration
-	WatchAllNamespaces    bool
-	WatchLabelSelector    string
-	StoragePath           string
-	StorageAddr           string
-	StorageAdvAddr        string
-	ReceiverAddr          string
-	LogLevel              string
-	LogEncoding           string
-	NoCrossNamespaceRefs  bool
-	NoRemoteBases         bool
-	DefaultServiceAccount string
+	Kubeconfig           string
+	MetricsAddr          string
+	HealthAddr           string
+	EnableLeaderElection bool
+	LeaderElectionID     string
+	// LeaseDuration, RenewDeadline and RetryPeriod time leader election, as Flux's
+	// --leader-election-lease-duration, -renew-deadline and -retry-period.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	Concurrent                                int
+	RequeueDependency                         time.Duration
+	WatchAllNamespaces                        bool
+	WatchLabelSelector                        string
+	StoragePath                               string
+	StorageAddr                               string
+	StorageAdvAddr                            string
+	ReceiverAddr                              string
+	LogLevel                                  string
+	LogEncoding                               string
+	NoCrossNamespaceRefs                      bool
+	NoRemoteBases                             bool
+	DefaultServiceAccount                     string
 	// DefaultKubeConfigServiceAccount is Flux's --default-kubeconfig-service-account.
 	DefaultKubeConfigServiceAccount string
 	Controllers                     []string
@@ -97,6 +100,9 @@ func DefaultOptions() Options {
 		MetricsAddr:        ":8080",
 		HealthAddr:         ":9440",
 		LeaderElectionID:   "weir-leader-election",
+		LeaseDuration:      35 * time.Second,
+		RenewDeadline:      30 * time.Second,
+		RetryPeriod:        5 * time.Second,
 		Concurrent:         10,
 		RequeueDependency:  30 * time.Second,
 		WatchAllNamespaces: true,
@@ -134,6 +140,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.HealthAddr, "health-addr", o.HealthAddr, "address the /healthz and /readyz endpoints bind to")
 	fs.BoolVar(&o.EnableLeaderElection, "enable-leader-election", o.EnableLeaderElection, "elect a leader so that only one replica reconciles at a time")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the Lease used for leader election")
+	fs.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", o.LeaseDuration, "how long non-leaders wait before taking over an unrenewed lease")
+	fs.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", o.RenewDeadline, "how long the leader retries renewing its lease before giving it up")
+	fs.DurationVar(&o.RetryPeriod, "leader-election-retry-period", o.RetryPeriod, "how long clients wait between leader election attempts")
 	fs.IntVar(&o.Concurrent, "concurrent", o.Concurrent, "number of concurrent reconciles per controller")
 	fs.DurationVar(&o.RequeueDependency, "requeue-dependency", o.RequeueDependency, "fallback interval at which an object waiting on a dependency is retried; dependents are normally triggered at once")
 	fs.BoolVar(&o.WatchAllNamespaces, "watch-all-namespaces", o.WatchAllNamespaces, "watch objects in all namespaces; when false only the runtime namespace is watched")
@@ -228,6 +237,10 @@ func (o *Options) Validate() error {
 	}
 	if o.MinInterval < 0 {
 		return fmt.Errorf("--min-interval %s must not be negative", o.MinInterval)
+	}
+	if o.LeaseDuration <= o.RenewDeadline || o.RenewDeadline <= o.RetryPeriod || o.RetryPeriod <= 0 {
+		return fmt.Errorf("leader election needs --leader-election-lease-duration (%s) > --leader-election-renew-deadline (%s) > --leader-election-retry-period (%s) > 0",
+			o.LeaseDuration, o.RenewDeadline, o.RetryPeriod)
 	}
 	if o.Concurrent < 1 {
 		return fmt.Errorf("--concurrent must be at least 1")
