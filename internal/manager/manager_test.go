@@ -140,7 +140,9 @@ func TestLeaderElectionTimings(t *testing.T) {
 	go func() { done <- manager.Run(ctx, env.Config, opts, logr.Discard()) }()
 	defer func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
 	}()
 	testenv.Eventually(t, 30*time.Second, func() error {
 		var lease coordinationv1.Lease
