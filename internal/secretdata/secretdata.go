@@ -9,8 +9,8 @@ import (
 	"strings"
 )
 
-// first returns the value of the first key present.
-func first(data map[string][]byte, keys ...string) []byte {
+// First returns the value of the first of keys that data holds and is not empty, or nil.
+func First(data map[string][]byte, keys ...string) []byte {
 	for _, k := range keys {
 		if v, ok := data[k]; ok && len(v) > 0 {
 			return v
@@ -21,15 +21,15 @@ func first(data map[string][]byte, keys ...string) []byte {
 
 // HasTLS reports whether data holds a CA or a client certificate.
 func HasTLS(data map[string][]byte) bool {
-	return first(data, "ca.crt", "caFile") != nil || first(data, "tls.crt", "certFile") != nil
+	return First(data, "ca.crt", "caFile") != nil || First(data, "tls.crt", "certFile") != nil
 }
 
 // TLSConfig builds a client TLS configuration from data: a CA (ca.crt or caFile) added to
 // the system roots' place, a client certificate and key (tls.crt and tls.key, or certFile and
 // keyFile). It returns nil when data holds neither.
 func TLSConfig(data map[string][]byte) (*tls.Config, error) {
-	ca := first(data, "ca.crt", "caFile")
-	cert, key := first(data, "tls.crt", "certFile"), first(data, "tls.key", "keyFile")
+	ca := First(data, "ca.crt", "caFile")
+	cert, key := First(data, "tls.crt", "certFile"), First(data, "tls.key", "keyFile")
 	if ca == nil && cert == nil && key == nil {
 		return nil, nil
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/weirgitops/weir/internal/compat"
 	"github.com/weirgitops/weir/internal/event"
 	"github.com/weirgitops/weir/internal/reconcile"
-	"github.com/weirgitops/weir/internal/secretdata"
+	"github.com/weirgitops/weir/internal/registryauth"
 	"github.com/weirgitops/weir/internal/source/git"
 	"github.com/weirgitops/weir/internal/source/oci"
 )
@@ -35,7 +35,6 @@ const (
 	defaultOCITimeout        = 60 * time.Second
 	ociUserAgent             = "flux/v2"
 	dockerConfigJSONKey      = corev1.DockerConfigJsonKey
-	legacyDockerConfigKey    = corev1.DockerConfigKey
 	ociArtifactFileExtension = ".tar.gz"
 )
 
@@ -365,72 +364,15 @@ func (r *OCIRepositoryReconciler) options(ctx context.Context, obj *sourcev1.OCI
 	return opts, nil
 }
 
-// pullSecrets reads a Docker config Secret and a service account's image pull Secrets into
-// one keychain; the explicit Secret wins for a registry both name.
+// pullSecrets, certOptions and proxyURL read registry Secrets; see package registryauth.
 func pullSecrets(ctx context.Context, c client.Reader, namespace string, ref *meta.LocalObjectReference, serviceAccount string) (oci.Keychain, error) {
-	keys := oci.Keychain{}
-	var names []string
-	if ref != nil && ref.Name != "" {
-		names = append(names, ref.Name)
-	}
-	if serviceAccount != "" {
-		var sa corev1.ServiceAccount
-		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: serviceAccount}, &sa); err != nil {
-			return nil, reconcile.Failed(compat.AuthenticationFailedReason,
-				fmt.Errorf("failed to get credential: failed to get service account '%s/%s': %w", namespace, serviceAccount, err))
-		}
-		for _, s := range sa.ImagePullSecrets {
-			names = append(names, s.Name)
-		}
-	}
-	for _, n := range names {
-		s, err := getSecret(ctx, c, namespace, n)
-		if err != nil {
-			return nil, reconcile.Failed(compat.AuthenticationFailedReason, fmt.Errorf("failed to get credential: %w", err))
-		}
-		data := s.Data[dockerConfigJSONKey]
-		if len(data) == 0 {
-			data = s.Data[legacyDockerConfigKey]
-		}
-		if len(data) == 0 {
-			return nil, reconcile.Failed(compat.AuthenticationFailedReason, fmt.Errorf(
-				"failed to get credential: secret '%s/%s' has no '%s'", namespace, n, dockerConfigJSONKey))
-		}
-		k, err := oci.ParseDockerConfig(data)
-		if err != nil {
-			return nil, reconcile.Failed(compat.AuthenticationFailedReason, fmt.Errorf("failed to get credential: secret '%s/%s': %w", namespace, n, err))
-		}
-		keys.Merge(k)
-	}
-	return keys, nil
+	return registryauth.PullSecrets(ctx, c, namespace, ref, serviceAccount)
 }
 
-// certOptions reads a TLS Secret: ca.crt, and tls.crt with tls.key (the legacy caFile,
-// certFile, keyFile names too).
 func certOptions(ctx context.Context, c client.Reader, namespace string, ref *meta.LocalObjectReference) (oci.Options, error) {
-	var o oci.Options
-	if ref == nil || ref.Name == "" {
-		return o, nil
-	}
-	s, err := getSecret(ctx, c, namespace, ref.Name)
-	if err != nil {
-		return o, reconcile.Failed(compat.AuthenticationFailedReason, fmt.Errorf("failed to get TLS config: %w", err))
-	}
-	a := authFromSecret(s)
-	o.CACert, o.ClientCert, o.ClientKey = a.CACert, a.ClientCert, a.ClientKey
-	return o, nil
+	return registryauth.CertOptions(ctx, c, namespace, ref)
 }
 
-// proxyURL reads a proxy Secret (address, username, password) into a proxy URL.
 func proxyURL(ctx context.Context, c client.Reader, namespace, name string) (string, error) {
-	s, err := getSecret(ctx, c, namespace, name)
-	if err != nil {
-		return "", reconcile.Failed(compat.AuthenticationFailedReason, fmt.Errorf("failed to get proxy address: %w", err))
-	}
-	addr, err := secretdata.ProxyURL(s.Data)
-	if err != nil {
-		return "", reconcile.Failed(compat.AuthenticationFailedReason,
-			fmt.Errorf("failed to get proxy address: secret '%s/%s': %w", namespace, name, err))
-	}
-	return addr, nil
+	return registryauth.ProxyURL(ctx, c, namespace, name)
 }
