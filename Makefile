@@ -22,7 +22,10 @@ CRD_PATHS := \
 	paths=github.com/fluxcd/notification-controller/api/v1 \
 	paths=github.com/fluxcd/notification-controller/api/v1beta3 \
 	paths=github.com/fluxcd/image-reflector-controller/api/v1 \
-	paths=github.com/fluxcd/image-automation-controller/api/v1
+	paths=github.com/fluxcd/image-automation-controller/api/v1 \
+	paths=./api/hops/v1alpha1
+# weir's own API types, whose deepcopy functions controller-gen writes too.
+OBJECT_PATHS := paths=./api/hops/v1alpha1
 
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 export GONOSUMDB := k8s.io
@@ -41,14 +44,18 @@ $(ENVTEST_DIR)/.built: tools/envtest/go.mod tools/envtest/go.sum
 	cd tools/envtest && GOFLAGS=-mod=mod $(GO) build -o $(ENVTEST_DIR)/ ./cmd/...
 	touch $@
 
-crds: ## Regenerate config/crd/bases from the Flux API type modules.
+crds: ## Regenerate config/crd/bases from the Flux API type modules and weir's api/.
 	rm -f config/crd/bases/*.yaml
+	$(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION) object $(OBJECT_PATHS)
 	$(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION) crd $(CRD_PATHS) output:crd:artifacts:config=config/crd/bases
 
 check-crds: ## Fail when regenerating the CRDs would change them.
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	$(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION) crd $(CRD_PATHS) output:crd:artifacts:config=$$tmp && \
 	diff -r $$tmp config/crd/bases || { echo "config/crd/bases is stale: run 'make crds' and commit"; exit 1; }
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && cp -r api $$tmp/ && \
+	$(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION) object $(OBJECT_PATHS) && \
+	diff -r $$tmp/api api || { cp -r $$tmp/api/. api/; echo "api/ deepcopy is stale: run 'make crds' and commit"; exit 1; }
 
 deps: ## Refresh the checked-in list of modules that the weir binary links.
 	$(GO) list -deps -f '{{with .Module}}{{.Path}} {{.Version}}{{end}}' ./cmd/weir | sort -u > deps.txt

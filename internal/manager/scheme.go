@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+
+	hopsv1alpha1 "github.com/weirgitops/weir/api/hops/v1alpha1"
 )
 
 // NewScheme returns a scheme that knows the built-in Kubernetes kinds, CustomResourceDefinitions
@@ -28,6 +30,7 @@ func NewScheme() *runtime.Scheme {
 		notificationv1beta3.AddToScheme,
 		imagev1.AddToScheme,
 		imageautov1.AddToScheme,
+		hopsv1alpha1.AddToScheme,
 	} {
 		utilruntime.Must(add(s))
 	}
