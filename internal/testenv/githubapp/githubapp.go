@@ -58,17 +58,7 @@ type Server struct {
 // Start starts the stand-in with a fresh App key and stops it when the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if opts.TokenTTL == 0 {
-		opts.TokenTTL = time.Hour
-	}
-	s := &Server{
-		opts: opts, key: key, minted: map[int64]int{},
-		PrivateKeyPEM: pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
-	}
+	s := New(t, opts)
 	srv := httptest.NewUnstartedServer(s)
 	if opts.TLS != nil {
 		srv.TLS = &tls.Config{Certificates: []tls.Certificate{*opts.TLS}, MinVersion: tls.VersionTLS12}
@@ -79,6 +69,42 @@ func Start(t testing.TB, opts Options) *Server {
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
 	return s
+}
+
+// New returns the stand-in with a fresh App key, not serving: a larger stand-in (the GitHub
+// REST API of internal/testenv/github) routes the App's endpoints to it and sets URL.
+func New(t testing.TB, opts Options) *Server {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.TokenTTL == 0 {
+		opts.TokenTTL = time.Hour
+	}
+	return &Server{
+		opts: opts, key: key, minted: map[int64]int{},
+		PrivateKeyPEM: pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
+	}
+}
+
+// ValidToken reports whether tok is an installation token the stand-in minted, and for which
+// installation.
+func (s *Server) ValidToken(tok string) (int64, bool) {
+	rest, ok := strings.CutPrefix(tok, "ghs_")
+	if !ok {
+		return 0, false
+	}
+	inst, n, ok := strings.Cut(rest, "_")
+	if !ok {
+		return 0, false
+	}
+	id, err1 := strconv.ParseInt(inst, 10, 64)
+	k, err2 := strconv.Atoi(n)
+	if err1 != nil || err2 != nil || k < 1 {
+		return 0, false
+	}
+	return id, k <= s.Minted(id)
 }
 
 // APIURL is the API root, as in a githubAppBaseURL.

@@ -28,6 +28,10 @@ type HTTPOptions struct {
 	// 127.0.0.1: a name that only a test's proxy resolves, so that a client
 	// can reach the server through that proxy and no other way.
 	DNSName string
+	// Authorize, when set, decides for every request that static credentials do not admit,
+	// from its basic auth (ok false without it): a stand-in's tokens that change at run time
+	// (GitHub installation tokens) are checked this way.
+	Authorize func(username, password string, ok bool) bool
 }
 
 // HTTPServer is a running `git http-backend` server.
@@ -84,7 +88,7 @@ func (r *Root) ServeHTTP(opts HTTPOptions) *HTTPServer {
 	handler := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		s.requests.Add(1)
 		if !authorized(req, opts) {
-			if opts.Username != "" {
+			if opts.Username != "" || opts.Authorize != nil {
 				w.Header().Set("WWW-Authenticate", `Basic realm="weir"`)
 			}
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
@@ -115,8 +119,13 @@ func (r *Root) ServeHTTP(opts HTTPOptions) *HTTPServer {
 }
 
 func authorized(req *http.Request, opts HTTPOptions) bool {
-	if opts.Username == "" && opts.BearerToken == "" {
+	if opts.Username == "" && opts.BearerToken == "" && opts.Authorize == nil {
 		return true
+	}
+	if opts.Authorize != nil {
+		if u, p, ok := req.BasicAuth(); opts.Authorize(u, p, ok) {
+			return true
+		}
 	}
 	if opts.Username != "" {
 		if u, p, ok := req.BasicAuth(); ok && equal(u, opts.Username) && equal(p, opts.Password) {

@@ -185,6 +185,13 @@ func writeEntry(path, value string) error {
 	return os.WriteFile(path, []byte(value), 0o644)
 }
 
+// Git runs the git CLI in the bare repository with the Root's environment and returns its
+// trimmed output; a failure fails the test.
+func (p *Repo) Git(args ...string) string {
+	p.root.t.Helper()
+	return p.root.git(p.Dir, args...)
+}
+
 // Rev resolves a revision (branch, tag, ref or hash) in the bare repository
 // to a commit hash.
 func (p *Repo) Rev(rev string) string {

@@ -56,7 +56,11 @@ func NewSSHKey(t T) ([]byte, ssh.PublicKey) {
 
 // ServeSSH starts an SSH server for the Root with a fresh host key and one
 // authorized client key, and stops it when the test ends.
-func (r *Root) ServeSSH() *SSHServer {
+func (r *Root) ServeSSH() *SSHServer { return r.ServeSSHAuthorized(nil) }
+
+// ServeSSHAuthorized is ServeSSH that also admits every client key authorize accepts (a
+// stand-in's deploy keys, added at run time), besides the server's own client key.
+func (r *Root) ServeSSHAuthorized(authorize func(ssh.PublicKey) bool) *SSHServer {
 	t := r.t
 	t.Helper()
 	hostPEM, hostPub := NewSSHKey(t)
@@ -69,7 +73,7 @@ func (r *Root) ServeSSH() *SSHServer {
 	srv := &gssh.Server{
 		Handler: func(s gssh.Session) { r.serveSession(s) },
 		PublicKeyHandler: func(_ gssh.Context, key gssh.PublicKey) bool {
-			return gssh.KeysEqual(key, clientPub)
+			return gssh.KeysEqual(key, clientPub) || (authorize != nil && authorize(key))
 		},
 	}
 	srv.AddHostKey(hostSigner)
