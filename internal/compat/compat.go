@@ -94,6 +94,8 @@ const (
 	HealthCheckCanceledReason          = "HealthCheckCanceled"
 	DependencyCycleReason              = "DependencyCycle"
 	InvalidCELExpressionReason         = "InvalidCELExpression"
+	// FailureReason is the image controllers' generic failure (metav1.StatusFailure).
+	FailureReason = "Failure"
 )
 
 // Event metadata keys, prefixed with the object's API group when sent.

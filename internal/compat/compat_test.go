@@ -6,6 +6,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // TestValuesMatchFlux pins every value against Flux's API modules where they define it, and
@@ -45,6 +46,7 @@ func TestValuesMatchFlux(t *testing.T) {
 		"storage reason":       {InvalidPathReason, meta.InvalidPathReason},
 		"new revision":         {NewRevisionReason, "NewRevision"},
 		"include change":       {IncludeChangeReason, "IncludeChange"},
+		"image failure":        {FailureReason, metav1.StatusFailure},
 		"invalid provider":     {InvalidProviderConfigurationReason, sourcev1.InvalidProviderConfigurationReason},
 		"field manager":        {KustomizeFieldManager, "kustomize-controller"},
 		"prune annotation":     {PruneAnnotation, "kustomize.toolkit.fluxcd.io/prune"},

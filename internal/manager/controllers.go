@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -19,11 +20,13 @@ import (
 
 	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/controller/helmrelease"
+	"github.com/weirgitops/weir/internal/controller/image"
 	"github.com/weirgitops/weir/internal/controller/kustomize"
 	"github.com/weirgitops/weir/internal/controller/notification"
 	"github.com/weirgitops/weir/internal/controller/source"
 	"github.com/weirgitops/weir/internal/event"
 	"github.com/weirgitops/weir/internal/features"
+	"github.com/weirgitops/weir/internal/imagetags"
 	"github.com/weirgitops/weir/internal/reconcile"
 	"github.com/weirgitops/weir/internal/source/helm"
 	"github.com/weirgitops/weir/internal/source/oci"
@@ -48,6 +51,9 @@ type shared struct {
 	// indexes are the parsed Helm repository indexes, shared by HelmRepositories (which parse
 	// a new revision once) and HelmCharts (which read it).
 	indexes *helm.IndexCache
+	// tags is the image tag store of ImageRepositories and ImagePolicies, opened by the first
+	// of them to start.
+	tags *imagetags.Store
 }
 
 // controllers lists every controller weir has, in start order.
@@ -170,6 +176,34 @@ var controllers = []controller{
 		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},
+	{name: "imagerepository", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
+		tags, err := s.imageTags()
+		if err != nil {
+			return err
+		}
+		r := &image.ImageRepositoryReconciler{
+			Client:   mgr.GetClient(),
+			Recorder: s.recorder(mgr, image.ControllerName, imagev1.GroupVersion.Group),
+			Retry:    s.retry(),
+			Tags:     tags,
+		}
+		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
+	}},
+	{name: "imagepolicy", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
+		tags, err := s.imageTags()
+		if err != nil {
+			return err
+		}
+		r := &image.ImagePolicyReconciler{
+			Client:               mgr.GetClient(),
+			Recorder:             s.recorder(mgr, image.ControllerName, imagev1.GroupVersion.Group),
+			Retry:                s.retry(),
+			Tags:                 tags,
+			NoCrossNamespaceRefs: s.opts.NoCrossNamespaceRefs,
+			RequeueDependency:    s.opts.RequeueDependency,
+		}
+		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
+	}},
 	{name: "receiver", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
 		r := &notification.ReceiverReconciler{
 			Client:    mgr.GetClient(),
@@ -199,6 +233,20 @@ var controllers = []controller{
 		}
 		return mgr.Add(httpServer("events-server", s.opts.EventsListenAddr, d.EventsHandler()))
 	}},
+}
+
+// imageTags opens the image tag store under the storage path, in a hidden directory that the
+// artifact server never serves.
+func (s *shared) imageTags() (*imagetags.Store, error) {
+	if s.tags != nil {
+		return s.tags, nil
+	}
+	t, err := imagetags.New(filepath.Join(s.opts.StoragePath, ".imagetags"), 0)
+	if err != nil {
+		return nil, err
+	}
+	s.tags = t
+	return t, nil
 }
 
 // retry returns a controller's own failure bookkeeping, with the process's delays.

@@ -33,7 +33,8 @@ type Fields struct {
 	ObservedGeneration     *int64
 	LastHandledReconcileAt *string
 	Suspended              bool
-	Interval               time.Duration
+	// Interval is the declared interval; zero means the kind reconciles on events only.
+	Interval time.Duration
 	// RetryInterval is the failure requeue; zero means Interval.
 	RetryInterval time.Duration
 	// Revision is the revision the object last applied or stored, for the metrics.
@@ -121,7 +122,7 @@ func (s *Skeleton[T, O]) Reconcile(ctx context.Context, req ctrl.Request) (resul
 		RecordState(res, ReadyStatus(*f.Conditions), true, f.Revision)
 		return ctrl.Result{}, nil
 	}
-	if *f.ObservedGeneration != obj.GetGeneration() {
+	if *f.ObservedGeneration != obj.GetGeneration() && f.Interval > 0 {
 		if msg := s.Retry.IntervalRaised("spec.interval", f.Interval); msg != "" {
 			s.Recorder.Warning(obj, compat.IntervalRaisedReason, nil, "%s", msg)
 		}

@@ -1,0 +1,177 @@
+package image_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	imagev1 "github.com/fluxcd/image-reflector-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weirgitops/weir/internal/source/oci"
+	"github.com/weirgitops/weir/internal/testenv"
+	"github.com/weirgitops/weir/internal/testenv/ociregistry"
+)
+
+func pushTags(t *testing.T, reg *ociregistry.Registry, repo string, tags ...string) map[string]string {
+	t.Helper()
+	digests := map[string]string{}
+	for _, tag := range tags {
+		digests[tag] = reg.PushFiles(t, repo, tag, map[string]string{"tag": tag}, oci.Metadata{}).String()
+	}
+	return digests
+}
+
+func newImageRepository(ns, name, image string) *imagev1.ImageRepository {
+	return &imagev1.ImageRepository{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec:       imagev1.ImageRepositorySpec{Image: image, Interval: metav1.Duration{Duration: time.Hour}},
+	}
+}
+
+func scanned(count int, latest ...string) func(*imagev1.ImageRepository) error {
+	return func(r *imagev1.ImageRepository) error {
+		s := r.Status.LastScanResult
+		if s == nil || s.TagCount != count {
+			return fmt.Errorf("lastScanResult %+v, want %d tags", s, count)
+		}
+		if latest != nil && !slices.Equal(s.LatestTags, latest) {
+			return fmt.Errorf("latestTags %v, want %v", s.LatestTags, latest)
+		}
+		return nil
+	}
+}
+
+// TestImageRepositoryScanTLSAuth scans a registry behind TLS with a private CA and basic
+// auth, drops the excluded tags (Flux's default list drops *.sig), and sees a pushed tag
+// after a reconcile request.
+func TestImageRepositoryScanTLSAuth(t *testing.T) {
+	reg := ociregistry.New(t, ociregistry.Options{TLS: true, Username: "scanner", Password: "s3cr3t-pass"})
+	ns := env.Namespace(t)
+	pushTags(t, reg, "team/app", "1.0.0", "1.1.0", "sha256-abc.sig")
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "regcred"}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: reg.DockerConfig()}})
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ca"}, Data: map[string][]byte{"ca.crt": reg.CAPEM()}})
+	repo := newImageRepository(ns, "app", reg.Host()+"/team/app")
+	repo.Spec.SecretRef = &meta.LocalObjectReference{Name: "regcred"}
+	repo.Spec.CertSecretRef = &meta.LocalObjectReference{Name: "ca"}
+	create(t, repo)
+	key := client.ObjectKeyFromObject(repo)
+	got := waitReady(t, key, &imagev1.ImageRepository{}, metav1.ConditionTrue, scanned(2, "1.1.0", "1.0.0"))
+	if got.Status.CanonicalImageName != reg.Host()+"/team/app" || !slices.Equal(got.Status.ObservedExclusionList, []string{`^.*\.sig$`}) {
+		t.Errorf("status %+v", got.Status)
+	}
+	if err := readyIs[*imagev1.ImageRepository]("Succeeded", "successful scan: found 2 tags")(got); err != nil {
+		t.Error(err)
+	}
+
+	pushTags(t, reg, "team/app", "1.2.0")
+	requestReconcile(t, got)
+	waitReady(t, key, &imagev1.ImageRepository{}, metav1.ConditionTrue, scanned(3, "1.2.0", "1.1.0", "1.0.0"))
+}
+
+// TestImageRepositoryBadInput: wrong credentials, a registry that is down, an image with a
+// tag, an exclusion pattern that does not compile. Each gives a precise condition without the
+// password, and the registry coming back is picked up.
+func TestImageRepositoryBadInput(t *testing.T) {
+	reg := ociregistry.New(t, ociregistry.Options{Username: "scanner", Password: "right-pass"})
+	ns := env.Namespace(t)
+	pushTags(t, reg, "app", "1.0.0")
+	wrong := `{"auths":{"` + reg.Host() + `":{"username":"scanner","password":"wrong-pass-42"}}}`
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "wrong"}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(wrong)}})
+
+	bad := newImageRepository(ns, "wrong-creds", reg.Host()+"/app")
+	bad.Spec.Insecure = true
+	bad.Spec.SecretRef = &meta.LocalObjectReference{Name: "wrong"}
+	create(t, bad)
+	got := waitReady(t, client.ObjectKeyFromObject(bad), &imagev1.ImageRepository{}, metav1.ConditionFalse,
+		readyIs[*imagev1.ImageRepository]("AuthenticationFailed", "scan failed"))
+	if b, _ := json.Marshal(got.Status); strings.Contains(string(b), "wrong-pass-42") {
+		t.Errorf("status leaks the password: %s", b)
+	}
+
+	tagged := newImageRepository(ns, "tagged", reg.Host()+"/app:1.0.0")
+	create(t, tagged)
+	waitReady(t, client.ObjectKeyFromObject(tagged), &imagev1.ImageRepository{}, metav1.ConditionFalse,
+		readyIs[*imagev1.ImageRepository]("ImageURLInvalid", "must not name a tag"))
+
+	badRegex := newImageRepository(ns, "bad-regex", reg.Host()+"/app")
+	badRegex.Spec.ExclusionList = []string{"(("}
+	create(t, badRegex)
+	waitReady(t, client.ObjectKeyFromObject(badRegex), &imagev1.ImageRepository{}, metav1.ConditionFalse,
+		readyIs[*imagev1.ImageRepository]("Failure", "spec.exclusionList"))
+
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "right"}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: reg.DockerConfig()}})
+	reg.SetDown(true)
+	down := newImageRepository(ns, "down", reg.Host()+"/app")
+	down.Spec.Insecure = true
+	down.Spec.SecretRef = &meta.LocalObjectReference{Name: "right"}
+	create(t, down)
+	waitReady(t, client.ObjectKeyFromObject(down), &imagev1.ImageRepository{}, metav1.ConditionFalse,
+		readyIs[*imagev1.ImageRepository]("ReadOperationFailed", "scan failed"))
+	reg.SetDown(false)
+	waitReady(t, client.ObjectKeyFromObject(down), &imagev1.ImageRepository{}, metav1.ConditionTrue, scanned(1))
+}
+
+// TestImageRepositoryManyTags scans a repository with 25,000 tags served in pages of 1,000,
+// then rescans it unchanged: the stored tags are not rewritten and the revision stays.
+func TestImageRepositoryManyTags(t *testing.T) {
+	const total, page = 25000, 1000
+	reg := ociregistry.New(t, ociregistry.Options{})
+	ns := env.Namespace(t)
+	all := make([]string, total)
+	for i := range all {
+		all[i] = "build-" + strconv.Itoa(i)
+	}
+	slices.Sort(all)
+	reg.SetHook(func(w http.ResponseWriter, req *http.Request) bool {
+		if !strings.HasSuffix(req.URL.Path, "/many/tags/list") {
+			return false
+		}
+		start := 0
+		if last := req.URL.Query().Get("last"); last != "" {
+			i, _ := slices.BinarySearch(all, last)
+			start = i + 1
+		}
+		end := min(start+page, total)
+		if end < total {
+			w.Header().Set("Link", fmt.Sprintf(`</v2/many/tags/list?n=%d&last=%s>; rel="next"`, page, all[end-1]))
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"name": "many", "tags": all[start:end]})
+		return true
+	})
+	repo := newImageRepository(ns, "many", reg.Host()+"/many")
+	repo.Spec.Insecure = true
+	create(t, repo)
+	key := client.ObjectKeyFromObject(repo)
+	first := waitReady(t, key, &imagev1.ImageRepository{}, metav1.ConditionTrue, scanned(total))
+	rev, listed := first.Status.LastScanResult.Revision, reg.Requests("GET", "tags")
+
+	requestReconcile(t, first)
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var r imagev1.ImageRepository
+		if err := env.Client.Get(t.Context(), key, &r); err != nil {
+			return err
+		}
+		if r.Status.LastHandledReconcileAt != first.Annotations["reconcile.fluxcd.io/requestedAt"] {
+			return fmt.Errorf("not rescanned yet")
+		}
+		if r.Status.LastScanResult.Revision != rev {
+			return fmt.Errorf("revision changed: %s", r.Status.LastScanResult.Revision)
+		}
+		return nil
+	})
+	if n := reg.Requests("GET", "tags"); n < listed+total/page {
+		t.Errorf("rescan listed %d pages, want %d", n-listed, total/page)
+	}
+}
