@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -16,7 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/plan"
+	"github.com/weirgitops/weir/internal/sourceref"
 )
 
 // planFlags are weir plan's flags.
@@ -119,11 +123,22 @@ func runPlan(ctx context.Context, g *globals, f planFlags, dir string) (*plan.Pl
 		opts.Lookup = func(ctx context.Context, kind, namespace, name string) (*unstructured.Unstructured, error) {
 			u := &unstructured.Unstructured{}
 			u.SetAPIVersion("v1")
+			if kind != "ConfigMap" && kind != "Secret" {
+				u.SetAPIVersion(sourcev1.GroupVersion.String())
+			}
 			u.SetKind(kind)
 			if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
 				return nil, client.IgnoreNotFound(err)
 			}
 			return u, nil
+		}
+		tmp, err := os.MkdirTemp("", "weir-plan-sources-")
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = os.RemoveAll(tmp) }()
+		opts.Source = func(ctx context.Context, kind, namespace, name string) (string, error) {
+			return clusterSource(ctx, c, tmp, sourceref.Ref{Kind: kind, Namespace: namespace, Name: name})
 		}
 	}
 	head, err := plan.Discover(ctx, opts)
@@ -154,6 +169,33 @@ func runPlan(ctx context.Context, g *globals, f planFlags, dir string) (*plan.Pl
 		return plan.Live(ctx, c, head, base, f.base)
 	}
 	return plan.Compare(base, head, f.base), nil
+}
+
+// maxSourceArtifact bounds a source artifact the plan downloads.
+const maxSourceArtifact = 512 << 20
+
+// clusterSource downloads the artifact of a source from the cluster's artifact server
+// (status.artifact.url, its digest checked) and unpacks it under dir.
+func clusterSource(ctx context.Context, c client.Client, dir string, ref sourceref.Ref) (string, error) {
+	a, err := sourceref.Artifact(ctx, c, c.Scheme(), ref)
+	if err != nil {
+		return "", fmt.Errorf("read %s in the cluster: %w", ref, err)
+	}
+	if a == nil {
+		return "", fmt.Errorf("%s has no artifact in the cluster yet", ref)
+	}
+	data, err := artifact.Fetch(ctx, a.URL, a.Digest, maxSourceArtifact)
+	if err != nil {
+		return "", fmt.Errorf("download the artifact of %s (%s): %w", ref, a.Revision, err)
+	}
+	out, err := os.MkdirTemp(dir, "source-")
+	if err != nil {
+		return "", err
+	}
+	if err := artifact.ExtractTarGz(ctx, bytes.NewReader(data), out, artifact.Limits{}); err != nil {
+		return "", fmt.Errorf("unpack the artifact of %s: %w", ref, err)
+	}
+	return out, nil
 }
 
 func mustAbs(p string) string {

@@ -61,6 +61,9 @@ func fleet(ns, chartURL, ociURL string) map[string]string {
 	}
 	return map[string]string{
 		"clusters/prod/tenants.yaml": ks("team-a", "./tenants/team-a", ""),
+		// A Kustomization of another repository: resolved from the cluster's artifact in live
+		// mode, reported as unresolved offline.
+		"clusters/prod/shared.yaml": strings.Replace(ks("shared", "./", "  targetNamespace: "+ns+"\n"), "name: fleet", "name: shared", 1),
 		"tenants/team-a/vars.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: team-vars\n  namespace: " + ns + "\ndata:\n  color: blue\n",
 		"tenants/team-a/apps.yaml": ks("web", "./apps/web", "  targetNamespace: "+ns+"\n  dependsOn:\n  - name: team-a\n"+
 			"  components:\n  - ../../components/ha\n  patches:\n  - patch: |\n      - op: add\n        path: /metadata/labels\n        value: {team: a}\n    target:\n      kind: ConfigMap\n"+
@@ -273,11 +276,15 @@ func TestPlanLiveMatchesControllers(t *testing.T) {
 			t.Fatalf("weir %v: exit %d\n%s%s", args, code, out, errOut)
 		}
 	}
+	shared := gitserver.NewRoot(t)
+	shared.NewRepo("shared").Commit("main", "shared", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared-settings\ndata:\n  a: b\n"})
+	sharedSrv := shared.ServeHTTP(gitserver.HTTPOptions{})
+	run("create", "source", "git", "shared", "--url", sharedSrv.RepoURL("shared"), "--branch", "main", "--interval", "1h")
 	run("create", "source", "git", "fleet", "--url", srv.RepoURL("fleet"), "--branch", "live", "--interval", "1h")
 	run("create", "kustomization", "fleet", "--source", "GitRepository/fleet", "--path", "./clusters/prod", "--prune", "--interval", "1h")
 	waitReady := func() {
 		t.Helper()
-		for _, name := range []string{"fleet", "team-a", "web"} {
+		for _, name := range []string{"fleet", "team-a", "web", "shared"} {
 			waitKsRevision(t, ns, name)
 		}
 	}
@@ -289,12 +296,17 @@ func TestPlanLiveMatchesControllers(t *testing.T) {
 	}
 	var p struct {
 		Units []struct {
-			Kind, Name string
-			Changes    []struct{ Action, Object string }
+			Kind, Name, Status string
+			Changes            []struct{ Action, Object string }
 		}
 	}
 	if err := json.Unmarshal([]byte(out), &p); err != nil {
 		t.Fatal(err)
+	}
+	for _, u := range p.Units {
+		if u.Name == "shared" && (u.Status != "unchanged" || len(u.Changes) != 1 || u.Changes[0].Object != "ConfigMap/"+ns+"/shared-settings") {
+			t.Errorf("the shared repository's Kustomization, from its artifact in the cluster: %+v", u)
+		}
 	}
 	predicted := map[string]string{}
 	for _, u := range p.Units {

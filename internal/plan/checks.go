@@ -61,7 +61,7 @@ func Check(s *Snapshot) []Problem {
 func unitProblems(s *Snapshot) []Problem {
 	var out []Problem
 	for _, u := range s.Units {
-		if u.Err == "" {
+		if u.Err == "" || u.Unresolved {
 			continue
 		}
 		check := "build"

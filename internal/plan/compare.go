@@ -43,7 +43,8 @@ type UnitPlan struct {
 	Source    string `json:"source,omitempty"`
 	Path      string `json:"path,omitempty"`
 	File      string `json:"file,omitempty"`
-	// Status is added, removed, changed, unchanged or failed.
+	// Status is added, removed, changed, unchanged, failed or unresolved (its source could
+	// not be read).
 	Status  string   `json:"status"`
 	Error   string   `json:"error,omitempty"`
 	Changes []Change `json:"changes,omitempty"`
@@ -123,6 +124,8 @@ func Compare(base, head *Snapshot, baseName string) *Plan {
 			b = base.Unit(h.ID())
 		}
 		switch {
+		case h.Unresolved:
+			up.Status = "unresolved"
 		case h.Err != "":
 			up.Status = "failed"
 		case b == nil || b.Err != "" && len(b.Objects) == 0:
@@ -209,6 +212,9 @@ func Live(ctx context.Context, c client.Client, head, base *Snapshot, baseName s
 		up := newUnitPlan(u)
 		if u.Err != "" {
 			up.Status = "failed"
+			if u.Unresolved {
+				up.Status = "unresolved"
+			}
 			p.Units = append(p.Units, up)
 			continue
 		}

@@ -200,9 +200,9 @@ func (d *discoverer) templateChart(ctx context.Context, ns, chartName, version, 
 		})
 		return ch, id, err
 	case sourcev1.GitRepositoryKind, sourcev1.BucketKind:
-		dir, ok := d.sources[id]
-		if !ok {
-			return nil, id, fmt.Errorf("chart source %s is not this repository and not in --local-sources", id)
+		dir, err := d.sourceDir(ctx, kind, ns, srcName)
+		if err != nil {
+			return nil, id, fmt.Errorf("chart source %s: %w", id, err)
 		}
 		p := filepath.Join(dir, filepath.Clean("/"+chartName))
 		ch, err := d.opts.Charts.get("dir:"+p, func() (*chart.Chart, error) { return helm.LoadDir(p) })

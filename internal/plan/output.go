@@ -62,7 +62,7 @@ func (p *Plan) WriteHuman(w io.Writer, colour bool) error {
 		if u.Status == "unchanged" {
 			continue
 		}
-		col := map[string]string{"added": c.green, "removed": c.red, "failed": c.red, "changed": c.yellow}[u.Status]
+		col := map[string]string{"added": c.green, "removed": c.red, "failed": c.red, "changed": c.yellow, "unresolved": c.cyan}[u.Status]
 		bw.printf("%s%s %s/%s%s %s%s%s", c.bold, u.Kind, u.Namespace, u.Name, c.reset, col, u.Status, c.reset)
 		if u.File != "" {
 			bw.printf(" %s(%s)%s", c.dim, u.File, c.reset)

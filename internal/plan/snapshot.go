@@ -47,8 +47,10 @@ type Unit struct {
 	// Objects are what it applies, with their files (relative to the checkout) in Files.
 	Objects []*unstructured.Unstructured `json:"-"`
 	Files   map[string]string            `json:"-"`
-	// Err is why it could not be built ("" when it was).
-	Err string `json:"error,omitempty"`
+	// Err is why it could not be built ("" when it was); Unresolved says it is because its
+	// source could not be read (reported, not a problem of the checkout).
+	Err        string `json:"error,omitempty"`
+	Unresolved bool   `json:"unresolved,omitempty"`
 
 	spec  *kustomizev1.Kustomization
 	hr    *helmv2.HelmRelease
@@ -86,9 +88,12 @@ type Options struct {
 	Concurrency int
 	// Charts fetches HelmRelease charts; nil leaves HelmReleases unrendered.
 	Charts *Charts
-	// Vars, when set, resolves a substituteFrom or valuesFrom object missing from the
-	// repository (live mode: the cluster).
+	// Lookup, when set, resolves a substituteFrom or valuesFrom object, or a chart source,
+	// missing from the repository (live mode: the cluster).
 	Lookup func(ctx context.Context, kind, namespace, name string) (*unstructured.Unstructured, error)
+	// Source, when set, returns the directory of a source that is neither the checkout nor
+	// in LocalSources (live mode: its artifact in the cluster, unpacked).
+	Source func(ctx context.Context, kind, namespace, name string) (string, error)
 }
 
 // RootKustomization is the Kustomization Flux's bootstrap writes for path.
@@ -143,6 +148,7 @@ type discoverer struct {
 	opts    Options
 	sources map[string]string // source id → directory
 	mu      sync.Mutex
+	fetchMu sync.Mutex // one source fetch at a time
 	snap    *Snapshot
 	// objects are every object built so far, by Kind/namespace/name, for substituteFrom and
 	// valuesFrom.
@@ -244,12 +250,13 @@ const errNotInRepository = "not found in the repository"
 // buildKustomization runs the controller's pipeline for u over its source's directory.
 func (d *discoverer) buildKustomization(ctx context.Context, u *Unit) {
 	ks := u.spec
-	root, ok := d.sources[sourceID(ks)]
-	if !ok {
+	root, err := d.source(ctx, ks)
+	if err != nil {
 		d.mu.Lock()
-		d.snap.Unresolved[sourceID(ks)] = "not this repository and not in --local-sources"
+		d.snap.Unresolved[sourceID(ks)] = err.Error()
 		d.mu.Unlock()
-		u.Err = fmt.Sprintf("source %s is not available to the plan", sourceID(ks))
+		u.Err = fmt.Sprintf("source %s is not available to the plan: %s", sourceID(ks), err)
+		u.Unresolved = true
 		return
 	}
 	u.root = root
@@ -310,6 +317,46 @@ func (d *discoverer) buildKustomization(ctx context.Context, u *Unit) {
 		d.objects[objectID(o)] = o
 	}
 	d.mu.Unlock()
+}
+
+// source returns the directory of ks's source: the checkout, a --local-sources directory,
+// or what Options.Source fetches (once per source).
+func (d *discoverer) source(ctx context.Context, ks *kustomizev1.Kustomization) (string, error) {
+	ns := ks.Spec.SourceRef.Namespace
+	if ns == "" {
+		ns = ks.Namespace
+	}
+	return d.sourceDir(ctx, ks.Spec.SourceRef.Kind, ns, ks.Spec.SourceRef.Name)
+}
+
+// sourceDir returns the directory of the source kind/namespace/name.
+func (d *discoverer) sourceDir(ctx context.Context, kind, namespace, name string) (string, error) {
+	id := kind + "/" + namespace + "/" + name
+	d.mu.Lock()
+	dir, ok := d.sources[id]
+	d.mu.Unlock()
+	if ok {
+		return dir, nil
+	}
+	if d.opts.Source == nil {
+		return "", fmt.Errorf("not this repository and not in --local-sources")
+	}
+	d.fetchMu.Lock()
+	defer d.fetchMu.Unlock()
+	d.mu.Lock()
+	dir, ok = d.sources[id]
+	d.mu.Unlock()
+	if ok {
+		return dir, nil
+	}
+	dir, err := d.opts.Source(ctx, kind, namespace, name)
+	if err != nil {
+		return "", err
+	}
+	d.mu.Lock()
+	d.sources[id] = dir
+	d.mu.Unlock()
+	return dir, nil
 }
 
 // originFile reads the file of o from kustomize's origin annotation (relative to the
