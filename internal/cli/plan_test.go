@@ -64,7 +64,7 @@ func fleet(ns, chartURL, ociURL string) map[string]string {
 		// A Kustomization of another repository: resolved from the cluster's artifact in live
 		// mode, reported as unresolved offline.
 		"clusters/prod/shared.yaml": strings.Replace(ks("shared", "./", "  targetNamespace: "+ns+"\n"), "name: fleet", "name: shared", 1),
-		"tenants/team-a/vars.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: team-vars\n  namespace: " + ns + "\ndata:\n  color: blue\n",
+		"tenants/team-a/vars.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: team-vars\n  namespace: " + ns + "\ndata:\n  color: blue\n",
 		"tenants/team-a/apps.yaml": ks("web", "./apps/web", "  targetNamespace: "+ns+"\n  dependsOn:\n  - name: team-a\n"+
 			"  components:\n  - ../../components/ha\n  patches:\n  - patch: |\n      - op: add\n        path: /metadata/labels\n        value: {team: a}\n    target:\n      kind: ConfigMap\n"+
 			"  postBuild:\n    substitute:\n      env: prod\n    substituteFrom:\n    - kind: ConfigMap\n      name: team-vars\n"),
