@@ -63,27 +63,7 @@ func (r *GitRepositoryReconciler) auth(ctx context.Context, obj *sourcev1.GitRep
 
 // authFromSecret reads Flux's Git Secret keys; the legacy caFile/certFile/keyFile names are
 // accepted too.
-func authFromSecret(s *corev1.Secret) git.Auth {
-	d := s.Data
-	first := func(keys ...string) []byte {
-		for _, k := range keys {
-			if v, ok := d[k]; ok && len(v) > 0 {
-				return v
-			}
-		}
-		return nil
-	}
-	return git.Auth{
-		Username:      string(d["username"]),
-		Password:      string(d["password"]),
-		BearerToken:   string(d["bearerToken"]),
-		SSHPrivateKey: d["identity"],
-		KnownHosts:    d["known_hosts"],
-		CACert:        first("ca.crt", "caFile"),
-		ClientCert:    first("tls.crt", "certFile"),
-		ClientKey:     first("tls.key", "keyFile"),
-	}
-}
+func authFromSecret(s *corev1.Secret) git.Auth { return git.AuthFromData(s.Data) }
 
 // githubAppAuth exchanges the App's keys for an installation token, reusing a cached token
 // until a minute before it expires. base holds the Secret's TLS settings and the proxy, which

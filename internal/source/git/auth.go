@@ -179,3 +179,26 @@ func algorithmsFor(keyType string) []string {
 	}
 	return []string{keyType}
 }
+
+// AuthFromData reads Flux's Git Secret keys: username and password, bearerToken, identity
+// and known_hosts, ca.crt, tls.crt and tls.key (and the legacy caFile, certFile, keyFile).
+func AuthFromData(d map[string][]byte) Auth {
+	first := func(keys ...string) []byte {
+		for _, k := range keys {
+			if v, ok := d[k]; ok && len(v) > 0 {
+				return v
+			}
+		}
+		return nil
+	}
+	return Auth{
+		Username:      string(d["username"]),
+		Password:      string(d["password"]),
+		BearerToken:   string(d["bearerToken"]),
+		SSHPrivateKey: d["identity"],
+		KnownHosts:    d["known_hosts"],
+		CACert:        first("ca.crt", "caFile"),
+		ClientCert:    first("tls.crt", "certFile"),
+		ClientKey:     first("tls.key", "keyFile"),
+	}
+}
