@@ -85,6 +85,10 @@ demo: envtest build ## Run weir end to end on a local control plane and Git repo
 
 bench: envtest build ## Run the benchmark harness (not part of make test).
 	$(GO) run ./bench $(BENCH_ARGS)
+	$(MAKE) bench-plan
+
+bench-plan: ## Benchmark weir plan on a home-ops shaped tree (no cluster needed).
+	$(GO) test -run '^$$' -bench BenchmarkPlan -benchtime 5x -benchmem ./internal/plan
 
 image: ## Build the container image (needs a Docker engine).
 	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t ghcr.io/weirgitops/weir:$(VERSION) .
