@@ -18,12 +18,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	hopsv1alpha1 "github.com/weirgitops/weir/api/hops/v1alpha1"
 	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/controller/helmrelease"
 	"github.com/weirgitops/weir/internal/controller/image"
 	"github.com/weirgitops/weir/internal/controller/kustomize"
 	"github.com/weirgitops/weir/internal/controller/notification"
 	"github.com/weirgitops/weir/internal/controller/source"
+	"github.com/weirgitops/weir/internal/controller/stack"
 	"github.com/weirgitops/weir/internal/event"
 	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/imagetags"
@@ -31,6 +33,7 @@ import (
 	"github.com/weirgitops/weir/internal/source/helm"
 	"github.com/weirgitops/weir/internal/source/oci"
 	"github.com/weirgitops/weir/internal/target"
+	"github.com/weirgitops/weir/internal/version"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -204,6 +207,29 @@ var controllers = []controller{
 		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},
+	{name: "fluxgitopsstack", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
+		r := &stack.Reconciler{
+			Client:    mgr.GetClient(),
+			APIReader: mgr.GetAPIReader(),
+			Store:     s.store,
+			Recorder:  s.recorder(mgr, stack.ControllerName, hopsv1alpha1.GroupVersion.Group),
+			Retry:     s.retry(),
+			Namespace: RuntimeNamespace(),
+			Version:   version.Version,
+		}
+		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
+	}},
+	{name: "imageupdateautomation", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
+		r := &image.ImageUpdateAutomationReconciler{
+			Client:               mgr.GetClient(),
+			Recorder:             s.recorder(mgr, image.AutomationControllerName, imageautov1.GroupVersion.Group),
+			Retry:                s.retry(),
+			NoCrossNamespaceRefs: s.opts.NoCrossNamespaceRefs,
+			RequeueDependency:    s.opts.RequeueDependency,
+			TempDir:              s.opts.TempDir,
+		}
+		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
+	}},
 	{name: "receiver", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
 		r := &notification.ReceiverReconciler{
 			Client:    mgr.GetClient(),
@@ -287,7 +313,7 @@ func watchedByObject(sel labels.Selector) map[client.Object]cache.ByObject {
 		&sourcev1.GitRepository{}, &sourcev1.OCIRepository{}, &sourcev1.HelmRepository{},
 		&sourcev1.HelmChart{}, &sourcev1.Bucket{}, &kustomizev1.Kustomization{},
 		&helmv2.HelmRelease{}, &notificationv1.Receiver{}, &imagev1.ImageRepository{},
-		&imagev1.ImagePolicy{}, &imageautov1.ImageUpdateAutomation{},
+		&imagev1.ImagePolicy{}, &imageautov1.ImageUpdateAutomation{}, &hopsv1alpha1.FluxGitopsStack{},
 	}
 	m := make(map[client.Object]cache.ByObject, len(objs))
 	for _, o := range objs {

@@ -20,6 +20,8 @@ const AutomationControllerName = "image-automation-controller"
 type outcome struct {
 	err     error
 	changed bool
+	// message is the success message of a run, when the kind's default does not say it.
+	message string
 }
 
 // Err returns the failure, nil on success.

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/manager"
+	"github.com/weirgitops/weir/internal/source/oci"
 	"github.com/weirgitops/weir/internal/testenv"
 )
 
@@ -21,7 +22,7 @@ var env *testenv.Env
 // GitRepository and Kustomization controllers for the end-to-end chain, in-process.
 func TestMain(m *testing.M) {
 	os.Exit(testenv.Run(m, testenv.Options{}, &env, testenv.WithManager(func(o *manager.Options) {
-		o.Controllers = []string{"imagerepository", "imagepolicy", "gitrepository", "kustomization"}
+		o.Controllers = []string{"imagerepository", "imagepolicy", "imageupdateautomation", "gitrepository", "kustomization"}
 		o.RequeueDependency = 2 * time.Second
 	})))
 }
@@ -78,3 +79,6 @@ func requestReconcile(t *testing.T, obj client.Object) {
 		t.Fatal(err)
 	}
 }
+
+// ociMetadata is the metadata of the test images (none).
+func ociMetadata() oci.Metadata { return oci.Metadata{} }

@@ -1,0 +1,258 @@
+package image_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	imageautov1 "github.com/fluxcd/image-automation-controller/api/v1"
+	imagev1 "github.com/fluxcd/image-reflector-controller/api/v1"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weirgitops/weir/internal/testenv"
+	"github.com/weirgitops/weir/internal/testenv/gitserver"
+	"github.com/weirgitops/weir/internal/testenv/ociregistry"
+)
+
+// deployment is a Deployment of image with a marker, and comments and formatting that must
+// survive the update byte for byte.
+func deployment(ns, image string) string {
+	return `# managed by weir's image automation test
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+  namespace: ` + ns + `   # keep this comment
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata:
+      labels: {app: app}
+    spec:
+      containers:
+        - name: app
+          image: ` + image + ` # {"$imagepolicy": "` + ns + `:app"}
+          args: [ "--port",  "8080" ]
+`
+}
+
+func armoredPrivate(t *testing.T, e *openpgp.Entity) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := armor.Encode(&buf, openpgp.PrivateKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SerializePrivate(w, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func secret(t *testing.T, ns, name string, data map[string][]byte) {
+	t.Helper()
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: data})
+}
+
+// gitShow runs git in the bare repository.
+func gitShow(t *testing.T, repo *gitserver.Repo, args ...string) string {
+	t.Helper()
+	out, err := exec.CommandContext(t.Context(), "git", append([]string{"-C", repo.Dir}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+type chain struct {
+	ns   string
+	reg  *ociregistry.Registry
+	repo *gitserver.Repo
+	irep *imagev1.ImageRepository
+	auto *imageautov1.ImageUpdateAutomation
+	key  *gitserver.PGPKey
+}
+
+// newChain sets up registry → ImageRepository → ImagePolicy → ImageUpdateAutomation →
+// GitRepository (signed HEAD verified) → Kustomization, with the Git server over HTTP with
+// basic auth, or over SSH.
+func newChain(t *testing.T, overSSH bool) *chain {
+	t.Helper()
+	c := &chain{ns: env.Namespace(t), reg: ociregistry.New(t, ociregistry.Options{})}
+	c.reg.PushFiles(t, "app", "1.0.0", map[string]string{"v": "1"}, ociMetadata())
+	root := gitserver.NewRoot(t)
+	c.repo = root.NewRepo("fleet")
+	image := c.reg.Host() + "/app"
+	c.repo.Commit("main", "initial", map[string]string{"deploy/app.yaml": deployment(c.ns, image+":1.0.0"), "README.md": "fleet\n"})
+	c.key = root.NewPGPKey("weir bot")
+
+	var url string
+	if overSSH {
+		srv := root.ServeSSH()
+		url = srv.RepoURL("fleet")
+		secret(t, c.ns, "git", map[string][]byte{"identity": srv.ClientKeyPEM, "known_hosts": srv.KnownHosts})
+	} else {
+		srv := root.ServeHTTP(gitserver.HTTPOptions{Username: "bot", Password: "git-pass-9"})
+		url = srv.RepoURL("fleet")
+		secret(t, c.ns, "git", map[string][]byte{"username": []byte("bot"), "password": []byte("git-pass-9")})
+	}
+	secret(t, c.ns, "signing", map[string][]byte{"git.asc": armoredPrivate(t, c.key.Entity)})
+	secret(t, c.ns, "trusted", map[string][]byte{"bot.asc": c.key.PublicArmored})
+
+	create(t, &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: "fleet"}, Spec: sourcev1.GitRepositorySpec{
+		URL: url, Interval: metav1.Duration{Duration: time.Hour}, Reference: &sourcev1.GitRepositoryRef{Branch: "main"},
+		SecretRef: &meta.LocalObjectReference{Name: "git"},
+	}})
+	create(t, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: "apps"}, Spec: kustomizev1.KustomizationSpec{
+		Interval: metav1.Duration{Duration: time.Hour}, Path: "./deploy", Prune: true,
+		SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "fleet"},
+	}})
+	c.irep = newImageRepository(c.ns, "app", image)
+	c.irep.Spec.Insecure = true
+	create(t, c.irep)
+	create(t, newImagePolicy(c.ns, "app", "app", semverPolicy("1.x")))
+	c.auto = &imageautov1.ImageUpdateAutomation{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: "fleet"},
+		Spec: imageautov1.ImageUpdateAutomationSpec{
+			Interval:  metav1.Duration{Duration: time.Hour},
+			SourceRef: imageautov1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "fleet"},
+			GitSpec: &imageautov1.GitSpec{
+				Commit: imageautov1.CommitSpec{
+					Author:     imageautov1.CommitUser{Name: "weir bot", Email: "bot@weir.invalid"},
+					SigningKey: &imageautov1.SigningKey{SecretRef: meta.LocalObjectReference{Name: "signing"}},
+					MessageTemplate: `{{ .Values.prefix }} {{ .AutomationObject.Name }}
+{{ range $f, $_ := .Changed.FileChanges }}- {{ $f }}
+{{ end }}{{ range $o, $cs := .Changed.Objects }}{{ range $cs }}{{ $o.Kind }}/{{ $o.Name }}: {{ .OldValue }} -> {{ .NewValue }}
+{{ end }}{{ end }}`,
+					MessageTemplateValues: map[string]string{"prefix": "chore(images):"},
+				},
+				Push: &imageautov1.PushSpec{Branch: "main"},
+			},
+			Update: &imageautov1.UpdateStrategy{Strategy: imageautov1.UpdateStrategySetters, Path: "./deploy"},
+		}}
+	create(t, c.auto)
+	return c
+}
+
+// deployedImage waits until the Deployment the Kustomization applied runs image.
+func (c *chain) deployedImage(t *testing.T, image string, timeout time.Duration) {
+	t.Helper()
+	testenv.Eventually(t, timeout, func() error {
+		var d appsv1.Deployment
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: c.ns, Name: "app"}, &d); err != nil {
+			return err
+		}
+		if got := d.Spec.Template.Spec.Containers[0].Image; got != image {
+			return fmt.Errorf("deployment image %s, want %s", got, image)
+		}
+		return nil
+	})
+}
+
+// TestImageAutomationEndToEnd: a tag pushed to the registry is selected by the policy,
+// written into the marked field (every other byte kept), committed with a signature the
+// GitRepository verifies, pushed, fetched at once and applied by the Kustomization.
+func TestImageAutomationEndToEnd(t *testing.T) {
+	for name, overSSH := range map[string]bool{"http": false, "ssh": true} {
+		t.Run(name, func(t *testing.T) {
+			c := newChain(t, overSSH)
+			image := c.reg.Host() + "/app"
+			c.deployedImage(t, image+":1.0.0", time.Minute)
+
+			// The source verifies HEAD: the automation's commits must be signed by the bot.
+
+			c.reg.PushFiles(t, "app", "1.1.0", map[string]string{"v": "2"}, ociMetadata())
+			requestReconcile(t, c.irep)
+			c.deployedImage(t, image+":1.1.0", time.Minute)
+
+			if got, want := gitShow(t, c.repo, "show", "main:deploy/app.yaml"), deployment(c.ns, image+":1.1.0"); got != want {
+				t.Errorf("file after update:\n%s\nwant:\n%s", got, want)
+			}
+			msg := gitShow(t, c.repo, "log", "-1", "--format=%B", "main")
+			if !strings.HasPrefix(msg, "chore(images): fleet\n- deploy/app.yaml\nDeployment/app: "+image+":1.0.0 -> "+image+":1.1.0") {
+				t.Errorf("commit message %q", msg)
+			}
+			if raw := gitShow(t, c.repo, "cat-file", "commit", "main"); !strings.Contains(raw, "-----BEGIN PGP SIGNATURE-----") {
+				t.Errorf("commit is not signed:\n%s", raw)
+			}
+			// The GitRepository now verifies HEAD: the automation's commit is signed by the bot.
+			src := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: "fleet"}}
+			verify := `{"spec":{"verify":{"mode":"HEAD","secretRef":{"name":"trusted"}}}}`
+			if err := env.Client.Patch(t.Context(), src, client.RawPatch("application/merge-patch+json", []byte(verify))); err != nil {
+				t.Fatal(err)
+			}
+			waitReady(t, client.ObjectKeyFromObject(src), &sourcev1.GitRepository{}, metav1.ConditionTrue, func(g *sourcev1.GitRepository) error {
+				if c := apimeta.FindStatusCondition(g.Status.Conditions, "SourceVerified"); c == nil || c.Status != metav1.ConditionTrue {
+					return fmt.Errorf("SourceVerified = %+v", c)
+				}
+				return nil
+			})
+
+			auto := waitReady(t, client.ObjectKeyFromObject(c.auto), &imageautov1.ImageUpdateAutomation{}, metav1.ConditionTrue, nil)
+			head := strings.TrimSpace(gitShow(t, c.repo, "rev-parse", "main"))
+			if auto.Status.LastPushCommit != head || auto.Status.LastPushTime == nil || auto.Status.LastAutomationRunTime == nil ||
+				auto.Status.ObservedSourceRevision != "main@sha1:"+head || auto.Status.ObservedPolicies["app"].Tag != "1.1.0" {
+				t.Errorf("status %+v", auto.Status)
+			}
+		})
+	}
+}
+
+// TestImageAutomationBadInput: a marker naming a policy that does not exist and a file that
+// is not valid YAML are reported precisely while the other marker is still applied; a push
+// the server rejects leaves the branch as it was.
+func TestImageAutomationBadInput(t *testing.T) {
+	c := newChain(t, false)
+	image := c.reg.Host() + "/app"
+	c.deployedImage(t, image+":1.0.0", time.Minute)
+	c.repo.Commit("main", "more files", map[string]string{
+		"deploy/ghost.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ghost, namespace: " + c.ns + "}\ndata:\n  image: x:1 # {\"$imagepolicy\": \"" + c.ns + ":ghost\"}\n",
+		"deploy/broken.yaml": "data: [ # {\"$imagepolicy\": \"" + c.ns + ":app\"}\n",
+	})
+	c.reg.PushFiles(t, "app", "1.2.0", map[string]string{"v": "3"}, ociMetadata())
+	requestReconcile(t, c.irep)
+	auto := waitReady(t, client.ObjectKeyFromObject(c.auto), &imageautov1.ImageUpdateAutomation{}, metav1.ConditionFalse,
+		readyIs[*imageautov1.ImageUpdateAutomation]("UpdateFailed", "unknown image policy '"+c.ns+":ghost'"))
+	for _, want := range []string{"pushed commit", "deploy/broken.yaml", "deploy/ghost.yaml:5"} {
+		if err := readyIs[*imageautov1.ImageUpdateAutomation]("UpdateFailed", want)(auto); err != nil {
+			t.Error(err)
+		}
+	}
+	if got := gitShow(t, c.repo, "show", "main:deploy/app.yaml"); !strings.Contains(got, image+":1.2.0 #") {
+		t.Errorf("the valid marker was not applied:\n%s", got)
+	}
+
+	// A push the server refuses: nothing changes on the branch.
+	hook := filepath.Join(c.repo.Dir, "hooks", "pre-receive")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\necho 'protected branch' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := gitShow(t, c.repo, "rev-parse", "main")
+	c.reg.PushFiles(t, "app", "1.3.0", map[string]string{"v": "4"}, ociMetadata())
+	requestReconcile(t, c.irep)
+	auto = waitReady(t, client.ObjectKeyFromObject(c.auto), &imageautov1.ImageUpdateAutomation{}, metav1.ConditionFalse,
+		readyIs[*imageautov1.ImageUpdateAutomation]("GitOperationFailed", "failed to push"))
+	if after := gitShow(t, c.repo, "rev-parse", "main"); after != before {
+		t.Errorf("branch moved from %s to %s after a rejected push", before, after)
+	}
+	if c := auto.Status.Conditions; strings.Contains(fmt.Sprint(c), "git-pass-9") {
+		t.Errorf("conditions leak the Git password: %v", c)
+	}
+}
