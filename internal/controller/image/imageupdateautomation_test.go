@@ -256,3 +256,41 @@ func TestImageAutomationBadInput(t *testing.T) {
 		t.Errorf("conditions leak the Git password: %v", c)
 	}
 }
+
+// TestImageAutomationPushConflict: the branch moves while the automation works (the server's
+// hook moves it and refuses the first push). The automation checks out the new head, applies
+// the change again and pushes on top of it: the concurrent commit is kept, nothing is forced.
+func TestImageAutomationPushConflict(t *testing.T) {
+	c := newChain(t, false)
+	image := c.reg.Host() + "/app"
+	c.deployedImage(t, image+":1.0.0", time.Minute)
+	before := c.repo.Rev("main")
+	concurrent := c.repo.Commit("main", "a colleague's commit", map[string]string{"README.md": "fleet, edited\n"})
+	c.repo.SetRef("refs/heads/main", before)
+
+	marker := filepath.Join(t.TempDir(), "moved")
+	hook := fmt.Sprintf(`#!/bin/sh
+if [ ! -e %[1]q ]; then
+  touch %[1]q
+  (unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES; git update-ref refs/heads/main %[2]s)
+  echo 'branch moved' >&2
+  exit 1
+fi
+exit 0
+`, marker, concurrent)
+	if err := os.WriteFile(filepath.Join(c.repo.Dir, "hooks", "pre-receive"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.reg.PushFiles(t, "app", "1.1.0", map[string]string{"v": "2"}, ociMetadata())
+	requestReconcile(t, c.irep)
+	c.deployedImage(t, image+":1.1.0", time.Minute)
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("the hook never refused a push: %v", err)
+	}
+	if parent := c.repo.Rev("main^"); parent != concurrent {
+		t.Errorf("the automation's commit is on %s, want on the concurrent commit %s", parent, concurrent)
+	}
+	if got := gitShow(t, c.repo, "show", "main:README.md"); got != "fleet, edited\n" {
+		t.Errorf("the concurrent change was lost: %q", got)
+	}
+}
