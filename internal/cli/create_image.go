@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	imageautov1 "github.com/fluxcd/image-automation-controller/api/v1"
 	imagev1 "github.com/fluxcd/image-reflector-controller/api/v1"
@@ -14,6 +15,7 @@ import (
 
 func createImageRepositoryCommand(g *globals, f *createFlags) *cobra.Command {
 	var image, secret, certSecret, provider string
+	var scanTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "repository [name]",
 		Short: "Create or update an ImageRepository object",
@@ -33,6 +35,9 @@ func createImageRepositoryCommand(g *globals, f *createFlags) *cobra.Command {
 				Image: image, Interval: metav1.Duration{Duration: f.interval}, SecretRef: secretRef(secret),
 				CertSecretRef: secretRef(certSecret), Provider: provider,
 			}}
+			if scanTimeout > 0 {
+				r.Spec.Timeout = &metav1.Duration{Duration: scanTimeout}
+			}
 			return emit(cmd, g, f, r, imageRepoKind.GVK(), "ImageRepository", imageRepoKind)
 		},
 	}
@@ -40,6 +45,7 @@ func createImageRepositoryCommand(g *globals, f *createFlags) *cobra.Command {
 	fl.StringVar(&image, "image", "", "the image repository to scan; e.g., library/alpine")
 	fl.StringVar(&secret, "secret-ref", "", "the name of a docker-registry secret to use for credentials")
 	fl.StringVar(&certSecret, "cert-ref", "", "the name of a secret to use for TLS certificates")
+	fl.DurationVar(&scanTimeout, "scan-timeout", 0, "a timeout for scanning; this defaults to the interval if not set")
 	fl.StringVar(&provider, "provider", "", "the registry provider, available options are: (generic, aws, azure, gcp)")
 	return cmd
 }
@@ -99,8 +105,14 @@ func createImageUpdateCommand(g *globals, f *createFlags) *cobra.Command {
 			if gitRepo == "" {
 				return fmt.Errorf("a reference to a GitRepository is required (--git-repo-ref)")
 			}
-			if authorName == "" || authorEmail == "" {
-				return fmt.Errorf("the author name and email are required (--author-name, --author-email)")
+			if checkout == "" {
+				return fmt.Errorf("the Git repository branch is required (--checkout-branch)")
+			}
+			if authorName == "" {
+				return fmt.Errorf("the author name is required (--author-name)")
+			}
+			if authorEmail == "" {
+				return fmt.Errorf("the author email is required (--author-email)")
 			}
 			om, err := f.objectMeta(g, args[0])
 			if err != nil {
@@ -113,8 +125,10 @@ func createImageUpdateCommand(g *globals, f *createFlags) *cobra.Command {
 					MessageTemplate: template,
 				}},
 				Interval: metav1.Duration{Duration: f.interval},
-				Update:   &imageautov1.UpdateStrategy{Strategy: imageautov1.UpdateStrategySetters, Path: path},
 			}}
+			if path != "" {
+				u.Spec.Update = &imageautov1.UpdateStrategy{Strategy: imageautov1.UpdateStrategySetters, Path: path}
+			}
 			if checkout != "" {
 				u.Spec.GitSpec.Checkout = &imageautov1.GitCheckoutSpec{Reference: sourcev1.GitRepositoryRef{Branch: checkout}}
 			}
