@@ -302,6 +302,7 @@ type FluxGitopsStackStatus struct {
 	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 
 	// Ready is true when every component is ready.
+	// +optional
 	Ready bool `json:"ready"`
 
 	// Repository is the GitHub repository.
@@ -335,6 +336,7 @@ type RepositoryStatus struct {
 // SourceStatus is the observed GitRepository.
 type SourceStatus struct {
 	// Ready is the GitRepository's readiness.
+	// +optional
 	Ready bool `json:"ready"`
 
 	// Revision is the revision of its artifact.
@@ -345,6 +347,7 @@ type SourceStatus struct {
 // KustomizationStatus is one observed Kustomization.
 type KustomizationStatus struct {
 	// Ready is the Kustomization's readiness.
+	// +optional
 	Ready bool `json:"ready"`
 
 	// LastAppliedRevision is the revision it last applied.
@@ -382,8 +385,4 @@ type FluxGitopsStackList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []FluxGitopsStack `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&FluxGitopsStack{}, &FluxGitopsStackList{})
 }

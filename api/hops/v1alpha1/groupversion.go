@@ -1,8 +1,9 @@
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
@@ -10,7 +11,7 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "hops.ops.com.ai", Version: "v1alpha1"}
 
 	// SchemeBuilder adds the API's types to a scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 
 	// AddToScheme adds the API's types to a scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
@@ -18,3 +19,9 @@ var (
 
 // FluxGitopsStackKind is the kind's name.
 const FluxGitopsStackKind = "FluxGitopsStack"
+
+func addKnownTypes(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion, &FluxGitopsStack{}, &FluxGitopsStackList{})
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
+}
