@@ -77,7 +77,12 @@ func loadReleaseChart(ctx context.Context, c client.Client, hr *helmv2.HelmRelea
 	if err != nil {
 		return nil, fmt.Errorf("download the chart of %s: %w (use --chart with a local chart when the artifact server is out of reach)", ref, err)
 	}
-	return helm.LoadArchive(data)
+	ch, err := helm.LoadArchive(data)
+	if err == nil && ref.Kind == sourcev1.OCIRepositoryKind {
+		// Released with the digest in its version, as the controller does.
+		ch.Metadata.Version = helmrelease.DigestVersion(ch.Metadata.Version, a.Revision)
+	}
+	return ch, err
 }
 
 func newBuildHelmReleaseCommand(g *globals) *cobra.Command {

@@ -133,7 +133,16 @@ func (d *discoverer) chart(ctx context.Context, hr *helmv2.HelmRelease) (*chart.
 					SemverFilter: repo.Spec.Reference.SemverFilter, Tag: repo.Spec.Reference.Tag}
 			}
 			ch, err := d.opts.Charts.get(id+"@"+fmt.Sprint(r), func() (*chart.Chart, error) {
-				return pullChart(ctx, repo.Spec.URL, r, repo.Spec.Insecure)
+				ch, revision, err := pullChart(ctx, repo.Spec.URL, r, repo.Spec.Insecure)
+				if err != nil {
+					return nil, err
+				}
+				// Released with the digest in its version, as the controller does (Flux's
+				// digest tracking).
+				tracked, md := *ch, *ch.Metadata
+				md.Version = helmrelease.DigestVersion(md.Version, revision)
+				tracked.Metadata = &md
+				return &tracked, nil
 			})
 			return ch, id, err
 		case sourcev1.HelmChartKind:
@@ -180,7 +189,8 @@ func (d *discoverer) templateChart(ctx context.Context, ns, chartName, version, 
 				if !strings.ContainsAny(version, "*^~<>=| ,xX") {
 					r = oci.Ref{Tag: version}
 				}
-				return pullChart(ctx, strings.TrimSuffix(repo.Spec.URL, "/")+"/"+chartName, r, repo.Spec.Insecure)
+				ch, _, err := pullChart(ctx, strings.TrimSuffix(repo.Spec.URL, "/")+"/"+chartName, r, repo.Spec.Insecure)
+				return ch, err
 			}
 			cl := helm.Client{UserAgent: "weir-plan"}
 			idx, err := cl.FetchIndex(ctx, repo.Spec.URL, helm.DefaultMaxIndexSize)
@@ -211,38 +221,40 @@ func (d *discoverer) templateChart(ctx context.Context, ns, chartName, version, 
 	return nil, id, fmt.Errorf("chart source kind %s is not read by the plan", kind)
 }
 
-// pullChart pulls a chart pushed with helm push (or flux push artifact) from url (oci://…).
-func pullChart(ctx context.Context, url string, ref oci.Ref, insecure bool) (*chart.Chart, error) {
+// pullChart pulls a chart pushed with helm push (or flux push artifact) from url (oci://…),
+// and returns it with its revision (<tag>@sha256:<hex>).
+func pullChart(ctx context.Context, url string, ref oci.Ref, insecure bool) (*chart.Chart, string, error) {
 	var nopts []name.Option
 	if insecure {
 		nopts = append(nopts, name.Insecure)
 	}
 	repo, err := name.NewRepository(strings.TrimPrefix(url, "oci://"), nopts...)
 	if err != nil {
-		return nil, fmt.Errorf("invalid OCI URL %q: %w", url, err)
+		return nil, "", fmt.Errorf("invalid OCI URL %q: %w", url, err)
 	}
 	opts := oci.Options{Insecure: insecure, UserAgent: "weir-plan"}
 	res, err := oci.Resolve(ctx, repo, ref, opts)
 	if err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", url, err)
+		return nil, "", fmt.Errorf("resolve %s: %w", url, err)
 	}
 	a, err := oci.Pull(ctx, res, oci.HelmChartContentMediaType, oci.Limits{}, opts)
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", url, err)
+		return nil, "", fmt.Errorf("pull %s: %w", url, err)
 	}
 	rc, err := a.Open()
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", url, err)
+		return nil, "", fmt.Errorf("pull %s: %w", url, err)
 	}
 	defer func() { _ = rc.Close() }()
 	data, err := io.ReadAll(io.LimitReader(rc, maxChart+1))
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", url, err)
+		return nil, "", fmt.Errorf("pull %s: %w", url, err)
 	}
 	if int64(len(data)) > maxChart {
-		return nil, fmt.Errorf("chart at %s exceeds %d bytes", url, maxChart)
+		return nil, "", fmt.Errorf("chart at %s exceeds %d bytes", url, maxChart)
 	}
-	return helm.LoadArchive(data)
+	ch, err := helm.LoadArchive(data)
+	return ch, res.Revision(), err
 }
 
 // restMapper knows the built-in kinds and the CustomResourceDefinitions of the snapshot, so

@@ -211,17 +211,24 @@ func (r *Reconciler) loadChart(ctx context.Context, src chartSource) (*chart.Cha
 // hex of the OCI digest for an OCIRepository source (Flux's digest tracking) unless noDigest
 // (the DisableChartDigestTracking gate).
 func chartRevision(src chartSource, ch *chart.Chart, noDigest bool) string {
-	v := ch.Metadata.Version
 	if src.kind == sourcev1.OCIRepositoryKind && !noDigest {
-		d := src.artifact.Revision
-		if i := strings.LastIndex(d, ":"); i >= 0 {
-			d = d[i+1:]
-		}
-		if len(d) > 12 {
-			v += "+" + d[:12]
-		}
+		return DigestVersion(ch.Metadata.Version, src.artifact.Revision)
 	}
-	return v
+	return ch.Metadata.Version
+}
+
+// DigestVersion is the version Flux releases an OCIRepository chart with (digest tracking):
+// the chart's version and "+" the first 12 hex of the manifest digest in the artifact
+// revision ("<tag>@sha256:<hex>").
+func DigestVersion(version, revision string) string {
+	d := revision
+	if i := strings.LastIndex(d, ":"); i >= 0 {
+		d = d[i+1:]
+	}
+	if len(d) > 12 {
+		return version + "+" + d[:12]
+	}
+	return version
 }
 
 // ociDigest is the manifest digest of an OCIRepository chart ("sha256:<hex>" from the
