@@ -20,8 +20,9 @@ const AutomationControllerName = "image-automation-controller"
 type outcome struct {
 	err     error
 	changed bool
-	// message is the success message of a run, when the kind's default does not say it.
-	message string
+	// message is the success message of a run, when the kind's default does not say it;
+	// event is the message of the event that reports a change.
+	message, event string
 }
 
 // Err returns the failure, nil on success.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	imageautov1 "github.com/fluxcd/image-automation-controller/api/v1"
@@ -115,8 +116,9 @@ type runResult struct {
 	base git.Revision
 	// pushedToCheckout says the commit went to the checked-out branch, which it now heads.
 	pushedToCheckout bool
-	// message says what the run did; problems lists the markers and files skipped.
-	message, problems string
+	// message says what the run did; problems lists the markers and files skipped;
+	// commitMessage is the pushed commit's message.
+	message, problems, commitMessage string
 }
 
 // sourceRevision is the revision of the checkout branch after the run.
@@ -143,7 +145,7 @@ func (r *ImageUpdateAutomationReconciler) Run(ctx context.Context, obj *imageaut
 	if msg == "" {
 		msg = "repository up-to-date"
 	}
-	return outcome{err: err, changed: res.pushed != "", message: msg}
+	return outcome{err: err, changed: res.pushed != "", message: msg, event: strings.TrimSpace(msg + "\n" + res.commitMessage)}
 }
 
 // Summarize writes the outcome into the conditions.
@@ -153,7 +155,7 @@ func (r *ImageUpdateAutomationReconciler) Summarize(obj *imageautov1.ImageUpdate
 		conds.NotReady(reconcile.Reason(out.err, imageautov1.GitOperationFailedReason), out.err.Error(), reconcile.IsStalled(out.err))
 		return
 	}
-	conds.Ready(compat.ReconciliationSucceededReason, out.message)
+	conds.Ready(compat.SucceededReason, out.message)
 }
 
 // Report records a pushed commit.
@@ -161,7 +163,7 @@ func (r *ImageUpdateAutomationReconciler) Report(obj *imageautov1.ImageUpdateAut
 	if !out.changed {
 		return
 	}
-	r.Recorder.Normal(obj, compat.SucceededReason, map[string]string{compat.RevisionMetaKey: obj.Status.LastPushCommit}, "%s", out.message)
+	r.Recorder.Normal(obj, compat.SucceededReason, map[string]string{compat.RevisionMetaKey: obj.Status.LastPushCommit}, "%s", out.event)
 }
 
 // EventMetadata is empty.

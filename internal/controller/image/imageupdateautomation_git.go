@@ -239,7 +239,7 @@ func (r *ImageUpdateAutomationReconciler) attempt(ctx context.Context, obj *imag
 		}
 		return res, gitError("failed to push", err)
 	}
-	res.pushed, res.branch = commit, plan.pushBranch
+	res.pushed, res.branch, res.commitMessage = commit, plan.pushBranch, message
 	if res.branch == "" {
 		res.branch = plan.pushRefs[0]
 	}
@@ -304,44 +304,50 @@ func commitMessage(obj *imageautov1.ImageUpdateAutomation, changed setters.Resul
 	return b.String(), nil
 }
 
-// signer reads spec.git.commit.signingKey: an armored OpenPGP private key in 'git.asc',
-// unlocked with 'passphrase' when it is encrypted.
-func (r *ImageUpdateAutomationReconciler) signer(ctx context.Context, obj *imageautov1.ImageUpdateAutomation) (*openpgp.Entity, error) {
+// signer reads spec.git.commit.signingKey: with type gpg (default) an armored OpenPGP
+// private key in 'git.asc', unlocked with 'passphrase'; with type ssh an OpenSSH private key
+// in 'identity', unlocked with 'password'.
+func (r *ImageUpdateAutomationReconciler) signer(ctx context.Context, obj *imageautov1.ImageUpdateAutomation) (git.Signer, error) {
 	sk := obj.Spec.GitSpec.Commit.SigningKey
 	if sk == nil {
-		return nil, nil
-	}
-	if sk.Type == imageautov1.SigningKeyTypeSSH {
-		return nil, reconcile.Stalled(imageautov1.InvalidSourceConfigReason,
-			errors.New("signing key type 'ssh' is not supported by weir yet: use 'gpg'"))
+		return git.Signer{}, nil
 	}
 	s, err := r.secret(ctx, obj.Namespace, sk.SecretRef.Name)
 	if err != nil {
-		return nil, reconcile.Failed(imageautov1.InvalidSourceConfigReason, fmt.Errorf("could not find signing key: %w", err))
+		return git.Signer{}, reconcile.Failed(imageautov1.InvalidSourceConfigReason, fmt.Errorf("could not find signing key: %w", err))
+	}
+	invalid := func(format string, args ...any) error {
+		return reconcile.Stalled(imageautov1.InvalidSourceConfigReason,
+			fmt.Errorf("signing key secret '%s/%s': "+format, append([]any{obj.Namespace, sk.SecretRef.Name}, args...)...))
+	}
+	if sk.Type == imageautov1.SigningKeyTypeSSH {
+		if len(s.Data["identity"]) == 0 {
+			return git.Signer{}, invalid("no 'identity'")
+		}
+		key, err := git.ParseSSHSigningKey(s.Data["identity"], s.Data["password"])
+		if err != nil {
+			return git.Signer{}, invalid("'identity' is not an OpenSSH private key that 'password' unlocks")
+		}
+		return git.Signer{SSH: key}, nil
 	}
 	data := s.Data["git.asc"]
 	if len(data) == 0 {
-		return nil, reconcile.Stalled(imageautov1.InvalidSourceConfigReason,
-			fmt.Errorf("signing key secret '%s/%s' has no 'git.asc'", obj.Namespace, sk.SecretRef.Name))
+		return git.Signer{}, invalid("no 'git.asc'")
 	}
 	ring, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
 	if err != nil || len(ring) == 0 {
-		return nil, reconcile.Stalled(imageautov1.InvalidSourceConfigReason,
-			fmt.Errorf("signing key secret '%s/%s': 'git.asc' is not an armored OpenPGP key", obj.Namespace, sk.SecretRef.Name))
+		return git.Signer{}, invalid("'git.asc' is not an armored OpenPGP key")
 	}
 	e := ring[0]
 	if e.PrivateKey == nil {
-		return nil, reconcile.Stalled(imageautov1.InvalidSourceConfigReason,
-			fmt.Errorf("signing key secret '%s/%s': 'git.asc' holds no private key", obj.Namespace, sk.SecretRef.Name))
+		return git.Signer{}, invalid("'git.asc' holds no private key")
 	}
 	if e.PrivateKey.Encrypted {
-		pass := s.Data["passphrase"]
-		if err := e.DecryptPrivateKeys(pass); err != nil {
-			return nil, reconcile.Stalled(imageautov1.InvalidSourceConfigReason,
-				fmt.Errorf("signing key secret '%s/%s': cannot decrypt the key with 'passphrase'", obj.Namespace, sk.SecretRef.Name))
+		if err := e.DecryptPrivateKeys(s.Data["passphrase"]); err != nil {
+			return git.Signer{}, invalid("cannot decrypt the key with 'passphrase'")
 		}
 	}
-	return e, nil
+	return git.Signer{PGP: e}, nil
 }
 
 // requestFetch asks the GitRepository to fetch now, as `weir reconcile source git` does: its

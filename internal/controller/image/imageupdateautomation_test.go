@@ -17,6 +17,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"golang.org/x/crypto/ssh"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -114,8 +115,17 @@ func newChain(t *testing.T, overSSH bool) *chain {
 		url = srv.RepoURL("fleet")
 		secret(t, c.ns, "git", map[string][]byte{"username": []byte("bot"), "password": []byte("git-pass-9")})
 	}
-	secret(t, c.ns, "signing", map[string][]byte{"git.asc": armoredPrivate(t, c.key.Entity)})
-	secret(t, c.ns, "trusted", map[string][]byte{"bot.asc": c.key.PublicArmored})
+	signingKey := &imageautov1.SigningKey{SecretRef: meta.LocalObjectReference{Name: "signing"}}
+	if overSSH {
+		// Over SSH, the commits are signed with an SSH key too (git's gpg.format=ssh).
+		priv, pub := gitserver.NewSSHKey(t)
+		secret(t, c.ns, "signing", map[string][]byte{"identity": priv})
+		secret(t, c.ns, "trusted", map[string][]byte{"bot.sshpub": ssh.MarshalAuthorizedKey(pub)})
+		signingKey.Type = imageautov1.SigningKeyTypeSSH
+	} else {
+		secret(t, c.ns, "signing", map[string][]byte{"git.asc": armoredPrivate(t, c.key.Entity)})
+		secret(t, c.ns, "trusted", map[string][]byte{"bot.asc": c.key.PublicArmored})
+	}
 
 	create(t, &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: "fleet"}, Spec: sourcev1.GitRepositorySpec{
 		URL: url, Interval: metav1.Duration{Duration: time.Hour}, Reference: &sourcev1.GitRepositoryRef{Branch: "main"},
@@ -136,7 +146,7 @@ func newChain(t *testing.T, overSSH bool) *chain {
 			GitSpec: &imageautov1.GitSpec{
 				Commit: imageautov1.CommitSpec{
 					Author:     imageautov1.CommitUser{Name: "weir bot", Email: "bot@weir.invalid"},
-					SigningKey: &imageautov1.SigningKey{SecretRef: meta.LocalObjectReference{Name: "signing"}},
+					SigningKey: signingKey,
 					MessageTemplate: `{{ .Values.prefix }} {{ .AutomationObject.Name }}
 {{ range $f, $_ := .Changed.FileChanges }}- {{ $f }}
 {{ end }}{{ range $o, $cs := .Changed.Objects }}{{ range $cs }}{{ $o.Kind }}/{{ $o.Name }}: {{ .OldValue }} -> {{ .NewValue }}
@@ -189,7 +199,8 @@ func TestImageAutomationEndToEnd(t *testing.T) {
 			if !strings.HasPrefix(msg, "chore(images): fleet\n- deploy/app.yaml\nDeployment/app: "+image+":1.0.0 -> "+image+":1.1.0") {
 				t.Errorf("commit message %q", msg)
 			}
-			if raw := gitShow(t, c.repo, "cat-file", "commit", "main"); !strings.Contains(raw, "-----BEGIN PGP SIGNATURE-----") {
+			armor := map[bool]string{false: "-----BEGIN PGP SIGNATURE-----", true: "-----BEGIN SSH SIGNATURE-----"}[overSSH]
+			if raw := gitShow(t, c.repo, "cat-file", "commit", "main"); !strings.Contains(raw, armor) {
 				t.Errorf("commit is not signed:\n%s", raw)
 			}
 			// The GitRepository now verifies HEAD: the automation's commit is signed by the bot.

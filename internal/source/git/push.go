@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/hiddeco/sshsig"
+	"golang.org/x/crypto/ssh"
 )
 
 // ErrNothingToCommit means the working tree has no change to commit.
@@ -23,10 +26,38 @@ type Signature struct {
 	When        time.Time
 }
 
+// Signer signs commits with an OpenPGP key (PGP) or an SSH key (SSH, git's "ssh" format);
+// the zero value does not sign.
+type Signer struct {
+	PGP *openpgp.Entity
+	SSH ssh.Signer
+}
+
+// sshCommitSigner signs a commit as `git commit -S` with gpg.format=ssh does: an armored
+// SSH signature in git's namespace.
+type sshCommitSigner struct{ key ssh.Signer }
+
+func (s sshCommitSigner) Sign(message io.Reader) ([]byte, error) {
+	sig, err := sshsig.Sign(message, s.key, sshsig.HashSHA512, sshSignatureNamespace)
+	if err != nil {
+		return nil, err
+	}
+	return sshsig.Armor(sig), nil
+}
+
+// ParseSSHSigningKey reads an OpenSSH private key, unlocked with passphrase when it is
+// encrypted.
+func ParseSSHSigningKey(pemKey, passphrase []byte) (ssh.Signer, error) {
+	if len(passphrase) > 0 {
+		return ssh.ParsePrivateKeyWithPassphrase(pemKey, passphrase)
+	}
+	return ssh.ParsePrivateKey(pemKey)
+}
+
 // Commit stages every change of the working tree (new, changed and deleted files) and commits
-// it on top of the checked-out commit, signed with signer when it is not nil. It returns the
-// new commit's hash, or ErrNothingToCommit.
-func (c *Checkout) Commit(message string, author Signature, signer *openpgp.Entity) (string, error) {
+// it on top of the checked-out commit, signed by signer. It returns the new commit's hash, or
+// ErrNothingToCommit.
+func (c *Checkout) Commit(message string, author Signature, signer Signer) (string, error) {
 	wt, err := c.repo.Worktree()
 	if err != nil {
 		return "", fmt.Errorf("worktree: %w", err)
@@ -42,7 +73,11 @@ func (c *Checkout) Commit(message string, author Signature, signer *openpgp.Enti
 		return "", fmt.Errorf("add: %w", err)
 	}
 	sig := &object.Signature{Name: author.Name, Email: author.Email, When: author.When}
-	h, err := wt.Commit(message, &gogit.CommitOptions{Author: sig, Committer: sig, SignKey: signer})
+	opts := &gogit.CommitOptions{Author: sig, Committer: sig, SignKey: signer.PGP}
+	if signer.SSH != nil {
+		opts.Signer = sshCommitSigner{key: signer.SSH}
+	}
+	h, err := wt.Commit(message, opts)
 	if err != nil {
 		return "", fmt.Errorf("commit: %w", err)
 	}
