@@ -233,16 +233,24 @@ func TestPlanChecks(t *testing.T) {
 			"spec:\n  interval: 1h\n  path: %s\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n%s", name, path, extra)
 	}
 	writeFiles(t, dir, map[string]string{
-		"root/a.yaml":   ks("a", "./a", "  dependsOn:\n  - name: b\n"),
-		"root/b.yaml":   ks("b", "./b", "  dependsOn:\n  - name: a\n"),
-		"root/c.yaml":   ks("c", "./c", "  postBuild:\n    substituteFrom:\n    - kind: ConfigMap\n      name: missing-vars\n"),
-		"root/d.yaml":   ks("d", "./d", ""),
-		"a/cm.yaml":     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  namespace: default\ndata:\n  x: \"1\"\n",
-		"b/cm.yaml":     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  namespace: default\ndata:\n  x: \"2\"\n",
-		"c/cm.yaml":     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: default\n",
-		"d/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\n  namespace: default\nspec:\n  replicas: \"two\"\n  selector: {}\n  template: {}\n",
-		"d/ks.yaml":     "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: typo\n  namespace: default\nspec:\n  interval: 1h\n  pruning: true\n  sourceRef: {kind: GitRepository, name: x}\n",
-		"d/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: plain\n  namespace: default\nstringData:\n  token: s3cr3t-in-git\n",
+		"root/a.yaml": ks("a", "./a", "  dependsOn:\n  - name: b\n"),
+		"root/b.yaml": ks("b", "./b", "  dependsOn:\n  - name: a\n"),
+		"root/c.yaml": ks("c", "./c", "  postBuild:\n    substituteFrom:\n    - kind: ConfigMap\n      name: missing-vars\n"),
+		"root/d.yaml": ks("d", "./d", ""),
+		"root/e.yaml": ks("e", "./e", "  postBuild:\n    substitute:\n      known: x\n"),
+		"root/f.yaml": ks("f", "./f", ""),
+		"e/cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: e\n  namespace: default\ndata:\n  a: ${known}\n  b: ${undefined_var}\n",
+		"f/hr.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: local\n  namespace: default\nspec:\n  interval: 1h\n" +
+			"  chart:\n    spec:\n      chart: ./charts/local\n      sourceRef:\n        kind: GitRepository\n        name: flux-system\n        namespace: flux-system\n" +
+			"  valuesFrom:\n  - kind: ConfigMap\n    name: no-such-values\n",
+		"charts/local/Chart.yaml":        "apiVersion: v2\nname: local\nversion: 0.1.0\n",
+		"charts/local/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n",
+		"a/cm.yaml":                      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  namespace: default\ndata:\n  x: \"1\"\n",
+		"b/cm.yaml":                      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  namespace: default\ndata:\n  x: \"2\"\n",
+		"c/cm.yaml":                      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: default\n",
+		"d/deploy.yaml":                  "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\n  namespace: default\nspec:\n  replicas: \"two\"\n  selector: {}\n  template: {}\n",
+		"d/ks.yaml":                      "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: typo\n  namespace: default\nspec:\n  interval: 1h\n  pruning: true\n  sourceRef: {kind: GitRepository, name: x}\n",
+		"d/secret.yaml":                  "apiVersion: v1\nkind: Secret\nmetadata:\n  name: plain\n  namespace: default\nstringData:\n  token: s3cr3t-in-git\n",
 	})
 	out, errOut, code := weirOffline(t, "plan", dir, "--path", "root", "--no-color")
 	if code != 2 {
@@ -255,6 +263,12 @@ func TestPlanChecks(t *testing.T) {
 		"[schema] d/deploy.yaml Kustomization/flux-system/d Deployment/default/bad:",
 		"[schema] d/ks.yaml Kustomization/flux-system/d Kustomization/default/typo: unknown field \"spec.pruning\"",
 		"[unencrypted] d/secret.yaml Kustomization/flux-system/d Secret/default/plain",
+		"[substitution] e Kustomization/flux-system/e:",
+		"undefined_var",
+		"[reference] f/hr.yaml HelmRelease/default/local: could not find ConfigMap 'default/no-such-values'",
+		"[substitution] e Kustomization/flux-system/e:",
+		"undefined_var",
+		"[reference] f/hr.yaml HelmRelease/default/local: could not find ConfigMap 'default/no-such-values'",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan lacks %q:\n%s", want, out)
