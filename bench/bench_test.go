@@ -36,6 +36,7 @@ func TestSmoke(t *testing.T) {
 		pushes:         2,
 		steadyN:        5,
 		steadyDuration: 2 * time.Second,
+		imageScanTags:  2000,
 		concurrent:     4,
 		weirBin:        bin,
 		resultsDir:     dir,
@@ -72,6 +73,8 @@ func TestSmoke(t *testing.T) {
 		{"push", "monorepo", 5, func(r Result) bool { return len(r.PushSeconds) == 2 && r.SettleMax > 0 }},
 		{"steady", "per-app", 5, func(r Result) bool { return r.SteadySeconds >= 2 && r.SteadyRSSMaxMiB > 0 }},
 		{"floor", "kubectl", 5, func(r Result) bool { return r.ApplySeconds > 0 && r.AvailableSeconds >= r.ApplySeconds }},
+		{"image", "tag to applied", 1, func(r Result) bool { return len(r.PushSeconds) == imageTags && r.PushMax >= r.PushP50 }},
+		{"image", "scan", 2000, func(r Result) bool { return r.ReadySeconds > 0 && r.SettleMax > 0 }},
 	}
 	for _, w := range want {
 		found := false
@@ -91,7 +94,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{beginMarker, endMarker, "### Time to production", "### Dependency hierarchy", "### Push to applied", "### Steady state", "### Floor"} {
+	for _, s := range []string{beginMarker, endMarker, "### Time to production", "### Dependency hierarchy", "### Push to applied", "### Steady state", "### Floor", "### Image automation"} {
 		if !strings.Contains(string(docs), s) {
 			t.Errorf("docs lack %q", s)
 		}

@@ -27,7 +27,7 @@ import (
 )
 
 // workloads lists every workload in the order a full run takes them.
-var workloads = []string{"hierarchy", "chain", "push", "webhook", "alerts", "ttp", "oci", "helm", "monorepo", "floor", "steady"}
+var workloads = []string{"hierarchy", "chain", "push", "webhook", "alerts", "ttp", "oci", "helm", "monorepo", "floor", "steady", "image", "imagescan"}
 
 // config is one invocation of the harness.
 type config struct {
@@ -40,6 +40,7 @@ type config struct {
 	alertEvents    int           // events posted in the alerts workload
 	steadyN        int           // applications at rest for the steady-state workload
 	steadyDuration time.Duration // steady-state window
+	imageScanTags  int           // tags of the repository the imagescan workload scans
 	concurrent     int           // weir --concurrent
 	weirArgs       []string      // extra flags for weir controller
 	weirBin        string
@@ -84,6 +85,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.alertEvents, "alert-events", 5000, "events posted in the alerts workload")
 	fs.IntVar(&cfg.steadyN, "steady-n", 500, "applications at rest for the steady workload")
 	fs.DurationVar(&cfg.steadyDuration, "steady-duration", 5*time.Minute, "steady-state measurement window")
+	fs.IntVar(&cfg.imageScanTags, "image-scan-tags", 10000, "tags of the repository the imagescan workload scans")
 	fs.IntVar(&cfg.concurrent, "concurrent", 10, "weir controller --concurrent")
 	fs.StringVar(&cfg.weirBin, "weir", "bin/weir", "path of the weir binary")
 	weirArgs := fs.String("weir-args", "", "extra space-separated flags for weir controller, e.g. \"--kube-api-qps=500 --kube-api-burst=1000\"")
@@ -213,6 +215,12 @@ func jobs(cfg *config) []job {
 			}
 		case "steady":
 			out = append(out, job{name: fmt.Sprintf("steady N=%d for %s", cfg.steadyN, cfg.steadyDuration), run: runSteady})
+		case "image":
+			out = append(out, job{name: fmt.Sprintf("image tag to applied, %d tags", imageTags), run: runImage})
+		case "imagescan":
+			out = append(out, job{name: fmt.Sprintf("image scan of %d tags", cfg.imageScanTags), run: func(ctx context.Context, c *cluster, cfg *config) ([]Result, error) {
+				return runImageScan(ctx, c, cfg, cfg.imageScanTags)
+			}})
 		}
 	}
 	return out

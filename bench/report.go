@@ -47,7 +47,7 @@ func renderResults(rs map[string][]Result, all map[string][]Result) string {
 		all = rs
 	}
 	var b strings.Builder
-	for _, w := range []string{"ttp", "helm", "hierarchy", "push", "alerts", "steady", "floor"} {
+	for _, w := range []string{"ttp", "helm", "hierarchy", "push", "alerts", "steady", "floor", "image"} {
 		list := rs[w]
 		if len(list) == 0 {
 			continue
@@ -73,6 +73,8 @@ func renderResults(rs map[string][]Result, all map[string][]Result) string {
 			renderSteady(&b, list)
 		case "floor":
 			renderFloor(&b, list, all["ttp"])
+		case "image":
+			renderImage(&b, list)
 		}
 	}
 	return b.String()
@@ -201,6 +203,24 @@ func renderAlerts(b *strings.Builder, list []Result) {
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range list {
 		fmt.Fprintf(b, "| %s | %d | %s | %.0f | %.1f s | %.1f MiB |\n", r.Variant, r.N, dur(r.ReadySeconds), r.EventsPerSecond, r.CPUSeconds, r.PeakRSSMiB)
+	}
+}
+
+// renderImage is the image automation table (issue 17): tag pushed to applied, and the scan of
+// a large repository.
+func renderImage(b *strings.Builder, list []Result) {
+	header(b, "Image automation", list)
+	b.WriteString("| measurement | tags | p50 | p95 | max | weir CPU | RSS after / growth | peak RSS | weir target | met |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | :-: |\n")
+	for _, r := range list {
+		switch r.Variant {
+		case "scan":
+			fmt.Fprintf(b, "| first scan / unchanged rescan | %d | %s / %s | | | %.2f s | %.1f / +%.1f MiB | %.1f MiB | | |\n",
+				r.N, dur(r.ReadySeconds), dur(r.SettleP50), r.CPUSeconds, r.RSSAtReadyMiB, r.RSSAtReadyMiB-r.RSSBeforeMiB, r.PeakRSSMiB)
+		default:
+			fmt.Fprintf(b, "| tag pushed → Deployment applied (scan requested) | %d | %.3f s | %.3f s | %.3f s | | | %.1f MiB | p50 < 2 s | %s |\n",
+				len(r.PushSeconds), r.PushP50, r.PushP95, r.PushMax, r.PeakRSSMiB, mark(r.PushP50 < 2))
+		}
 	}
 }
 

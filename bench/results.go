@@ -50,6 +50,8 @@ type Result struct {
 	// RSSAtReadyMiB its VmRSS when everything was Ready.
 	PeakRSSMiB    float64 `json:"peakRSSMiB,omitempty"`
 	RSSAtReadyMiB float64 `json:"rssAtReadyMiB,omitempty"`
+	// RSSBeforeMiB is weir's VmRSS before the objects were created (the imagescan workload).
+	RSSBeforeMiB float64 `json:"rssBeforeMiB,omitempty"`
 	// PeakAnonMiB is the largest RssAnon sampled (every 100 ms) from creation to Ready: weir's
 	// heap, stacks and private memory, without the pages of its mapped binary.
 	PeakAnonMiB float64 `json:"peakAnonMiB,omitempty"`
