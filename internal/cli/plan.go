@@ -109,7 +109,8 @@ func runPlan(ctx context.Context, g *globals, f planFlags, dir string) (*plan.Pl
 	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("invalid checkout %q: not a directory", dir)
 	}
-	opts := plan.Options{Dir: abs, RootPath: f.path, LocalSources: f.localSources, Concurrency: f.concurrency, Charts: &plan.Charts{}}
+	opts := plan.Options{Dir: abs, RootPath: f.path, LocalSources: f.localSources, Concurrency: f.concurrency, Charts: &plan.Charts{},
+		SelfURLs: remoteURLs(abs)}
 	if f.kustomizationFile != "" {
 		if opts.Root, err = plan.ReadKustomization(f.kustomizationFile, f.name, g.namespace); err != nil {
 			return nil, err
@@ -196,6 +197,23 @@ func clusterSource(ctx context.Context, c client.Client, dir string, ref sourcer
 		return "", fmt.Errorf("unpack the artifact of %s: %w", ref, err)
 	}
 	return out, nil
+}
+
+// remoteURLs are the URLs of the remotes of the Git repository holding dir.
+func remoteURLs(dir string) []string {
+	repo, err := gogit.PlainOpenWithOptions(dir, &gogit.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil
+	}
+	remotes, err := repo.Remotes()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, r := range remotes {
+		out = append(out, r.Config().URLs...)
+	}
+	return out
 }
 
 func mustAbs(p string) string {

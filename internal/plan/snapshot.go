@@ -84,6 +84,9 @@ type Options struct {
 	// LocalSources maps sources (Kind/namespace/name) to directories; the root's source is
 	// the checkout.
 	LocalSources map[string]string
+	// SelfURLs are the checkout's remote URLs: a GitRepository the repository declares with
+	// one of them is the checkout too.
+	SelfURLs []string
 	// Concurrency bounds the builds run at once (default 8).
 	Concurrency int
 	// Charts fetches HelmRelease charts; nil leaves HelmReleases unrendered.
@@ -312,11 +315,56 @@ func (d *discoverer) buildKustomization(ctx context.Context, u *Unit) {
 		u.Files[apply.ObjMetadataFor(o).Subject()] = file
 	}
 	u.Objects = objs
+	self := d.opts.Dir
+	if a, err := filepath.Abs(self); err == nil {
+		self = a
+	}
 	d.mu.Lock()
 	for _, o := range objs {
 		d.objects[objectID(o)] = o
+		if o.GetKind() == sourcev1.GitRepositoryKind && o.GroupVersionKind().Group == sourcev1.GroupVersion.Group {
+			url, _, _ := unstructured.NestedString(o.Object, "spec", "url")
+			id := objectID(o)
+			if _, known := d.sources[id]; !known && sameRepository(url, d.opts.SelfURLs) {
+				d.sources[id] = self
+			}
+		}
 	}
 	d.mu.Unlock()
+}
+
+// sameRepository reports whether url names one of the repositories of urls: host and path
+// compared, without scheme, user, port or a .git suffix.
+func sameRepository(url string, urls []string) bool {
+	key := repoKey(url)
+	for _, u := range urls {
+		if key != "" && repoKey(u) == key {
+			return true
+		}
+	}
+	return false
+}
+
+func repoKey(url string) string {
+	u := strings.TrimSpace(url)
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	} else if at := strings.Index(u, "@"); at >= 0 && strings.Contains(u[at:], ":") {
+		// scp-like git@host:org/repo
+		u = strings.Replace(u[at+1:], ":", "/", 1)
+	}
+	if at := strings.LastIndex(u, "@"); at >= 0 {
+		u = u[at+1:]
+	}
+	host, path, _ := strings.Cut(u, "/")
+	if h, _, ok := strings.Cut(host, ":"); ok {
+		host = h
+	}
+	path = strings.TrimSuffix(strings.Trim(path, "/"), ".git")
+	if host == "" || path == "" {
+		return ""
+	}
+	return strings.ToLower(host + "/" + path)
 }
 
 // source returns the directory of ks's source: the checkout, a --local-sources directory,
