@@ -258,3 +258,59 @@ func requestReconcile(t *testing.T, obj client.Object) {
 		return env.Client.Update(t.Context(), obj)
 	})
 }
+
+// uninstallCRD removes a stand-in CRD of testdata/crds, if installed, and waits until it is gone.
+func uninstallCRD(t *testing.T, name string) {
+	t.Helper()
+	crd := &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := env.Client.Delete(t.Context(), crd); client.IgnoreNotFound(err) != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, func() error {
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(crd), crd); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("CRD %s still there: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// actAsExternalSecrets does what External Secrets would do with the stack's ExternalSecret,
+// for a store whose secret holds props: render the target Secret from the template and report
+// the ExternalSecret Ready. External Secrets does not run here.
+func actAsExternalSecrets(t *testing.T, props map[string]string) *unstructured.Unstructured {
+	t.Helper()
+	es := &unstructured.Unstructured{}
+	es.SetAPIVersion("external-secrets.io/v1")
+	es.SetKind("ExternalSecret")
+	testenv.Eventually(t, time.Minute, func() error {
+		return env.Client.Get(t.Context(), client.ObjectKey{Namespace: fluxNS, Name: "gitops-auth"}, es)
+	})
+	values := map[string]string{}
+	refs, _, _ := unstructured.NestedSlice(es.Object, "spec", "data")
+	for _, r := range refs {
+		m := r.(map[string]any)
+		prop, _, _ := unstructured.NestedString(m, "remoteRef", "property")
+		values[m["secretKey"].(string)] = props[prop]
+	}
+	tmpl, _, _ := unstructured.NestedStringMap(es.Object, "spec", "target", "template", "data")
+	data := map[string]string{}
+	for k, v := range tmpl {
+		for name, val := range values {
+			v = strings.ReplaceAll(v, "{{ ."+name+" }}", val)
+		}
+		data[k] = v
+	}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fluxNS, Name: "gitops-auth"}, StringData: data}
+	if err := env.Client.Create(t.Context(), sec); err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedSlice(es.Object, []any{map[string]any{
+		"type": "Ready", "status": "True", "reason": "SecretSynced", "message": "secret synced",
+	}}, "status", "conditions"); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Status().Update(t.Context(), es); err != nil {
+		t.Fatal(err)
+	}
+	return es
+}

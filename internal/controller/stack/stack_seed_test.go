@@ -11,6 +11,7 @@ import (
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -185,5 +186,115 @@ func TestSeedStage2Growing(t *testing.T) {
 	pm.SetKind("PodMonitor")
 	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: fluxNS, Name: "weir"}, pm); err != nil {
 		t.Errorf("flux.values prometheus.podMonitor.create made no PodMonitor: %v", err)
+	}
+}
+
+// TestSeedStage3EnterpriseScale applies seed 000's third stage as it is. Without the External
+// Secrets CRDs a condition says so; with them, the ExternalSecret renders Flux's GitHub App
+// Secret shape (installation owner from repository.org), and the GitRepository fetches with the
+// App's installation tokens; the crossplane Kustomization syncs ./crossplane; the Karpenter
+// NodePool is created and weir's Deployment tolerates and selects its nodes.
+func TestSeedStage3EnterpriseScale(t *testing.T) {
+	f := newFixture(t)
+	installCRD(t, "nodepools.yaml")
+	uninstallCRD(t, "externalsecrets.external-secrets.io")
+	applyStack(t, "seed000/stage3.yaml")
+	defer deleteStack(t, "default", "flux-gitops")
+
+	waitStack(t, time.Minute, condition(stack.ExternalSecretReadyCondition, metav1.ConditionFalse, stack.ReasonExternalSecretsNotInstalled))
+	installCRD(t, "externalsecrets.yaml")
+	requestReconcile(t, &hopsv1.FluxGitopsStack{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "flux-gitops"}})
+	waitStack(t, time.Minute, condition(stack.ExternalSecretReadyCondition, metav1.ConditionFalse, stack.ReasonExternalSecretNotSynced))
+
+	es := actAsExternalSecrets(t, map[string]string{"GH_APP_ID": fmt.Sprint(appID), "GH_APP_KEY": string(f.gh.App.PrivateKeyPEM)})
+	store, _, _ := unstructured.NestedStringMap(es.Object, "spec", "secretStoreRef")
+	if store["name"] != "hops-aws-secrets-manager" || store["kind"] != "ClusterSecretStore" {
+		t.Errorf("secretStoreRef = %v", store)
+	}
+	tmpl, _, _ := unstructured.NestedStringMap(es.Object, "spec", "target", "template", "data")
+	if tmpl["githubAppInstallationOwner"] != "hops-ops" || tmpl["githubAppInstallationID"] != "" || tmpl["githubAppID"] == "" || tmpl["githubAppPrivateKey"] == "" {
+		t.Errorf("ExternalSecret template = %v, want Flux's GitHub App shape with the owner from repository.org", tmpl)
+	}
+
+	rev := f.gh.Repo("hops-ops", "production-gitops").Commit("main", "paths", map[string]string{
+		"apps/app.yaml":        configMap("stage3-app", "apps"),
+		"crossplane/xr.yaml":   configMap("stage3-crossplane", "crossplane"),
+		"unrelated/other.yaml": configMap("stage3-other", "never"),
+	})
+	requestReconcile(t, source())
+	s := waitStack(t, 3*time.Minute, func(s *hopsv1.FluxGitopsStack) error {
+		if err := ready(s); err != nil {
+			return err
+		}
+		for _, k := range []string{"apps", "crossplane"} {
+			if got := s.Status.Kustomizations[k]; !got.Ready || got.LastAppliedRevision != "main@sha1:"+rev {
+				return fmt.Errorf("kustomizations.%s = %+v", k, got)
+			}
+		}
+		return nil
+	})
+	waitConfigMap(t, "stage3-crossplane", "crossplane")
+	if f.gh.App.Minted(installation) == 0 {
+		t.Error("the GitRepository fetched without an installation token")
+	}
+	if c := condition(stack.NodePoolReadyCondition, metav1.ConditionTrue, stack.ReasonSucceeded)(s); c != nil {
+		t.Error(c)
+	}
+	np := &unstructured.Unstructured{}
+	np.SetAPIVersion("karpenter.sh/v1")
+	np.SetKind("NodePool")
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Name: "gitops"}, np); err != nil {
+		t.Fatal(err)
+	}
+	taints, _, _ := unstructured.NestedSlice(np.Object, "spec", "template", "spec", "taints")
+	if len(taints) != 1 {
+		t.Errorf("NodePool taints = %v", taints)
+	}
+	var dep appsv1.Deployment
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: fluxNS, Name: "weir"}, &dep); err != nil {
+		t.Fatal(err)
+	}
+	pod := dep.Spec.Template.Spec
+	if pod.NodeSelector["karpenter.sh/nodepool"] != "gitops" || len(pod.Tolerations) != 1 || pod.Tolerations[0].Key != "hops.ops.com.ai/gitops" {
+		t.Errorf("weir's Pod: nodeSelector %v, tolerations %v; want the NodePool's", pod.NodeSelector, pod.Tolerations)
+	}
+	noSecretLeaks(t, token, string(f.gh.App.PrivateKeyPEM[40:80]))
+}
+
+// TestSeedStage4ImportExisting applies seed 000's fourth stage as it is: the existing repository
+// is imported, never created, updated against GitHub's own visibility (LateInitialize) nor
+// deleted with the stack; the apps Kustomization follows the custom path.
+func TestSeedStage4ImportExisting(t *testing.T) {
+	f := newFixture(t)
+	f.gh.AddRepo("hops-ops", "existing-gitops", false, false, map[string]string{
+		"clusters/production/apps/app.yaml": configMap("stage4-app", "imported"),
+	})
+	applyStack(t, "seed000/stage4.yaml")
+	stackDeleted := false
+	defer func() {
+		if !stackDeleted {
+			deleteStack(t, "default", "flux-gitops")
+		}
+	}()
+
+	s := waitStack(t, 3*time.Minute, ready)
+	waitConfigMap(t, "stage4-app", "imported")
+	if s.Status.Kustomizations["apps"].LastAppliedRevision != s.Status.Source.Revision {
+		t.Errorf("apps = %+v, source %s", s.Status.Kustomizations["apps"], s.Status.Source.Revision)
+	}
+	var ks kustomizev1.Kustomization
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: fluxNS, Name: "apps"}, &ks); err != nil {
+		t.Fatal(err)
+	}
+	if ks.Spec.Path != "./clusters/production/apps" {
+		t.Errorf("apps path = %q", ks.Spec.Path)
+	}
+	deleteStack(t, "default", "flux-gitops")
+	stackDeleted = true
+	if calls := f.gh.Calls(); len(calls) != 0 {
+		t.Errorf("the import changed GitHub: %v", calls)
+	}
+	if st, ok := f.gh.State("hops-ops", "existing-gitops"); !ok || st.Private {
+		t.Errorf("repository after the stack's deletion: exists %v, %+v; want it kept, public as it was", ok, st)
 	}
 }

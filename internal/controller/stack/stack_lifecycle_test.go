@@ -1,0 +1,174 @@
+package stack_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	hopsv1 "github.com/weirgitops/weir/api/hops/v1alpha1"
+	"github.com/weirgitops/weir/internal/controller/stack"
+	"github.com/weirgitops/weir/internal/testenv"
+)
+
+// stackYAML is a stack named like the seed's, with spec lines appended to clusterName.
+func stackYAML(spec string) []byte {
+	return []byte("apiVersion: hops.ops.com.ai/v1alpha1\nkind: FluxGitopsStack\nmetadata:\n  name: flux-gitops\n  namespace: default\nspec:\n  clusterName: lifecycle\n" + spec)
+}
+
+// readyWithApps applies a stack, pushes ./apps to its new repository and waits until it is Ready.
+func readyWithApps(t *testing.T, f *fixture, spec, repo string) *hopsv1.FluxGitopsStack {
+	t.Helper()
+	applyYAML(t, stackYAML(spec))
+	waitStack(t, 2*time.Minute, condition(stack.SourceReadyCondition, metav1.ConditionTrue, stack.ReasonSucceeded))
+	f.gh.Repo("hops-ops", repo).Commit("main", "apps", map[string]string{"apps/app.yaml": configMap("lifecycle-app", "v1")})
+	requestReconcile(t, source())
+	s := waitStack(t, 3*time.Minute, ready)
+	waitConfigMap(t, "lifecycle-app", "v1")
+	return s
+}
+
+// TestDeletionOrder deletes a stack whose Kustomization is held by a finalizer: nothing after the
+// Kustomizations goes while it stays; once it goes, the GitRepository and its Secret, then the
+// repository (allowDelete and the Delete policy) and the engine follow, and what the
+// Kustomization applied is pruned.
+func TestDeletionOrder(t *testing.T) {
+	f := newFixture(t)
+	readyWithApps(t, f, "  repository:\n    org: hops-ops\n    allowDelete: true\n", "lifecycle-gitops")
+
+	const hold = "test.weir.dev/hold"
+	ks := &kustomizev1.Kustomization{}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: fluxNS, Name: "apps"}, ks); err != nil {
+			return err
+		}
+		controllerutil.AddFinalizer(ks, hold)
+		return env.Client.Update(t.Context(), ks)
+	})
+	s := &hopsv1.FluxGitopsStack{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "flux-gitops"}}
+	if err := env.Client.Delete(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	waitStack(t, time.Minute, func(s *hopsv1.FluxGitopsStack) error {
+		c := apimeta.FindStatusCondition(s.Status.Conditions, "Ready")
+		if c == nil || c.Reason != stack.ReasonDeletionInProgress || !strings.Contains(c.Message, "Kustomization flux-system/apps") {
+			return fmt.Errorf("Ready = %+v, want deletion waiting for the Kustomization", c)
+		}
+		return nil
+	})
+	// While the Kustomization stays, everything after it stays.
+	for _, obj := range []client.Object{source(), &helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Namespace: fluxNS, Name: "weir"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fluxNS, Name: stack.AuthSecretName}}} {
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(obj), obj); err != nil || !obj.GetDeletionTimestamp().IsZero() {
+			t.Errorf("%T %s deleted before the Kustomizations: %v", obj, client.ObjectKeyFromObject(obj), err)
+		}
+	}
+	if _, ok := f.gh.State("hops-ops", "lifecycle-gitops"); !ok {
+		t.Error("repository deleted before the Kustomizations")
+	}
+
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: fluxNS, Name: "apps"}, ks); err != nil {
+			return err
+		}
+		controllerutil.RemoveFinalizer(ks, hold)
+		return env.Client.Update(t.Context(), ks)
+	})
+	deleteStack(t, "default", "flux-gitops")
+	if _, ok := f.gh.State("hops-ops", "lifecycle-gitops"); ok {
+		t.Error("repository kept though allowDelete and the Delete policy allow its deletion")
+	}
+	for _, obj := range []client.Object{source(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fluxNS, Name: stack.AuthSecretName}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "lifecycle-app"}}} {
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(obj), obj); !apierrors.IsNotFound(err) {
+			t.Errorf("%T %s still there after the stack's deletion", obj, client.ObjectKeyFromObject(obj))
+		}
+	}
+	calls := f.gh.Calls()
+	if !slices.Contains(calls, "DELETE /repos/hops-ops/lifecycle-gitops") {
+		t.Errorf("calls = %v, want the repository deleted", calls)
+	}
+}
+
+// TestEngineKeptWhileFluxObjectsRemain deletes a stack while a Flux object the stack did not
+// create exists: the engine stays installed (released from the stack), everything else goes.
+func TestEngineKeptWhileFluxObjectsRemain(t *testing.T) {
+	f := newFixture(t)
+	readyWithApps(t, f, "  repository:\n    org: hops-ops\n", "lifecycle-gitops")
+	other := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "someone-elses"},
+		Spec: sourcev1.GitRepositorySpec{URL: f.gh.Git.RepoURL("hops-ops/lifecycle-gitops.git"), Interval: metav1.Duration{Duration: time.Hour}}}
+	if err := env.Client.Create(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	hr := &helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Namespace: fluxNS, Name: "weir"}}
+	defer func() {
+		_ = env.Client.Delete(t.Context(), other)
+		_ = env.Client.Delete(t.Context(), hr)
+		testenv.Eventually(t, 2*time.Minute, func() error {
+			if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(hr), hr); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("engine still there: %w", err)
+			}
+			return nil
+		})
+	}()
+	s := &hopsv1.FluxGitopsStack{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "flux-gitops"}}
+	if err := env.Client.Delete(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(s), s); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("stack still there: %w", err)
+		}
+		return nil
+	})
+	if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(hr), hr); err != nil || !hr.DeletionTimestamp.IsZero() {
+		t.Fatalf("engine HelmRelease deleted while a GitRepository still needs it: %v", err)
+	}
+	if _, ok := hr.Labels[stack.LabelStackName]; ok {
+		t.Errorf("kept engine still labelled as the stack's: %v", hr.Labels)
+	}
+	if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(source()), source()); !apierrors.IsNotFound(err) {
+		t.Errorf("the stack's GitRepository is still there: %v", err)
+	}
+}
+
+// TestGitHubOutage takes GitHub down under a Ready stack: the repository condition says GitHub
+// is unavailable, nothing the stack made is deleted and the sync goes on; when GitHub is back
+// the stack turns Ready again by itself.
+func TestGitHubOutage(t *testing.T) {
+	f := newFixture(t)
+	readyWithApps(t, f, "  repository:\n    org: hops-ops\n", "lifecycle-gitops")
+	defer deleteStack(t, "default", "flux-gitops")
+
+	f.gh.SetDown(true)
+	requestReconcile(t, &hopsv1.FluxGitopsStack{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "flux-gitops"}})
+	waitStack(t, time.Minute, func(s *hopsv1.FluxGitopsStack) error {
+		if err := condition(stack.RepositoryReadyCondition, metav1.ConditionFalse, stack.ReasonGitHubUnavailable)(s); err != nil {
+			return err
+		}
+		return condition("Ready", metav1.ConditionFalse, stack.ReasonGitHubUnavailable)(s)
+	})
+	// The Git server is still up: a push during the outage is applied.
+	f.gh.Repo("hops-ops", "lifecycle-gitops").Commit("main", "during the outage", map[string]string{"apps/app.yaml": configMap("lifecycle-app", "v2")})
+	requestReconcile(t, source())
+	waitConfigMap(t, "lifecycle-app", "v2")
+	for _, obj := range []client.Object{source(), &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: fluxNS, Name: "apps"}},
+		&helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Namespace: fluxNS, Name: "weir"}}} {
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(obj), obj); err != nil || !obj.GetDeletionTimestamp().IsZero() {
+			t.Errorf("%T %s gone during the outage: %v", obj, client.ObjectKeyFromObject(obj), err)
+		}
+	}
+	f.gh.SetDown(false)
+	waitStack(t, 2*time.Minute, ready)
+}
