@@ -305,3 +305,64 @@ exit 0
 		t.Errorf("the concurrent change was lost: %q", got)
 	}
 }
+
+// patchAutomation merge-patches the automation.
+func patchAutomation(t *testing.T, c *chain, patch string) {
+	t.Helper()
+	a := &imageautov1.ImageUpdateAutomation{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: c.auto.Name}}
+	if err := env.Client.Patch(t.Context(), a, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestImageAutomationPushBranch: a policySelector that leaves the marker's policy out
+// reports it; labelling the policy runs the automation at once, which pushes to a new
+// branch and a refspec, never to the checkout branch; the next tag goes on top of the push
+// branch without force; a template using a field Flux removed stalls the automation.
+func TestImageAutomationPushBranch(t *testing.T) {
+	c := newChain(t, false)
+	image := c.reg.Host() + "/app"
+	c.deployedImage(t, image+":1.0.0", time.Minute)
+	main := c.repo.Rev("main")
+	patchAutomation(t, c, `{"spec":{"policySelector":{"matchLabels":{"automate":"yes"}},
+		"git":{"push":{"branch":"auto","refspec":"refs/heads/auto:refs/heads/mirror"}}}}`)
+	c.reg.PushFiles(t, "app", "1.1.0", map[string]string{"v": "2"}, ociMetadata())
+	requestReconcile(t, c.irep)
+	waitReady(t, client.ObjectKey{Namespace: c.ns, Name: "app"}, &imagev1.ImagePolicy{}, metav1.ConditionTrue, latestIs("1.1.0", ""))
+	waitReady(t, client.ObjectKeyFromObject(c.auto), &imageautov1.ImageUpdateAutomation{}, metav1.ConditionFalse,
+		readyIs[*imageautov1.ImageUpdateAutomation]("UpdateFailed", "unknown image policy '"+c.ns+":app'"))
+
+	p := &imagev1.ImagePolicy{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: "app"}}
+	if err := env.Client.Patch(t.Context(), p, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"labels":{"automate":"yes"}}}`))); err != nil {
+		t.Fatal(err)
+	}
+	first := waitReady(t, client.ObjectKeyFromObject(c.auto), &imageautov1.ImageUpdateAutomation{}, metav1.ConditionTrue,
+		readyIs[*imageautov1.ImageUpdateAutomation]("Succeeded", "to branch 'auto'"))
+	if got := c.repo.Rev("main"); got != main {
+		t.Errorf("the checkout branch moved: %s -> %s", main, got)
+	}
+	if auto, mirror := c.repo.Rev("auto"), c.repo.Rev("mirror"); auto != first.Status.LastPushCommit || mirror != auto {
+		t.Errorf("auto %s, mirror %s, lastPushCommit %s", auto, mirror, first.Status.LastPushCommit)
+	}
+
+	c.reg.PushFiles(t, "app", "1.2.0", map[string]string{"v": "3"}, ociMetadata())
+	requestReconcile(t, c.irep)
+	testenv.Eventually(t, time.Minute, func() error {
+		if parent := c.repo.Rev("auto^"); parent != first.Status.LastPushCommit {
+			return fmt.Errorf("auto^ is %s, want the previous automation commit %s", parent, first.Status.LastPushCommit)
+		}
+		return nil
+	})
+	if got := gitShow(t, c.repo, "show", "auto:deploy/app.yaml"); !strings.Contains(got, image+":1.2.0 #") {
+		t.Errorf("auto branch file:\n%s", got)
+	}
+
+	patchAutomation(t, c, `{"spec":{"git":{"commit":{"messageTemplate":"{{ range .Updated.Images }}{{ . }}{{ end }}"}}}}`)
+	c.reg.PushFiles(t, "app", "1.3.0", map[string]string{"v": "4"}, ociMetadata())
+	requestReconcile(t, c.irep)
+	stalled := waitReady(t, client.ObjectKeyFromObject(c.auto), &imageautov1.ImageUpdateAutomation{}, metav1.ConditionFalse,
+		readyIs[*imageautov1.ImageUpdateAutomation]("RemovedTemplateField", ".Updated"))
+	if s := apimeta.FindStatusCondition(stalled.Status.Conditions, "Stalled"); s == nil || s.Status != metav1.ConditionTrue {
+		t.Errorf("Stalled = %+v", s)
+	}
+}
