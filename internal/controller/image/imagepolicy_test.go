@@ -3,6 +3,7 @@ package image_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	imagev1 "github.com/fluxcd/image-reflector-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/acl"
@@ -11,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weirgitops/weir/internal/source/oci"
+	"github.com/weirgitops/weir/internal/testenv"
 	"github.com/weirgitops/weir/internal/testenv/ociregistry"
 )
 
@@ -126,4 +129,52 @@ func TestImagePolicyBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReady(t, client.ObjectKeyFromObject(cross), &imagev1.ImagePolicy{}, metav1.ConditionTrue, latestIs("1.0.0", ""))
+}
+
+// TestImagePolicyDigestReflection: a mutable tag pushed again changes the digest an Always
+// policy reflects and leaves an IfNotPresent policy's; the repository is reached with a
+// service account's image pull Secret.
+func TestImagePolicyDigestReflection(t *testing.T) {
+	reg := ociregistry.New(t, ociregistry.Options{Username: "puller", Password: "pull-pass"})
+	ns := env.Namespace(t)
+	first := pushTags(t, reg, "app", "latest", "1.0.0")["latest"]
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pull"}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: reg.DockerConfig()}})
+	create(t, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "scanner"},
+		ImagePullSecrets: []corev1.LocalObjectReference{{Name: "pull"}}})
+	repo := newImageRepository(ns, "app", reg.Host()+"/app")
+	repo.Spec.Insecure = true
+	repo.Spec.ServiceAccountName = "scanner"
+	create(t, repo)
+
+	latestOnly := imagev1.ImagePolicyChoice{Alphabetical: &imagev1.AlphabeticalPolicy{}}
+	always := newImagePolicy(ns, "always", "app", latestOnly)
+	always.Spec.FilterTags = &imagev1.TagFilter{Pattern: "^latest$"}
+	always.Spec.DigestReflectionPolicy = imagev1.ReflectAlways
+	always.Spec.Interval = &metav1.Duration{Duration: time.Hour}
+	create(t, always)
+	once := newImagePolicy(ns, "once", "app", latestOnly)
+	once.Spec.FilterTags = &imagev1.TagFilter{Pattern: "^latest$"}
+	once.Spec.DigestReflectionPolicy = imagev1.ReflectIfNotPresent
+	create(t, once)
+	waitReady(t, client.ObjectKeyFromObject(always), &imagev1.ImagePolicy{}, metav1.ConditionTrue, latestIs("latest", first))
+	waitReady(t, client.ObjectKeyFromObject(once), &imagev1.ImagePolicy{}, metav1.ConditionTrue, latestIs("latest", first))
+
+	second := reg.PushFiles(t, "app", "latest", map[string]string{"tag": "latest, rebuilt"}, oci.Metadata{}).String()
+	if second == first {
+		t.Fatal("the new push has the same digest")
+	}
+	requestReconcile(t, always)
+	requestReconcile(t, once)
+	waitReady(t, client.ObjectKeyFromObject(always), &imagev1.ImagePolicy{}, metav1.ConditionTrue, latestIs("latest", second))
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var p imagev1.ImagePolicy
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(once), &p); err != nil {
+			return err
+		}
+		if p.Status.LastHandledReconcileAt == "" {
+			return fmt.Errorf("reconcile request not handled yet")
+		}
+		return latestIs("latest", first)(&p)
+	})
 }
