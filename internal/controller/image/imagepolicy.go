@@ -205,11 +205,10 @@ func (r *ImagePolicyReconciler) reconcile(ctx context.Context, obj *imagev1.Imag
 	if err != nil {
 		return false, reconcile.Stalled(compat.FailureReason, err)
 	}
-	if obj.Spec.DigestReflectionPolicy == imagev1.ReflectAlways || obj.Spec.Interval != nil {
-		if obj.Spec.DigestReflectionPolicy != imagev1.ReflectAlways {
-			return false, reconcile.Stalled(imagev1.IntervalNotConfiguredReason,
-				errors.New("spec.interval is only accepted with spec.digestReflectionPolicy 'Always'"))
-		}
+	// The CRD refuses it too; an object stored before that rule still gets a clear condition.
+	if obj.Spec.Interval != nil && obj.GetDigestReflectionPolicy() != imagev1.ReflectAlways {
+		return false, reconcile.Stalled(imagev1.IntervalNotConfiguredReason,
+			errors.New("spec.interval is only accepted with spec.digestReflectionPolicy 'Always'"))
 	}
 	if repo.Status.LastScanResult == nil || repo.Status.CanonicalImageName == "" {
 		return false, reconcile.Waiting(compat.DependencyNotReadyReason, r.RequeueDependency,
