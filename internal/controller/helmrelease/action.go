@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/kube"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -60,7 +62,7 @@ func newRESTGetter(cfg *rest.Config, namespace string) (*restGetter, error) {
 			return nil, err
 		}
 		disc := memory.NewMemCacheClient(dc)
-		shared = &restGetter{disc: disc, mapper: restmapper.NewDeferredDiscoveryRESTMapper(disc),
+		shared = &restGetter{disc: disc, mapper: &refreshingMapper{DeferredDiscoveryRESTMapper: restmapper.NewDeferredDiscoveryRESTMapper(disc)},
 			verifier: newFieldValidationVerifier(dyn, dc)} // dc, uncached: see newFieldValidationVerifier
 		if len(discoveries.m) >= maxDiscoveries {
 			clear(discoveries.m)
@@ -68,6 +70,58 @@ func newRESTGetter(cfg *rest.Config, namespace string) (*restGetter, error) {
 		discoveries.m[key] = shared
 	}
 	return &restGetter{cfg: cfg, namespace: namespace, disc: shared.disc, mapper: shared.mapper, verifier: shared.verifier}, nil
+}
+
+// refreshingMapper is the shared discovery's REST mapper that looks again, at most once per
+// refreshInterval, when a kind is not found: the cached discovery is never stale otherwise,
+// and a kind whose CRD was installed after the first release (by an earlier release, or a
+// prometheus-operator installed later) would stay unknown until weir restarts.
+type refreshingMapper struct {
+	*restmapper.DeferredDiscoveryRESTMapper
+	mu   sync.Mutex
+	last time.Time
+}
+
+// refreshInterval bounds how often a missing kind sends discovery to the API server again.
+const refreshInterval = 5 * time.Second
+
+// refresh resets the discovery cache unless it was reset within refreshInterval.
+func (m *refreshingMapper) refresh() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if time.Since(m.last) < refreshInterval {
+		return false
+	}
+	m.last = time.Now()
+	m.Reset()
+	return true
+}
+
+// RESTMapping maps a kind, with a discovery refresh when it is not found.
+func (m *refreshingMapper) RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error) {
+	r, err := m.DeferredDiscoveryRESTMapper.RESTMapping(gk, versions...)
+	if meta.IsNoMatchError(err) && m.refresh() {
+		return m.DeferredDiscoveryRESTMapper.RESTMapping(gk, versions...)
+	}
+	return r, err
+}
+
+// RESTMappings maps a kind to every version, with a discovery refresh when it is not found.
+func (m *refreshingMapper) RESTMappings(gk schema.GroupKind, versions ...string) ([]*meta.RESTMapping, error) {
+	r, err := m.DeferredDiscoveryRESTMapper.RESTMappings(gk, versions...)
+	if meta.IsNoMatchError(err) && m.refresh() {
+		return m.DeferredDiscoveryRESTMapper.RESTMappings(gk, versions...)
+	}
+	return r, err
+}
+
+// KindFor maps a resource to its kind, with a discovery refresh when it is not found.
+func (m *refreshingMapper) KindFor(resource schema.GroupVersionResource) (schema.GroupVersionKind, error) {
+	k, err := m.DeferredDiscoveryRESTMapper.KindFor(resource)
+	if meta.IsNoMatchError(err) && m.refresh() {
+		return m.DeferredDiscoveryRESTMapper.KindFor(resource)
+	}
+	return k, err
 }
 
 func (g *restGetter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.cfg), nil }
