@@ -300,7 +300,12 @@ func actAsExternalSecrets(t *testing.T, props map[string]string) *unstructured.U
 		}
 		data[k] = v
 	}
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fluxNS, Name: "gitops-auth"}, StringData: data}
+	// As External Secrets: the template's labels, and owned by the ExternalSecret (no garbage
+	// collector runs here, so the stack's deletion of the labelled Secret is what removes it).
+	labels, _, _ := unstructured.NestedStringMap(es.Object, "spec", "target", "template", "metadata", "labels")
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fluxNS, Name: "gitops-auth", Labels: labels,
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "external-secrets.io/v1", Kind: "ExternalSecret", Name: es.GetName(), UID: es.GetUID()}}},
+		StringData: data}
 	if err := env.Client.Create(t.Context(), sec); err != nil {
 		t.Fatal(err)
 	}

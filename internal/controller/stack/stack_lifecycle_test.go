@@ -10,15 +10,18 @@ import (
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	hopsv1 "github.com/weirgitops/weir/api/hops/v1alpha1"
 	"github.com/weirgitops/weir/internal/controller/stack"
+	"github.com/weirgitops/weir/internal/install"
 	"github.com/weirgitops/weir/internal/testenv"
 )
 
@@ -171,4 +174,62 @@ func TestGitHubOutage(t *testing.T) {
 	}
 	f.gh.SetDown(false)
 	waitStack(t, 2*time.Minute, ready)
+}
+
+// TestEngineAdoptsWeirInstall runs seed 000's first stage on a cluster where `weir install`
+// already installed weir: the HelmRelease takes the install's objects over (one Deployment, now
+// Helm's), and deleting the stack leaves the engine installed.
+func TestEngineAdoptsWeirInstall(t *testing.T) {
+	newFixture(t)
+	objs, err := install.Objects(install.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var workload []*unstructured.Unstructured
+	for _, o := range objs {
+		if k := o.GetKind(); k != "CustomResourceDefinition" && k != "Namespace" {
+			workload = append(workload, o)
+		}
+	}
+	if err := install.Apply(t.Context(), env.Client, workload); err != nil {
+		t.Fatal(err)
+	}
+	hr := &helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Namespace: fluxNS, Name: "weir"}}
+	defer func() {
+		_ = env.Client.Delete(t.Context(), hr)
+		testenv.Eventually(t, 2*time.Minute, func() error {
+			if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(hr), hr); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("engine still there: %w", err)
+			}
+			return nil
+		})
+	}()
+	applyStack(t, "seed000/stage1.yaml")
+	waitStack(t, 3*time.Minute, condition(stack.EngineReadyCondition, metav1.ConditionTrue, stack.ReasonEngineInstalled))
+	var deps appsv1.DeploymentList
+	if err := env.Client.List(t.Context(), &deps, client.InNamespace(fluxNS)); err != nil {
+		t.Fatal(err)
+	}
+	if len(deps.Items) != 1 || deps.Items[0].Annotations["meta.helm.sh/release-name"] != "weir" {
+		t.Fatalf("Deployments in %s: %d, want weir's one, taken over by Helm", fluxNS, len(deps.Items))
+	}
+	if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(hr), hr); err != nil {
+		t.Fatal(err)
+	}
+	if hr.Annotations[stack.AnnotationAdopted] != "true" {
+		t.Errorf("engine HelmRelease annotations = %v, want it marked adopted", hr.Annotations)
+	}
+	s := &hopsv1.FluxGitopsStack{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "flux-gitops"}}
+	if err := env.Client.Delete(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(s), s); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("stack still there: %w", err)
+		}
+		return nil
+	})
+	if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(hr), hr); err != nil || !hr.DeletionTimestamp.IsZero() {
+		t.Fatalf("adopted engine deleted with the stack: %v", err)
+	}
 }
