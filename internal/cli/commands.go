@@ -29,6 +29,7 @@ func addCommands(root *cobra.Command, g *globals) {
 		newEnvsubstCommand(g),
 		newMigrateCommand(g),
 		newPlanCommand(g),
+		newUICommand(g),
 		newCompletionCommand(g, root),
 	)
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/plan"
 	"github.com/weirgitops/weir/internal/sourceref"
 )
@@ -139,7 +137,7 @@ func runPlan(ctx context.Context, g *globals, f planFlags, dir string) (*plan.Pl
 		}
 		defer func() { _ = os.RemoveAll(tmp) }()
 		opts.Source = func(ctx context.Context, kind, namespace, name string) (string, error) {
-			return clusterSource(ctx, c, tmp, sourceref.Ref{Kind: kind, Namespace: namespace, Name: name})
+			return sourceref.Unpack(ctx, c, c.Scheme(), sourceref.Ref{Kind: kind, Namespace: namespace, Name: name}, tmp)
 		}
 	}
 	head, err := plan.Discover(ctx, opts)
@@ -170,33 +168,6 @@ func runPlan(ctx context.Context, g *globals, f planFlags, dir string) (*plan.Pl
 		return plan.Live(ctx, c, head, base, f.base)
 	}
 	return plan.Compare(base, head, f.base), nil
-}
-
-// maxSourceArtifact bounds a source artifact the plan downloads.
-const maxSourceArtifact = 512 << 20
-
-// clusterSource downloads the artifact of a source from the cluster's artifact server
-// (status.artifact.url, its digest checked) and unpacks it under dir.
-func clusterSource(ctx context.Context, c client.Client, dir string, ref sourceref.Ref) (string, error) {
-	a, err := sourceref.Artifact(ctx, c, c.Scheme(), ref)
-	if err != nil {
-		return "", fmt.Errorf("read %s in the cluster: %w", ref, err)
-	}
-	if a == nil {
-		return "", fmt.Errorf("%s has no artifact in the cluster yet", ref)
-	}
-	data, err := artifact.Fetch(ctx, a.URL, a.Digest, maxSourceArtifact)
-	if err != nil {
-		return "", fmt.Errorf("download the artifact of %s (%s): %w", ref, a.Revision, err)
-	}
-	out, err := os.MkdirTemp(dir, "source-")
-	if err != nil {
-		return "", err
-	}
-	if err := artifact.ExtractTarGz(ctx, bytes.NewReader(data), out, artifact.Limits{}); err != nil {
-		return "", fmt.Errorf("unpack the artifact of %s: %w", ref, err)
-	}
-	return out, nil
 }
 
 // remoteURLs are the URLs of the remotes of the Git repository holding dir.

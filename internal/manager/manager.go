@@ -129,6 +129,11 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) (
 	if err := setupControllers(ctx, mgr, s); err != nil {
 		return nil, err
 	}
+	if opts.UIAddr != "" {
+		if err := addUI(ctx, mgr, opts); err != nil {
+			return nil, err
+		}
+	}
 	return mgr, nil
 }
 

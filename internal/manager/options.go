@@ -92,6 +92,14 @@ type Options struct {
 	MinInterval time.Duration
 	// PprofAddr, when set, serves net/http/pprof there (a hidden flag, for profiling).
 	PprofAddr string
+	// UIAddr, when set, serves the web UI there; UISecureCookies marks its cookies Secure
+	// (served behind TLS); UIOIDC* configure sign-in with an OpenID Connect provider (the
+	// client secret is read from $WEIR_UI_OIDC_CLIENT_SECRET, never a flag).
+	UIAddr                                             string
+	UISecureCookies                                    bool
+	UIOIDCIssuerURL, UIOIDCClientID, UIOIDCRedirectURL string
+	UIOIDCUsernameClaim, UIOIDCGroupsClaim             string
+	UIOIDCUsernamePrefix, UIOIDCGroupsPrefix           string
 }
 
 // DefaultOptions returns the options `weir controller` starts from before flags are parsed.
@@ -154,6 +162,15 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.ConcurrentSSA, "concurrent-ssa", o.ConcurrentSSA, "objects a Kustomization compares and applies at once (Flux's default is 4)")
 	fs.StringSliceVar(&o.OverrideManagers, "override-manager", o.OverrideManagers, "field manager whose fields Kustomizations take over, as kubectl's (repeatable)")
 	fs.StringVar(&o.WatchConfigsLabelSelector, "watch-configs-label-selector", o.WatchConfigsLabelSelector, "only ConfigMaps and Secrets matching this label selector trigger the Kustomizations, HelmReleases and GitRepositories that read them (Flux's default is reconcile.fluxcd.io/watch=Enabled; weir's, empty, watches every referenced one)")
+	fs.StringVar(&o.UIAddr, "ui-addr", o.UIAddr, "address the web UI binds to (e.g. :9080); empty disables it")
+	fs.BoolVar(&o.UISecureCookies, "ui-secure-cookies", o.UISecureCookies, "mark the web UI's cookies Secure and send HSTS (when it is served behind TLS)")
+	fs.StringVar(&o.UIOIDCIssuerURL, "ui-oidc-issuer-url", o.UIOIDCIssuerURL, "OpenID Connect issuer for web UI sign-in (client secret from $WEIR_UI_OIDC_CLIENT_SECRET)")
+	fs.StringVar(&o.UIOIDCClientID, "ui-oidc-client-id", o.UIOIDCClientID, "OpenID Connect client ID of the web UI")
+	fs.StringVar(&o.UIOIDCRedirectURL, "ui-oidc-redirect-url", o.UIOIDCRedirectURL, "the web UI's callback URL, https://<host>/auth/oidc/callback")
+	fs.StringVar(&o.UIOIDCUsernameClaim, "ui-oidc-username-claim", "email", "ID token claim mapped to the Kubernetes user, as kube-apiserver's --oidc-username-claim")
+	fs.StringVar(&o.UIOIDCGroupsClaim, "ui-oidc-groups-claim", "groups", "ID token claim mapped to Kubernetes groups")
+	fs.StringVar(&o.UIOIDCUsernamePrefix, "ui-oidc-username-prefix", "", "prefix added to OIDC user names, as kube-apiserver's --oidc-username-prefix")
+	fs.StringVar(&o.UIOIDCGroupsPrefix, "ui-oidc-groups-prefix", "", "prefix added to OIDC groups")
 	fs.StringVar(&o.SopsAgeSecret, "sops-age-secret", o.SopsAgeSecret, "Secret of the runtime namespace whose .agekey entries decrypt SOPS data of Kustomizations that set a decryption provider but no secretRef")
 	fs.StringVar(&o.SopsVaultConfigMap, "sops-vault-configmap", o.SopsVaultConfigMap, "ConfigMap of the runtime namespace whose config.yaml lists the Vault servers (address, loginPath) Kustomizations may log in to with a ServiceAccount token")
 	fs.StringVar(&o.DefaultDecryptionServiceAccount, "default-decryption-service-account", o.DefaultDecryptionServiceAccount, "ServiceAccount whose identity decrypts when spec.decryption.serviceAccountName is empty (needs the ObjectLevelWorkloadIdentity gate)")
@@ -241,6 +258,9 @@ func (o *Options) Validate() error {
 	if o.LeaseDuration <= o.RenewDeadline || o.RenewDeadline <= o.RetryPeriod || o.RetryPeriod <= 0 {
 		return fmt.Errorf("leader election needs --leader-election-lease-duration (%s) > --leader-election-renew-deadline (%s) > --leader-election-retry-period (%s) > 0",
 			o.LeaseDuration, o.RenewDeadline, o.RetryPeriod)
+	}
+	if o.uiFlagsIncomplete() {
+		return fmt.Errorf("--ui-oidc-client-id and --ui-oidc-redirect-url need --ui-oidc-issuer-url")
 	}
 	if o.Concurrent < 1 {
 		return fmt.Errorf("--concurrent must be at least 1")

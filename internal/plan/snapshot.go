@@ -94,6 +94,8 @@ type Options struct {
 	// Lookup, when set, resolves a substituteFrom or valuesFrom object, or a chart source,
 	// missing from the repository (live mode: the cluster).
 	Lookup func(ctx context.Context, kind, namespace, name string) (*unstructured.Unstructured, error)
+	// Shallow builds the root alone: neither the Kustomizations it declares nor HelmReleases.
+	Shallow bool
 	// Source, when set, returns the directory of a source that is neither the checkout nor
 	// in LocalSources (live mode: its artifact in the cluster, unpacked).
 	Source func(ctx context.Context, kind, namespace, name string) (string, error)
@@ -188,6 +190,9 @@ func Discover(ctx context.Context, opts Options) (*Snapshot, error) {
 		if err := d.buildLevel(ctx, level); err != nil {
 			return nil, err
 		}
+		if opts.Shallow {
+			return d.snap, nil
+		}
 		var next []*Unit
 		for _, u := range level {
 			next = append(next, d.declared(u, depth+1)...)
@@ -206,6 +211,21 @@ func Discover(ctx context.Context, opts Options) (*Snapshot, error) {
 			return nil, err
 		}
 	}
+	if err := d.renderReleases(ctx); err != nil {
+		return nil, err
+	}
+	return d.snap, nil
+}
+
+// DiscoverRelease renders one HelmRelease as the controller would, with its chart and values
+// read through opts (Lookup: the cluster).
+func DiscoverRelease(ctx context.Context, opts Options, hr *helmv2.HelmRelease) (*Snapshot, error) {
+	if opts.Concurrency < 1 {
+		opts.Concurrency = 1
+	}
+	d := &discoverer{opts: opts, sources: map[string]string{},
+		snap: &Snapshot{Unresolved: map[string]string{}, byID: map[string]*Unit{}}, objects: map[string]*unstructured.Unstructured{}}
+	d.add(&Unit{Kind: KindHelmRelease, Namespace: hr.Namespace, Name: hr.Name, hr: hr})
 	if err := d.renderReleases(ctx); err != nil {
 		return nil, err
 	}
