@@ -79,6 +79,7 @@ func newInstallCommand(g *globals) *cobra.Command {
 	f.BoolVar(&o.NetworkPolicy, "network-policy", o.NetworkPolicy, "deny ingress from other namespaces except to the webhook receiver and metrics")
 	f.StringVar(&o.LogLevel, "log-level", o.LogLevel, "controller log level: debug, info, error")
 	f.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "the cluster's DNS domain")
+	f.BoolVar(&o.UI, "ui", o.UI, "serve the web UI on port 9080 behind the weir-ui Service (sign in with a Kubernetes token or OIDC: see docs/ui.md)")
 	f.BoolVar(&o.ClusterReconciler, "cluster-reconciler", o.ClusterReconciler, "bind cluster-admin to weir's service account so that it may apply any kind")
 	return cmd
 }

@@ -30,6 +30,8 @@ type Options struct {
 	// ClusterReconciler binds cluster-admin to weir's service account, as Flux does for its
 	// appliers; multi-tenant installs turn it off.
 	ClusterReconciler bool
+	// UI serves the web UI (--ui-addr=:9080) behind the weir-ui Service.
+	UI bool
 }
 
 // DefaultOptions returns the options of a default install.
