@@ -72,7 +72,9 @@ func TestUICommand(t *testing.T) {
 	if !s.SignedIn || !s.Local || s.CSRF == "" {
 		t.Fatalf("session after the URL's token: %+v", s)
 	}
-	var list struct{ Items []struct{ Name, State string } }
+	var list struct {
+		Items []struct{ Name, State string }
+	}
 	uiGet(t, c, base+"/api/objects?kind=Kustomization", &list)
 	found := false
 	for _, i := range list.Items {
