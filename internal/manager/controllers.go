@@ -28,6 +28,7 @@ import (
 	"github.com/weirgitops/weir/internal/controller/stack"
 	"github.com/weirgitops/weir/internal/event"
 	"github.com/weirgitops/weir/internal/features"
+	"github.com/weirgitops/weir/internal/gitauth"
 	"github.com/weirgitops/weir/internal/imagetags"
 	"github.com/weirgitops/weir/internal/reconcile"
 	"github.com/weirgitops/weir/internal/source/helm"
@@ -57,6 +58,9 @@ type shared struct {
 	// tags is the image tag store of ImageRepositories and ImagePolicies, opened by the first
 	// of them to start.
 	tags *imagetags.Store
+	// gitAuth reads GitRepositories' credentials for the source and the image automation, one
+	// GitHub App token per repository for both.
+	gitAuth *gitauth.Resolver
 }
 
 // controllers lists every controller weir has, in start order.
@@ -73,6 +77,7 @@ var controllers = []controller{
 			Retry:           s.retry(),
 			TempDir:         s.opts.TempDir,
 			ConfigsSelector: configs,
+			GitAuth:         s.gitAuthResolver(),
 		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},
@@ -227,6 +232,7 @@ var controllers = []controller{
 			NoCrossNamespaceRefs: s.opts.NoCrossNamespaceRefs,
 			RequeueDependency:    s.opts.RequeueDependency,
 			TempDir:              s.opts.TempDir,
+			GitAuth:              s.gitAuthResolver(),
 		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},
@@ -259,6 +265,15 @@ var controllers = []controller{
 		}
 		return mgr.Add(httpServer("events-server", s.opts.EventsListenAddr, d.EventsHandler()))
 	}},
+}
+
+// gitAuthResolver returns the Git credential reader the controllers share, creating it on
+// first use (controllers are set up one after the other).
+func (s *shared) gitAuthResolver() *gitauth.Resolver {
+	if s.gitAuth == nil {
+		s.gitAuth = &gitauth.Resolver{}
+	}
+	return s.gitAuth
 }
 
 // imageTags opens the image tag store under the storage path, in a hidden directory that the

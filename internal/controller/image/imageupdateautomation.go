@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	imageautov1 "github.com/fluxcd/image-automation-controller/api/v1"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/weirgitops/weir/internal/compat"
 	weirevent "github.com/weirgitops/weir/internal/event"
+	"github.com/weirgitops/weir/internal/gitauth"
 	"github.com/weirgitops/weir/internal/reconcile"
 	"github.com/weirgitops/weir/internal/source/git"
 )
@@ -47,6 +49,11 @@ type ImageUpdateAutomationReconciler struct {
 	RequeueDependency time.Duration
 	// TempDir is where repositories are cloned; the system temporary directory when empty.
 	TempDir string
+	// GitAuth reads the GitRepository's Secrets and GitHub App tokens, shared with the
+	// GitRepository reconciler so that both use one token per repository; nil means one of
+	// its own.
+	GitAuth     *gitauth.Resolver
+	gitAuthOnce sync.Once
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -176,12 +183,22 @@ func (r *ImageUpdateAutomationReconciler) Requeue(_ *imageautov1.ImageUpdateAuto
 	return res
 }
 
-// Forget has nothing to drop.
+// Forget has nothing to drop: token sources are kept per GitRepository and Secret version.
 func (r *ImageUpdateAutomationReconciler) Forget(types.NamespacedName) {}
 
 // Finalize has nothing to clean up.
 func (r *ImageUpdateAutomationReconciler) Finalize(context.Context, *imageautov1.ImageUpdateAutomation) error {
 	return nil
+}
+
+// gitAuth returns the credential reader, creating one when none was given.
+func (r *ImageUpdateAutomationReconciler) gitAuth() *gitauth.Resolver {
+	r.gitAuthOnce.Do(func() {
+		if r.GitAuth == nil {
+			r.GitAuth = &gitauth.Resolver{}
+		}
+	})
+	return r.GitAuth
 }
 
 func (r *ImageUpdateAutomationReconciler) now() time.Time {

@@ -98,32 +98,15 @@ func (r *ImageUpdateAutomationReconciler) policies(ctx context.Context, obj *ima
 	return images, observed, nil
 }
 
-// gitPlan reads the credentials of the GitRepository and decides the checkout and push
-// references.
+// gitPlan reads the credentials of the GitRepository, as its source reconciler does (GitHub
+// App tokens included), and decides the checkout and push references.
 func (r *ImageUpdateAutomationReconciler) gitPlan(ctx context.Context, obj *imageautov1.ImageUpdateAutomation, src *sourcev1.GitRepository) (gitPlan, error) {
 	p := gitPlan{url: src.Spec.URL}
-	if src.Spec.Provider == sourcev1.GitProviderGitHub {
-		return p, reconcile.Stalled(imageautov1.InvalidSourceConfigReason,
-			errors.New("GitRepository provider 'github' (GitHub App) is not supported by weir's image automation yet: use a token or SSH key Secret"))
+	auth, err := r.gitAuth().Auth(ctx, r.Client, src)
+	if err != nil {
+		return p, err
 	}
-	if s := src.Spec.SecretRef; s != nil {
-		secret, err := r.secret(ctx, src.Namespace, s.Name)
-		if err != nil {
-			return p, reconcile.Failed(compat.AuthenticationFailedReason, err)
-		}
-		p.auth = git.AuthFromData(secret.Data)
-	}
-	if s := src.Spec.ProxySecretRef; s != nil {
-		secret, err := r.secret(ctx, src.Namespace, s.Name)
-		if err != nil {
-			return p, reconcile.Failed(compat.AuthenticationFailedReason, err)
-		}
-		addr := string(secret.Data["address"])
-		if addr == "" {
-			return p, reconcile.Failed(compat.AuthenticationFailedReason, fmt.Errorf("proxy secret '%s/%s' has no 'address'", src.Namespace, s.Name))
-		}
-		p.auth.Proxy = &git.Proxy{Address: addr, Username: string(secret.Data["username"]), Password: string(secret.Data["password"])}
-	}
+	p.auth = auth
 	gs := obj.Spec.GitSpec
 	ref := src.Spec.Reference
 	if gs.Checkout != nil {

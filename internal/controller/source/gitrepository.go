@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -23,6 +24,7 @@ import (
 	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/compat"
 	"github.com/weirgitops/weir/internal/event"
+	"github.com/weirgitops/weir/internal/gitauth"
 	"github.com/weirgitops/weir/internal/reconcile"
 	"github.com/weirgitops/weir/internal/source/git"
 )
@@ -55,7 +57,10 @@ type GitRepositoryReconciler struct {
 	// that read them (--watch-configs-label-selector); nil watches every referenced one.
 	ConfigsSelector labels.Selector
 
-	tokens tokenCache
+	// GitAuth reads the Secrets and keeps the GitHub App tokens; shared with the image
+	// automation, which pushes to the same repositories. Nil means one of its own.
+	GitAuth     *gitauth.Resolver
+	gitAuthOnce sync.Once
 }
 
 // SetupWithManager registers the reconciler with the manager.
@@ -169,7 +174,7 @@ func (r *GitRepositoryReconciler) Finalize(ctx context.Context, obj *sourcev1.Gi
 
 // Forget drops the GitHub App token cached for a deleted repository.
 func (r *GitRepositoryReconciler) Forget(key types.NamespacedName) {
-	r.tokens.forget(key.Namespace + "/" + key.Name)
+	r.gitAuth().Forget(key.Namespace + "/" + key.Name)
 }
 
 // artifactRevision is the revision of the stored artifact, or "" when there is none.
@@ -198,7 +203,7 @@ func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.G
 	if _, err := git.ParseURL(obj.Spec.URL); err != nil {
 		return reconcile.Stalled(compat.URLInvalidReason, err)
 	}
-	auth, err := r.auth(ctx, obj)
+	auth, err := r.gitAuth().Auth(ctx, r.Client, obj)
 	if err != nil {
 		return err
 	}
@@ -405,6 +410,16 @@ func equalIncludes(a, b []sourcev1.GitRepositoryInclude) bool {
 		}
 	}
 	return true
+}
+
+// gitAuth returns the credential reader, creating one when none was given.
+func (r *GitRepositoryReconciler) gitAuth() *gitauth.Resolver {
+	r.gitAuthOnce.Do(func() {
+		if r.GitAuth == nil {
+			r.GitAuth = &gitauth.Resolver{}
+		}
+	})
+	return r.GitAuth
 }
 
 // secret reads a Secret of the object's namespace.
