@@ -119,8 +119,6 @@ func (r *ImageUpdateAutomationReconciler) Fields(obj *imageautov1.ImageUpdateAut
 type runResult struct {
 	// pushed is the commit pushed, branch where; empty when nothing changed.
 	pushed, branch string
-	// base is the revision the change was made on.
-	base git.Revision
 	// pushedToCheckout says the commit went to the checked-out branch, which it now heads.
 	pushedToCheckout bool
 	// message says what the run did; problems lists the markers and files skipped;
@@ -128,13 +126,12 @@ type runResult struct {
 	message, problems, commitMessage string
 }
 
-// sourceRevision is the revision of the checkout branch after the run.
+// sourceRevision is the revision of the checkout reference after the run: the pushed commit
+// when it went to the checked-out branch, else the head the run started from (the push
+// branch's own head does not matter to the next run's comparison).
 func (r runResult) sourceRevision(head git.Revision) string {
 	if r.pushedToCheckout {
 		return git.Revision{Name: head.Name, Ref: head.Ref, Hash: r.pushed}.String()
-	}
-	if r.base.Hash != "" {
-		return r.base.String()
 	}
 	return head.String()
 }

@@ -173,7 +173,6 @@ func (r *ImageUpdateAutomationReconciler) attempt(ctx context.Context, obj *imag
 	if err != nil {
 		return res, gitError("failed to clone", err)
 	}
-	res.base = co.Revision
 	path := "."
 	if obj.Spec.Update != nil && obj.Spec.Update.Path != "" {
 		path = obj.Spec.Update.Path

@@ -84,6 +84,7 @@ func gitShow(t *testing.T, repo *gitserver.Repo, args ...string) string {
 }
 
 type chain struct {
+	http *gitserver.HTTPServer // nil over SSH
 	ns   string
 	reg  *ociregistry.Registry
 	repo *gitserver.Repo
@@ -112,6 +113,7 @@ func newChain(t *testing.T, overSSH bool) *chain {
 		secret(t, c.ns, "git", map[string][]byte{"identity": srv.ClientKeyPEM, "known_hosts": srv.KnownHosts})
 	} else {
 		srv := root.ServeHTTP(gitserver.HTTPOptions{Username: "bot", Password: "git-pass-9"})
+		c.http = srv
 		url = srv.RepoURL("fleet")
 		secret(t, c.ns, "git", map[string][]byte{"username": []byte("bot"), "password": []byte("git-pass-9")})
 	}
@@ -221,6 +223,18 @@ func TestImageAutomationEndToEnd(t *testing.T) {
 			if auto.Status.LastPushCommit != head || auto.Status.LastPushTime == nil || auto.Status.LastAutomationRunTime == nil ||
 				auto.Status.ObservedSourceRevision != "main@sha1:"+head || auto.Status.ObservedPolicies["app"].Tag != "1.1.0" {
 				t.Errorf("status %+v", auto.Status)
+			}
+
+			// An idle run costs one reference listing: no clone, no commit.
+			var before int64
+			if c.http != nil {
+				before = c.http.Requests()
+			}
+			requestReconcile(t, auto)
+			waitReady(t, client.ObjectKeyFromObject(c.auto), &imageautov1.ImageUpdateAutomation{}, metav1.ConditionTrue,
+				readyIs[*imageautov1.ImageUpdateAutomation]("Succeeded", "no change since last reconciliation"))
+			if c.http != nil && c.http.Requests()-before != 1 {
+				t.Errorf("an idle run sent %d requests to the Git server, want one reference listing", c.http.Requests()-before)
 			}
 		})
 	}
