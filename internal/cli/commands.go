@@ -28,6 +28,7 @@ func addCommands(root *cobra.Command, g *globals) {
 		newDebugCommand(g),
 		newEnvsubstCommand(g),
 		newMigrateCommand(g),
+		newBootstrapCommand(g),
 		newPlanCommand(g),
 		newUICommand(g),
 		newCompletionCommand(g, root),
