@@ -19,6 +19,7 @@ import (
 	"github.com/weirgitops/weir/internal/source/oci"
 	"github.com/weirgitops/weir/internal/testenv"
 	"github.com/weirgitops/weir/internal/testenv/ociregistry"
+	"github.com/weirgitops/weir/internal/testenv/proxy"
 )
 
 func pushTags(t *testing.T, reg *ociregistry.Registry, repo string, tags ...string) map[string]string {
@@ -173,5 +174,25 @@ func TestImageRepositoryManyTags(t *testing.T) {
 	})
 	if n := reg.Requests("GET", "tags"); n < listed+total/page {
 		t.Errorf("rescan listed %d pages, want %d", n-listed, total/page)
+	}
+}
+
+// TestImageRepositoryProxy scans through the proxy of spec.proxySecretRef, with its
+// credentials: the registry's name resolves only in the proxy.
+func TestImageRepositoryProxy(t *testing.T) {
+	reg := ociregistry.New(t, ociregistry.Options{})
+	ns := env.Namespace(t)
+	pushTags(t, reg, "app", "1.0.0", "2.0.0")
+	_, port, _ := strings.Cut(reg.Host(), ":")
+	p := proxy.Start(t, proxy.Options{Username: "proxy-user", Password: "proxy-pass-7", Hosts: map[string]string{"registry.weir.test": "127.0.0.1"}})
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "proxy"}, Data: map[string][]byte{
+		"address": []byte(p.URL), "username": []byte("proxy-user"), "password": []byte("proxy-pass-7")}})
+	repo := newImageRepository(ns, "app", "registry.weir.test:"+port+"/app")
+	repo.Spec.Insecure = true
+	repo.Spec.ProxySecretRef = &meta.LocalObjectReference{Name: "proxy"}
+	create(t, repo)
+	waitReady(t, client.ObjectKeyFromObject(repo), &imagev1.ImageRepository{}, metav1.ConditionTrue, scanned(2))
+	if !p.Served("registry.weir.test:" + port) {
+		t.Errorf("the registry was not reached through the proxy: %v", p.Targets())
 	}
 }
