@@ -85,7 +85,10 @@ demo: envtest build ## Run weir end to end on a local control plane and Git repo
 
 bench: envtest build ## Run the benchmark harness (not part of make test).
 	$(GO) run ./bench $(BENCH_ARGS)
-	$(MAKE) bench-plan
+	$(MAKE) bench-plan bench-ui
+
+bench-ui: envtest ## Benchmark the web UI at 1,000 Kustomizations and 1,000 HelmReleases (needs chromium).
+	$(GO) test -run '^$$' -bench BenchmarkUIScale -benchtime 3x ./internal/ui
 
 bench-plan: ## Benchmark weir plan on a home-ops shaped tree (no cluster needed).
 	$(GO) test -run '^$$' -bench BenchmarkPlan -benchtime 5x -benchmem ./internal/plan

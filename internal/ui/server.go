@@ -168,7 +168,8 @@ func (srv *Server) session(w http.ResponseWriter, r *http.Request) {
 func (srv *Server) listKind(ctx context.Context, k Kind) ([]unstructured.Unstructured, error) {
 	l := &unstructured.UnstructuredList{}
 	l.SetGroupVersionKind(k.GVK().GroupVersion().WithKind(k.Kind + "List"))
-	if err := srv.opts.Reader.List(ctx, l); err != nil {
+	// The objects are only read: the cache's copies are not needed.
+	if err := srv.opts.Reader.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	return l.Items, nil

@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 const secretValue = "s3cr3t-ui-value-7f2c"
 
 // chromium finds Debian's headless Chromium (installed by .ci/run).
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	t.Helper()
 	for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if path, err := exec.LookPath(p); err == nil {
@@ -64,7 +64,7 @@ func chromium(t *testing.T) string {
 }
 
 // browser starts a headless Chromium for the test.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.NoSandbox,
 		chromedp.WindowSize(1400, 900), chromedp.Flag("disable-dev-shm-usage", true))
@@ -79,7 +79,7 @@ func browser(t *testing.T) context.Context {
 }
 
 // token issues a token for a ServiceAccount of ns.
-func token(t *testing.T, ns, sa string) string {
+func token(t testing.TB, ns, sa string) string {
 	t.Helper()
 	acct := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa}}
 	if err := env.Client.Create(t.Context(), acct); err != nil {
@@ -93,7 +93,7 @@ func token(t *testing.T, ns, sa string) string {
 }
 
 // grant binds a ServiceAccount to verbs on Flux objects of its namespace.
-func grant(t *testing.T, ns, sa string, verbs ...string) {
+func grant(t testing.TB, ns, sa string, verbs ...string) {
 	t.Helper()
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa}, Rules: []rbacv1.PolicyRule{{
 		APIGroups: []string{"kustomize.toolkit.fluxcd.io", "source.toolkit.fluxcd.io"}, Resources: []string{"*"}, Verbs: verbs}}}
@@ -145,7 +145,7 @@ func shot(ctx context.Context, t *testing.T, name string) {
 	if !*screenshots {
 		return
 	}
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}

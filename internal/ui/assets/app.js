@@ -35,6 +35,7 @@ async function api(path, opts) {
   return data;
 }
 
+function plural(kind) { return kind.endsWith("y") ? kind.slice(0, -1) + "ies" : kind + "s"; }
 function pill(s) { return el("span", { class: "pill s-" + s }, s); }
 function objLink(kind, ns, name, text) { return el("a", { href: `#/obj/${kind}/${ns}/${name}` }, text || `${kind}/${ns}/${name}`); }
 function idLink(id) { const [k, ns, n] = id.split("/"); return objLink(k, ns, n, id); }
@@ -47,7 +48,7 @@ function ago(t) {
 
 function renderNav() {
   const nav = document.getElementById("nav");
-  const links = [["#/", "Overview"], ...["Kustomization", "HelmRelease", "GitRepository", "OCIRepository", "HelmRepository"].map(k => [`#/list/${k}`, k + "s"]),
+  const links = [["#/", "Overview"], ...["Kustomization", "HelmRelease", "GitRepository", "OCIRepository", "HelmRepository"].map(k => [`#/list/${k}`, plural(k)]),
     ["#/kinds", "All kinds"], ["#/graph", "Graph"], ["#/trace", "Trace"]];
   nav.replaceChildren(...links.map(([h, t]) => el("a", { href: h, class: location.hash === h ? "active" : "" }, t)));
   const u = document.getElementById("user");
@@ -86,7 +87,11 @@ async function viewList(kind, params) {
   const items = d.items;
   const namespaces = [...new Set(items.map(i => i.namespace))].sort();
   const sources = [...new Set(items.map(i => i.source).filter(Boolean))].sort();
-  const f = { q: params.get("q") || "", ns: params.get("ns") || "", state: params.get("state") || "", source: params.get("source") || "", label: params.get("label") || "" };
+  // Filters survive live refreshes of the same list.
+  state.filters = state.filters || {};
+  const f = state.filters[kind] && !params.toString() ? state.filters[kind] :
+    { q: params.get("q") || "", ns: params.get("ns") || "", state: params.get("state") || "", source: params.get("source") || "", label: params.get("label") || "" };
+  state.filters[kind] = f;
   let sortKey = "name", sortDir = 1;
   const tbody = el("tbody");
   const count = el("span", { class: "muted" });
@@ -113,7 +118,7 @@ async function viewList(kind, params) {
   const input = (key, attrs) => el("input", Object.assign({ value: f[key], oninput: e => { f[key] = e.target.value; draw(); } }, attrs));
   const select = (key, label, values) => el("select", { onchange: e => { f[key] = e.target.value; draw(); } },
     el("option", { value: "" }, label), values.map(v => el("option", { value: v, selected: v === f[key] }, v)));
-  show(el("h1", {}, kind + "s "), el("div", { class: "filters" }, input("q", { placeholder: "search", id: "search" }),
+  show(el("h1", {}, plural(kind)), el("div", { class: "filters" }, input("q", { placeholder: "search", id: "search" }),
     select("ns", "all namespaces", namespaces), select("state", "all states", ["ready", "failing", "reconciling", "suspended", "unknown"]),
     select("source", "all sources", sources), input("label", { placeholder: "label key=value" }), count),
     el("table", { id: "list" }, el("thead", {}, head), tbody));
@@ -171,56 +176,66 @@ async function viewObject(kind, ns, name) {
     el("details", {}, el("summary", {}, "YAML"), yamlPre(d.yaml)));
 }
 
+function esc(s) { return String(s).replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]); }
+
 async function viewGraph() {
   const d = await api("/api/graph");
-  const nodes = d.nodes, byId = new Map(nodes.map(n => [`${n.kind}/${n.namespace}/${n.name}`, n]));
+  const nodes = d.nodes, idOf = n => `${n.kind}/${n.namespace}/${n.name}`, byId = new Map(nodes.map(n => [idOf(n), n]));
+  const up = new Map(), down = new Map();
+  for (const n of nodes) for (const dep of n.dependsOn || []) if (byId.has(dep)) {
+    (up.get(idOf(n)) || up.set(idOf(n), []).get(idOf(n))).push(dep);
+    (down.get(dep) || down.set(dep, []).get(dep)).push(idOf(n));
+  }
   const depth = new Map();
   function depthOf(id, seen) {
     if (depth.has(id)) return depth.get(id);
     if (seen.has(id)) return 0;
     seen.add(id);
-    const n = byId.get(id); let d0 = 0;
-    for (const dep of (n && n.dependsOn) || []) if (byId.has(dep)) d0 = Math.max(d0, depthOf(dep, seen) + 1);
+    let d0 = 0;
+    for (const dep of up.get(id) || []) d0 = Math.max(d0, depthOf(dep, seen) + 1);
     depth.set(id, d0); return d0;
   }
-  nodes.forEach(n => depthOf(`${n.kind}/${n.namespace}/${n.name}`, new Set()));
+  nodes.forEach(n => depthOf(idOf(n), new Set()));
   const cols = []; for (const [id, dd] of depth) (cols[dd] = cols[dd] || []).push(id);
   const W = 230, H = 26, GX = 60, GY = 8, pos = new Map();
   cols.forEach((ids, x) => ids.sort().forEach((id, y) => pos.set(id, [x * (W + GX) + 10, y * (H + GY) + 10])));
   const width = cols.length * (W + GX) + 20, height = Math.max(...cols.map(c => c.length), 1) * (H + GY) + 20;
-  const NS = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(NS, "svg"); svg.setAttribute("width", width); svg.setAttribute("height", height);
-  const lines = [];
+  const colors = { ready: "#15803d", failing: "#b91c1c", reconciling: "#b45309", suspended: "#6b7280", unknown: "#6b7280" };
+  // One string of markup, escaped, parsed at once: thousands of nodes render fast.
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">`];
+  for (const [id, ups] of up) {
+    const [x2, y2] = pos.get(id);
+    for (const dep of ups) { const [x1, y1] = pos.get(dep); parts.push(`<line x1="${x1 + W}" y1="${y1 + H / 2}" x2="${x2}" y2="${y2 + H / 2}" data-from="${esc(dep)}" data-to="${esc(id)}"/>`); }
+  }
   for (const n of nodes) {
-    const id = `${n.kind}/${n.namespace}/${n.name}`, [x2, y2] = pos.get(id);
-    for (const dep of n.dependsOn || []) {
-      if (!pos.has(dep)) continue;
-      const [x1, y1] = pos.get(dep), l = document.createElementNS(NS, "line");
-      l.setAttribute("x1", x1 + W); l.setAttribute("y1", y1 + H / 2); l.setAttribute("x2", x2); l.setAttribute("y2", y2 + H / 2);
-      l.dataset.from = dep; l.dataset.to = id; svg.append(l); lines.push(l);
+    const id = idOf(n), [x, y] = pos.get(id);
+    const label = `${n.kind === "HelmRelease" ? "hr" : "ks"} ${n.namespace}/${n.name}`.slice(0, 36);
+    parts.push(`<g data-id="${esc(id)}"><rect x="${x}" y="${y}" width="${W}" height="${H}" fill="${colors[n.state] || "#6b7280"}"/>` +
+      `<text x="${x + 8}" y="${y + 17}">${esc(label)}</text><title>${esc(`${id}: ${n.state}${n.message ? " — " + n.message : ""}`)}</title></g>`);
+  }
+  parts.push("</svg>");
+  const box = el("div", { id: "graph" });
+  box.innerHTML = parts.join("");
+  const svg = box.firstChild;
+  let lit = [];
+  function highlight(id) {
+    lit.forEach(e => e.classList.remove("keep", "hot")); lit = [];
+    svg.classList.toggle("focus", !!id);
+    if (!id) return;
+    const keep = new Set([id]);
+    const walk = (x, m) => { for (const y of m.get(x) || []) if (!keep.has(y)) { keep.add(y); walk(y, m); } };
+    walk(id, up); walk(id, down);
+    for (const k of keep) { const g = svg.querySelector(`g[data-id="${CSS.escape(k)}"]`); if (g) { g.classList.add("keep"); lit.push(g); } }
+    for (const k of keep) for (const dep of up.get(k) || []) if (keep.has(dep)) {
+      const l = svg.querySelector(`line[data-from="${CSS.escape(dep)}"][data-to="${CSS.escape(k)}"]`); if (l) { l.classList.add("hot"); lit.push(l); }
     }
   }
-  const colors = { ready: "#15803d", failing: "#b91c1c", reconciling: "#b45309", suspended: "#6b7280", unknown: "#6b7280" };
-  const groups = new Map();
-  for (const n of nodes) {
-    const id = `${n.kind}/${n.namespace}/${n.name}`, [x, y] = pos.get(id), g = document.createElementNS(NS, "g");
-    const r = document.createElementNS(NS, "rect"); r.setAttribute("x", x); r.setAttribute("y", y); r.setAttribute("width", W); r.setAttribute("height", H); r.setAttribute("fill", colors[n.state] || "#6b7280");
-    const t = document.createElementNS(NS, "text"); t.setAttribute("x", x + 8); t.setAttribute("y", y + 17); t.textContent = `${n.kind === "HelmRelease" ? "hr" : "ks"} ${n.namespace}/${n.name}`.slice(0, 36);
-    const title = document.createElementNS(NS, "title"); title.textContent = `${id}: ${n.state}${n.message ? " — " + n.message : ""}`;
-    g.append(r, t, title); g.dataset.id = id;
-    g.addEventListener("click", () => { location.hash = `#/obj/${n.kind}/${n.namespace}/${n.name}`; });
-    g.addEventListener("mouseenter", () => highlight(id)); g.addEventListener("mouseleave", () => highlight(null));
-    svg.append(g); groups.set(id, g);
-  }
-  function highlight(id) {
-    const keep = new Set();
-    if (id) { const walk = (x, dir) => { if (keep.has(x + dir)) return; keep.add(x + dir); keep.add(x); lines.forEach(l => { if (dir === "up" && l.dataset.to === x) walk(l.dataset.from, dir); if (dir === "down" && l.dataset.from === x) walk(l.dataset.to, dir); }); }; walk(id, "up"); walk(id, "down"); }
-    for (const [gid, g] of groups) g.classList.toggle("dim", !!id && !keep.has(gid));
-    lines.forEach(l => l.classList.toggle("hot", !!id && keep.has(l.dataset.from) && keep.has(l.dataset.to)));
-  }
+  svg.addEventListener("mouseover", e => { const g = e.target.closest("g"); highlight(g ? g.dataset.id : null); });
+  svg.addEventListener("mouseleave", () => highlight(null));
+  svg.addEventListener("click", e => { const g = e.target.closest("g"); if (g) { const [k, ns, n] = g.dataset.id.split("/"); location.hash = `#/obj/${k}/${ns}/${n}`; } });
+  window.weirGraphHighlight = highlight;
   const blocked = nodes.filter(n => n.state !== "ready" && (n.dependsOn || []).some(dep => byId.has(dep) && byId.get(dep).state !== "ready"));
-  show(el("h1", {}, "Dependency graph"), el("p", { class: "muted" }, `${nodes.length} Kustomizations and HelmReleases; ${blocked.length} waiting on a dependency that is not ready. Hover to follow the chain, click to open.`),
-    el("div", { id: "graph" }, svg));
+  show(el("h1", {}, "Dependency graph"), el("p", { class: "muted" }, `${nodes.length} Kustomizations and HelmReleases; ${blocked.length} waiting on a dependency that is not ready. Hover to follow the chain, click to open.`), box);
 }
 
 async function viewTrace(params) {
@@ -306,8 +321,7 @@ function live() {
     const ids = JSON.parse(ev.data).changed || [];
     if (!relevant(ids)) return;
     // Keep what the user typed: lists re-render in place.
-    if (state.route === "list") { const q = document.getElementById("search"); const v = q ? q.value : ""; route().then(() => { const n = document.getElementById("search"); if (n && v) { n.value = v; n.dispatchEvent(new Event("input")); } }); }
-    else if (state.route !== "trace" && state.route !== "owner") route();
+    if (state.route !== "trace" && state.route !== "owner") route();
   });
 }
 
