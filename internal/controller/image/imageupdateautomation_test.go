@@ -3,6 +3,7 @@ package image_test
 import (
 	"bytes"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	imageautov1 "github.com/fluxcd/image-automation-controller/api/v1"
 	imagev1 "github.com/fluxcd/image-reflector-controller/api/v1"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"golang.org/x/crypto/ssh"
@@ -379,4 +381,45 @@ func TestImageAutomationPushBranch(t *testing.T) {
 	if s := apimeta.FindStatusCondition(stalled.Status.Conditions, "Stalled"); s == nil || s.Status != metav1.ConditionTrue {
 		t.Errorf("Stalled = %+v", s)
 	}
+}
+
+// TestImageAutomationRegistryWebhook: a registry's webhook, received by a Receiver naming
+// the ImageRepository, carries a pushed tag to the cluster without waiting for the scan
+// interval.
+func TestImageAutomationRegistryWebhook(t *testing.T) {
+	c := newChain(t, false)
+	image := c.reg.Host() + "/app"
+	c.deployedImage(t, image+":1.0.0", time.Minute)
+	secret(t, c.ns, "webhook", map[string][]byte{"token": []byte("registry-hook-token")})
+	rcv := &notificationv1.Receiver{ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: "registry"},
+		Spec: notificationv1.ReceiverSpec{Type: notificationv1.GenericReceiver, SecretRef: &meta.LocalObjectReference{Name: "webhook"},
+			Resources: []notificationv1.ReceiverResource{{CrossNamespaceObjectReference: notificationv1.CrossNamespaceObjectReference{
+				Kind: imagev1.ImageRepositoryKind, Name: "app"}}}}}
+	create(t, rcv)
+	var path string
+	testenv.Eventually(t, time.Minute, func() error {
+		var r notificationv1.Receiver
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(rcv), &r); err != nil {
+			return err
+		}
+		if path = r.Status.WebhookPath; path == "" {
+			return fmt.Errorf("no webhook path yet")
+		}
+		return nil
+	})
+
+	c.reg.PushFiles(t, "app", "1.1.0", map[string]string{"v": "2"}, ociMetadata())
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, receiverURL+path, strings.NewReader(`{"tag":"1.1.0"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("webhook answered %d", resp.StatusCode)
+	}
+	c.deployedImage(t, image+":1.1.0", time.Minute)
 }

@@ -16,14 +16,19 @@ import (
 	"github.com/weirgitops/weir/internal/testenv"
 )
 
-var env *testenv.Env
+var (
+	env *testenv.Env
+	// receiverURL is where the manager serves webhooks.
+	receiverURL string
+)
 
 // TestMain runs the tests on one control plane with the image controllers, and the
-// GitRepository and Kustomization controllers for the end-to-end chain, in-process.
+// GitRepository, Kustomization and Receiver controllers for the end-to-end chain, in-process.
 func TestMain(m *testing.M) {
 	os.Exit(testenv.Run(m, testenv.Options{}, &env, testenv.WithManager(func(o *manager.Options) {
-		o.Controllers = []string{"imagerepository", "imagepolicy", "imageupdateautomation", "gitrepository", "kustomization"}
+		o.Controllers = []string{"imagerepository", "imagepolicy", "imageupdateautomation", "gitrepository", "kustomization", "receiver"}
 		o.RequeueDependency = 2 * time.Second
+		receiverURL = "http://" + o.ReceiverAddr
 	})))
 }
 
