@@ -107,6 +107,7 @@ func (srv *Server) routes() {
 	srv.mux.HandleFunc("GET /api/trace", srv.authed(srv.trace))
 	srv.mux.HandleFunc("GET /api/owner", srv.authed(srv.owner))
 	srv.mux.HandleFunc("GET /api/diff", srv.authed(srv.diff))
+	srv.mux.HandleFunc("GET /api/plan", srv.authed(srv.branchPlan))
 	srv.mux.HandleFunc("POST /api/action", srv.authed(srv.action))
 	srv.mux.HandleFunc("GET /api/stream", srv.authed(srv.stream))
 }

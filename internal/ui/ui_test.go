@@ -340,7 +340,7 @@ func apiAction(t *testing.T, tok, ns string) (int, string) {
 // any response.
 func TestUIAPISecurity(t *testing.T) {
 	ns := env.Namespace(t)
-	_, rev := fleet(t, ns)
+	repo, rev := fleet(t, ns)
 	grant(t, ns, "operator", "get", "list", "watch", "patch")
 	operator := token(t, ns, "operator")
 
@@ -418,6 +418,29 @@ func TestUIAPISecurity(t *testing.T) {
 	cm.Data["color"] = "red"
 	if err := env.Client.Update(t.Context(), cm); err != nil {
 		t.Fatal(err)
+	}
+	// What a branch would change: its ConfigMap and a new one, against the cluster.
+	repo.Commit("feature", "feature", map[string]string{
+		"app/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: purple\n",
+		"app/new.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: added\n"})
+	var p struct {
+		Units []struct {
+			Name    string
+			Changes []struct{ Action, Object string }
+		}
+		Problems []any
+	}
+	if body := get(t, c, "/api/plan?namespace="+ns+"&name=app&ref=feature", &p); strings.Contains(body, secretValue) {
+		t.Error("the branch plan shows the Secret's value")
+	}
+	planned := map[string]string{}
+	for _, u := range p.Units {
+		for _, ch := range u.Changes {
+			planned[ch.Object] = ch.Action
+		}
+	}
+	if planned["ConfigMap/"+ns+"/settings"] != "changed" || planned["ConfigMap/"+ns+"/added"] != "created" || len(p.Problems) != 0 {
+		t.Errorf("plan of the feature branch: %v, problems %v", planned, p.Problems)
 	}
 	get(t, c, "/api/diff?kind=Kustomization&namespace="+ns+"&name=app", &d)
 	if len(d.Changes) != 1 || d.Changes[0].Object != "ConfigMap/"+ns+"/settings" || !strings.Contains(d.Changes[0].Diff, "red") {

@@ -144,7 +144,21 @@ async function viewObject(kind, ns, name) {
     el("button", { class: "primary", id: "btn-reconcile", disabled: !d.canAct, title: d.canAct ? "" : "your Kubernetes RBAC does not allow patching this object", onclick: () => act("reconcile") }, "Reconcile"),
     s.source ? el("button", { disabled: !d.canAct, onclick: () => act("reconcile-with-source") }, "Reconcile with source") : null,
     d.kindInfo.suspendable ? el("button", { id: "btn-suspend", disabled: !d.canAct, onclick: () => act(s.state === "suspended" ? "resume" : "suspend") }, s.state === "suspended" ? "Resume" : "Suspend") : null,
-    (kind === "Kustomization" || kind === "HelmRelease") ? el("button", { onclick: () => loadDiff() }, "Drift") : null);
+    (kind === "Kustomization" || kind === "HelmRelease") ? el("button", { onclick: () => loadDiff() }, "Drift") : null,
+    (kind === "Kustomization" && (s.source || "").startsWith("GitRepository/")) ? [el("input", { id: "branch", placeholder: "branch to plan" }),
+      el("button", { id: "btn-plan", onclick: () => loadPlan(document.getElementById("branch").value) }, "Plan branch")] : null);
+  async function loadPlan(ref) {
+    diffBox.replaceChildren(el("p", { class: "muted" }, `Planning ${ref}…`));
+    try {
+      const p = await api(`/api/plan?namespace=${encodeURIComponent(ns)}&name=${encodeURIComponent(name)}&ref=${encodeURIComponent(ref)}`);
+      const rows = [];
+      for (const u of p.units || []) for (const c of u.changes || []) if (c.action !== "unchanged") rows.push([u, c]);
+      diffBox.replaceChildren(...flat([el("h2", {}, `If ${ref} merges`),
+        el("p", { class: "muted", id: "plan-summary" }, `${p.summary.created} created, ${p.summary.changed} changed, ${p.summary.pruned} pruned; ${p.summary.problems} problems`),
+        (p.problems || []).map(x => el("p", { class: "error" }, `[${x.check}] ${x.file || ""} ${x.object || ""}: ${x.message}`)),
+        rows.map(([u, c]) => el("div", {}, el("p", {}, `${c.action}: ${c.object} (${u.kind}/${u.namespace}/${u.name})`), c.diff ? diffPre(c.diff) : null))]));
+    } catch (e) { diffBox.replaceChildren(el("p", { class: "error" }, e.message)); }
+  }
   const diffBox = el("div", { id: "diff" });
   async function loadDiff() {
     diffBox.replaceChildren(el("p", { class: "muted" }, "Comparing with the cluster…"));
