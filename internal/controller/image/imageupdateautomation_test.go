@@ -423,3 +423,30 @@ func TestImageAutomationRegistryWebhook(t *testing.T) {
 	}
 	c.deployedImage(t, image+":1.1.0", time.Minute)
 }
+
+// TestImageAutomationPushOptions: spec.git.push.options reach the server's hooks as Git push
+// options (what GitLab reads merge_request.create from).
+func TestImageAutomationPushOptions(t *testing.T) {
+	c := newChain(t, false)
+	image := c.reg.Host() + "/app"
+	c.deployedImage(t, image+":1.0.0", time.Minute)
+	c.repo.Git("config", "receive.advertisePushOptions", "true")
+	seen := filepath.Join(t.TempDir(), "options")
+	hook := fmt.Sprintf("#!/bin/sh\ni=0\nwhile [ $i -lt \"${GIT_PUSH_OPTION_COUNT:-0}\" ]; do eval \"echo \\$GIT_PUSH_OPTION_$i\" >> %q; i=$((i+1)); done\nexit 0\n", seen)
+	if err := os.WriteFile(filepath.Join(c.repo.Dir, "hooks", "pre-receive"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	patchAutomation(t, c, `{"spec":{"git":{"push":{"options":{"merge_request.create":"","merge_request.target":"main"}}}}}`)
+	c.reg.PushFiles(t, "app", "1.1.0", map[string]string{"v": "2"}, ociMetadata())
+	requestReconcile(t, c.irep)
+	c.deployedImage(t, image+":1.1.0", time.Minute)
+	data, err := os.ReadFile(seen)
+	if err != nil {
+		t.Fatalf("the hook saw no push option: %v", err)
+	}
+	for _, want := range []string{"merge_request.create=\n", "merge_request.target=main\n"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("push options %q lack %q", data, want)
+		}
+	}
+}
