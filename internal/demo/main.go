@@ -53,8 +53,8 @@ func run(ctx context.Context, out io.Writer, weirBin string, timeout time.Durati
 	}
 	defer site.Close()
 
-	health := mustFreeAddr()
-	ctrl := exec.CommandContext(ctx, weirBin, "controller",
+	health, uiAddr := mustFreeAddr(), mustFreeAddr()
+	ctrl := exec.CommandContext(ctx, weirBin, "controller", "--ui-addr", uiAddr,
 		"--kubeconfig", env.Kubeconfig,
 		"--health-addr", health, "--metrics-addr", mustFreeAddr(),
 		"--storage-addr", site.storageAddr, "--storage-adv-addr", site.storageAddr,
@@ -102,6 +102,9 @@ func run(ctx context.Context, out io.Writer, weirBin string, timeout time.Durati
 		return err
 	}
 	if err := helmStage(ctx, out, env, work, weirCmd, timeout); err != nil {
+		return err
+	}
+	if err := uiStage(ctx, out, env, uiAddr); err != nil {
 		return err
 	}
 	if keep {
