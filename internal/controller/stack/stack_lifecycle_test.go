@@ -233,3 +233,39 @@ func TestEngineAdoptsWeirInstall(t *testing.T) {
 		t.Fatalf("adopted engine deleted with the stack: %v", err)
 	}
 }
+
+// TestGitHubAppCredentials gives the stack a GitHub App instead of a token: the API calls use
+// installation tokens (the API root from githubAppBaseURL), and the GitRepository fetches with
+// the App too (provider github), without External Secrets.
+func TestGitHubAppCredentials(t *testing.T) {
+	f := newFixture(t)
+	f.credentials(map[string]string{
+		"githubAppID":         fmt.Sprint(appID),
+		"githubAppPrivateKey": string(f.gh.App.PrivateKeyPEM),
+		"githubAppBaseURL":    strings.TrimSuffix(f.gh.APIURL(), "/"),
+	})
+	applyYAML(t, stackYAML("  flux:\n    enabled: false\n  repository:\n    org: hops-ops\n"))
+	defer deleteStack(t, "default", "flux-gitops")
+	waitStack(t, 2*time.Minute, condition(stack.SourceReadyCondition, metav1.ConditionTrue, stack.ReasonSucceeded))
+	if _, ok := f.gh.State("hops-ops", "lifecycle-gitops"); !ok {
+		t.Fatal("repository not created with the App's credentials")
+	}
+	var gr sourcev1.GitRepository
+	if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(source()), &gr); err != nil {
+		t.Fatal(err)
+	}
+	if gr.Spec.Provider != "github" {
+		t.Errorf("GitRepository provider = %q, want github", gr.Spec.Provider)
+	}
+	var sec corev1.Secret
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: fluxNS, Name: stack.AuthSecretName}, &sec); err != nil {
+		t.Fatal(err)
+	}
+	if string(sec.Data["githubAppInstallationOwner"]) != "hops-ops" || len(sec.Data["githubAppInstallationID"]) != 0 {
+		t.Errorf("gitops-auth keys: owner %q, id %q; want the owner from repository.org", sec.Data["githubAppInstallationOwner"], sec.Data["githubAppInstallationID"])
+	}
+	if f.gh.App.Minted(installation) < 2 {
+		t.Errorf("%d installation tokens minted, want the stack's and the GitRepository's", f.gh.App.Minted(installation))
+	}
+	noSecretLeaks(t, string(f.gh.App.PrivateKeyPEM[40:80]))
+}
