@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weirgitops/weir/internal/manager"
 	"github.com/weirgitops/weir/internal/source/oci"
 	"github.com/weirgitops/weir/internal/testenv"
 	"github.com/weirgitops/weir/internal/testenv/ociregistry"
@@ -195,4 +196,38 @@ func TestImageRepositoryProxy(t *testing.T) {
 	if !p.Served("registry.weir.test:" + port) {
 		t.Errorf("the registry was not reached through the proxy: %v", p.Targets())
 	}
+}
+
+// TestImageTagsSurviveRestart: a process that starts on the storage of another reads the
+// tags back from disk: its ImagePolicy selects without the repository being listed again.
+func TestImageTagsSurviveRestart(t *testing.T) {
+	reg := ociregistry.New(t, ociregistry.Options{})
+	ns := env.Namespace(t)
+	pushTags(t, reg, "app", "1.0.0", "1.4.0")
+	storage := t.TempDir()
+	own := func(o *manager.Options) {
+		o.Controllers = []string{"imagerepository", "imagepolicy"}
+		o.WatchLabelSelector = ownLabel
+		o.StoragePath = storage
+	}
+	repo := newImageRepository(ns, "app", reg.Host()+"/app")
+	repo.Spec.Insecure = true
+	repo.Labels = map[string]string{ownLabel: "true"}
+	policy := newImagePolicy(ns, "app", "app", semverPolicy("1.x"))
+	policy.Labels = map[string]string{ownLabel: "true"}
+
+	t.Run("first process", func(t *testing.T) {
+		env.StartManager(t, own)
+		create(t, repo)
+		waitReady(t, client.ObjectKeyFromObject(repo), &imagev1.ImageRepository{}, metav1.ConditionTrue, scanned(2))
+	})
+	listed := reg.Requests("GET", "tags")
+	t.Run("second process", func(t *testing.T) {
+		env.StartManager(t, own)
+		create(t, policy)
+		waitReady(t, client.ObjectKeyFromObject(policy), &imagev1.ImagePolicy{}, metav1.ConditionTrue, latestIs("1.4.0", ""))
+		if n := reg.Requests("GET", "tags"); n != listed {
+			t.Errorf("the repository was listed again after the restart (%d tag listings, want %d)", n, listed)
+		}
+	})
 }

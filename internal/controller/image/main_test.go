@@ -22,12 +22,16 @@ var (
 	receiverURL string
 )
 
+// ownLabel marks the objects of managers that tests start themselves.
+const ownLabel = "weir.test/own-manager"
+
 // TestMain runs the tests on one control plane with the image controllers, and the
 // GitRepository, Kustomization and Receiver controllers for the end-to-end chain, in-process.
 func TestMain(m *testing.M) {
 	os.Exit(testenv.Run(m, testenv.Options{}, &env, testenv.WithManager(func(o *manager.Options) {
 		o.Controllers = []string{"imagerepository", "imagepolicy", "imageupdateautomation", "gitrepository", "kustomization", "receiver"}
 		o.RequeueDependency = 2 * time.Second
+		o.WatchLabelSelector = "!" + ownLabel
 		receiverURL = "http://" + o.ReceiverAddr
 	})))
 }
