@@ -141,3 +141,41 @@ func TestBootstrapGitTakesOverFlux(t *testing.T) {
 	requestReconcile(t, &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: ns}})
 	waitConfigMap(t, "taken-over-app", "weir")
 }
+
+// TestBootstrapGitHubTokenAuth bootstraps a public personal repository with --token-auth: the
+// sync fetches over HTTPS with the token, and no deploy key is made.
+func TestBootstrapGitHubTokenAuth(t *testing.T) {
+	const token, ns = "ghp_tokenauth0123456789", "token-system"
+	gh := githubapi.Start(t, githubapi.Options{Tokens: map[string]string{token: "weir-bot"}})
+	t.Setenv("GITHUB_TOKEN", token)
+	rollout(t, ns)
+	out, err := run(t, "-n", ns, "bootstrap", "github", "--owner", "weir-bot", "--repository", "personal-fleet", "--personal",
+		"--private=false", "--token-auth", "--hostname", gh.APIURL(), "--path", "clusters/dev")
+	if err != nil {
+		t.Fatalf("bootstrap: %v\n%s", err, out)
+	}
+	st, ok := gh.State("weir-bot", "personal-fleet")
+	if !ok || st.Private || len(st.DeployKeys) != 0 {
+		t.Fatalf("repository: exists %v, %+v; want a public one without deploy keys", ok, st)
+	}
+	if !slices.Contains(gh.Calls(), "POST /user/repos") {
+		t.Errorf("calls = %v, want a personal repository", gh.Calls())
+	}
+	var sec corev1.Secret
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "flux-system"}, &sec); err != nil {
+		t.Fatal(err)
+	}
+	if string(sec.Data["username"]) != "git" || string(sec.Data["password"]) != token || len(sec.Data["identity"]) != 0 {
+		t.Error("sync Secret is not the token's basic auth")
+	}
+	var gr sourcev1.GitRepository
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: ns}, &gr); err != nil {
+		t.Fatal(err)
+	}
+	if gr.Spec.URL != gh.Git.RepoURL("weir-bot/personal-fleet.git") {
+		t.Errorf("GitRepository url = %q, want the clone URL", gr.Spec.URL)
+	}
+	if strings.Contains(out, token) {
+		t.Error("the token shows in bootstrap's output")
+	}
+}
