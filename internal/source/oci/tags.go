@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -12,6 +14,10 @@ import (
 
 // ErrTooManyTags means a repository lists more tags than the caller's bound.
 var ErrTooManyTags = errors.New("too many tags")
+
+// maxTagPage bounds one tag listing response: a page of 10,000 tags of the longest length
+// the OCI spec allows is 1.3 MB.
+const maxTagPage = 16 << 20
 
 // ParseImage parses an ImageRepository's spec.image: a repository without scheme, tag or
 // digest ("alpine", "ghcr.io/org/app", "localhost:5000/app"). The repository's Name() is its
@@ -45,6 +51,11 @@ func ListTags(ctx context.Context, repo name.Repository, maxTags int, opts Optio
 	if err != nil {
 		return nil, err
 	}
+	t, err := opts.Transport()
+	if err != nil {
+		return nil, err
+	}
+	ropts = append(ropts, remote.WithTransport(limitedBodies{rt: t, max: maxTagPage}))
 	p, err := remote.NewPuller(ropts...)
 	if err != nil {
 		return nil, err
@@ -66,3 +77,37 @@ func ListTags(ctx context.Context, repo name.Repository, maxTags int, opts Optio
 	}
 	return tags, nil
 }
+
+// limitedBodies fails the reading of a response body past max bytes.
+type limitedBodies struct {
+	rt  http.RoundTripper
+	max int64
+}
+
+func (l limitedBodies) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.rt.RoundTrip(req)
+	if err != nil || resp.Body == nil {
+		return resp, err
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: l.max}
+	return resp, nil
+}
+
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, fmt.Errorf("registry response larger than %d bytes", maxTagPage)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
