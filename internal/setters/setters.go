@@ -405,11 +405,18 @@ func UpdateDir(root, path string, images map[string]Image) (Result, []Problem, e
 	if err != nil {
 		return res, nil, err
 	}
-	start := filepath.Join(base, filepath.FromSlash(path))
+	if base, err = filepath.EvalSymlinks(base); err != nil {
+		return res, nil, err
+	}
+	// Symlinks in the path are resolved before the check, so none leads outside the root.
+	start, err := filepath.EvalSymlinks(filepath.Join(base, filepath.FromSlash(path)))
+	if err != nil {
+		return res, nil, fmt.Errorf("path '%s' is not a directory of the repository", path)
+	}
 	if rel, err := filepath.Rel(base, start); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return res, nil, fmt.Errorf("path '%s' is outside the repository", path)
 	}
-	if fi, err := os.Lstat(start); err != nil || !fi.IsDir() {
+	if fi, err := os.Stat(start); err != nil || !fi.IsDir() {
 		return res, nil, fmt.Errorf("path '%s' is not a directory of the repository", path)
 	}
 	var problems []Problem

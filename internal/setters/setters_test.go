@@ -3,6 +3,7 @@ package setters
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -154,6 +155,32 @@ func TestUpdateDir(t *testing.T) {
 	}
 	if _, _, err := UpdateDir(root, "../", images); err == nil {
 		t.Error("path outside the root accepted")
+	}
+	outside := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(outside, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(outside, "sub", "x.yaml")
+	if err := os.WriteFile(victim, []byte("image: ghcr.io/org/app:1 # {\"$imagepolicy\": \"apps:app:tag\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := UpdateDir(root, "link/sub", images); err == nil {
+		t.Error("a path through a symlink leading outside the root was accepted")
+	}
+	res, _, err = UpdateDir(root, ".", images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f := range res.FileChanges {
+		if strings.HasPrefix(f, "link/") {
+			t.Errorf("walking the root followed the symlink to %s", f)
+		}
+	}
+	if data, _ := os.ReadFile(victim); !strings.Contains(string(data), "app:1 #") {
+		t.Errorf("a file outside the root was written: %s", data)
 	}
 }
 
