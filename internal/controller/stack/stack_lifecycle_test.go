@@ -12,6 +12,7 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -268,4 +269,48 @@ func TestGitHubAppCredentials(t *testing.T) {
 		t.Errorf("%d installation tokens minted, want the stack's and the GitRepository's", f.gh.App.Minted(installation))
 	}
 	noSecretLeaks(t, string(f.gh.App.PrivateKeyPEM[40:80]))
+}
+
+// TestEngineUpgradeRolls changes flux.values on a Ready stack: the HelmRelease upgrades weir's
+// chart in place, and its Deployment rolls with a new Pod before the old one goes.
+func TestEngineUpgradeRolls(t *testing.T) {
+	newFixture(t)
+	applyStack(t, "seed000/stage1.yaml")
+	defer deleteStack(t, "default", "flux-gitops")
+	waitStack(t, 3*time.Minute, condition(stack.EngineReadyCondition, metav1.ConditionTrue, stack.ReasonEngineInstalled))
+	var dep appsv1.Deployment
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: fluxNS, Name: "weir"}, &dep); err != nil {
+		t.Fatal(err)
+	}
+	generation := dep.Generation
+	s := &hopsv1.FluxGitopsStack{}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: "default", Name: "flux-gitops"}, s); err != nil {
+			return err
+		}
+		s.Spec.Flux.Values = &apiextensionsv1.JSON{Raw: []byte(`{"logLevel":"debug","container":{"additionalArgs":["--concurrent=20"]}}`)}
+		return env.Client.Update(t.Context(), s)
+	})
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: fluxNS, Name: "weir"}, &dep); err != nil {
+			return err
+		}
+		args := dep.Spec.Template.Spec.Containers[0].Args
+		if dep.Generation == generation || !slices.Contains(args, "--log-level=debug") || !slices.Contains(args, "--concurrent=20") {
+			return fmt.Errorf("Deployment generation %d, args %v", dep.Generation, args)
+		}
+		return nil
+	})
+	ru := dep.Spec.Strategy.RollingUpdate
+	if dep.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType || ru == nil || ru.MaxUnavailable.IntValue() != 0 || ru.MaxSurge.IntValue() != 1 {
+		t.Errorf("strategy = %+v, want a rolling update that never leaves the cluster without a controller", dep.Spec.Strategy)
+	}
+	waitStack(t, 2*time.Minute, condition(stack.EngineReadyCondition, metav1.ConditionTrue, stack.ReasonEngineInstalled))
+	var hr helmv2.HelmRelease
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: fluxNS, Name: "weir"}, &hr); err != nil {
+		t.Fatal(err)
+	}
+	if len(hr.Status.History) < 2 {
+		t.Errorf("release history has %d entries, want the install and the upgrade", len(hr.Status.History))
+	}
 }
