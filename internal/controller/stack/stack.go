@@ -11,6 +11,7 @@ import (
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -96,6 +97,20 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, concu
 		}
 		return []ctrl.Request{{NamespacedName: types.NamespacedName{Namespace: l[LabelStackNamespace], Name: l[LabelStackName]}}}
 	})
+	// A changed credentials Secret (a token fixed or rotated) reconciles its stacks at once.
+	bySecret := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
+		var list hopsv1.FluxGitopsStackList
+		if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+			return nil
+		}
+		var reqs []ctrl.Request
+		for _, s := range list.Items {
+			if credentialsSecret(&s.Spec) == o.GetName() {
+				reqs = append(reqs, ctrl.Request{NamespacedName: types.NamespacedName{Namespace: s.Namespace, Name: s.Name}})
+			}
+		}
+		return reqs
+	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("fluxgitopsstack").
 		For(&hopsv1.FluxGitopsStack{}, builder.WithPredicates(predicate.Or[client.Object](
@@ -103,6 +118,7 @@ func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager, concu
 		Watches(&sourcev1.GitRepository{}, byLabels).
 		Watches(&kustomizev1.Kustomization{}, byLabels).
 		Watches(&helmv2.HelmRelease{}, byLabels).
+		Watches(&corev1.Secret{}, bySecret, builder.OnlyMetadata, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrent}).
 		Complete(&reconcile.Skeleton[*hopsv1.FluxGitopsStack, outcome]{
 			Client: r.Client, Recorder: r.Recorder, Retry: r.Retry,

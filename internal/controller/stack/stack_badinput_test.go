@@ -145,3 +145,15 @@ func TestRateLimitHonoured(t *testing.T) {
 		})
 	}
 }
+
+// TestCredentialsFixed replaces a rejected token in the credentials Secret: the stack recovers
+// without being touched.
+func TestCredentialsFixed(t *testing.T) {
+	f := newFixture(t)
+	f.credentials(map[string]string{"token": "ghp_wrong", "apiURL": f.gh.APIURL()})
+	applyYAML(t, stackYAML("  flux:\n    enabled: false\n  repository:\n    org: hops-ops\n"))
+	defer deleteStack(t, "default", "flux-gitops")
+	waitStack(t, time.Minute, condition(stack.RepositoryReadyCondition, metav1.ConditionFalse, stack.ReasonInvalidCredentials))
+	f.credentials(map[string]string{"token": token, "apiURL": f.gh.APIURL()})
+	waitStack(t, time.Minute, condition(stack.RepositoryReadyCondition, metav1.ConditionTrue, stack.ReasonSucceeded))
+}
