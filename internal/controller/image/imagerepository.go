@@ -194,8 +194,11 @@ func (r *ImageRepositoryReconciler) scanDue(obj *imagev1.ImageRepository, key ty
 	if t, err := r.Tags.Get(key); err != nil || "sha256:"+t.Revision != last.Revision {
 		return "tags missing from the store", true
 	}
+	// The requeue after a scan is jittered by ±JitterPercent: a reconcile within that window
+	// of the interval is the interval's, or it would wait a whole interval more.
 	interval, _ := r.Retry.Interval(obj.Spec.Interval.Duration)
-	if r.now().Sub(last.ScanTime.Time) >= interval-time.Second {
+	slack := max(time.Second, interval*reconcile.JitterPercent/100)
+	if r.now().Sub(last.ScanTime.Time) >= interval-slack {
 		return "interval passed", true
 	}
 	return "", false
