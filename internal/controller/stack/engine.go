@@ -28,7 +28,6 @@ import (
 // Condition reasons of the engine step.
 const (
 	ReasonEngineInstalled = "EngineInstalled"
-	ReasonEngineNotReady  = "EngineNotReady"
 	ReasonEngineFailed    = "EngineFailed"
 	ReasonEngineAdopted   = "EngineAdopted"
 )

@@ -51,7 +51,6 @@ const (
 	ReasonExternalSecretNotSynced     = "ExternalSecretNotSynced"
 	ReasonInvalidExternalSecrets      = "InvalidExternalSecretsSpec"
 	ReasonKarpenterNotInstalled       = "KarpenterNotInstalled"
-	ReasonRepositoryUnknown           = "RepositoryUnknown"
 	ReasonApplyFailed                 = "ApplyFailed"
 	ReasonDeletionInProgress          = "DeletionInProgress"
 	ReasonEngineKept                  = "EngineKept"
