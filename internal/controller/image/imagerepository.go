@@ -94,6 +94,21 @@ func (r *ImageRepositoryReconciler) Summarize(obj *imagev1.ImageRepository, out 
 	conds.Ready(compat.SucceededReason, fmt.Sprintf("successful scan: found %d tags", n))
 }
 
+// Requeue schedules the next scan from the last one, not from this reconcile: a reconcile
+// that did not scan (a restart, a resync) must not push the scan a whole interval later.
+func (r *ImageRepositoryReconciler) Requeue(obj *imagev1.ImageRepository, out outcome, res ctrl.Result) ctrl.Result {
+	last := obj.Status.LastScanResult
+	if out.err != nil || last == nil || res.RequeueAfter <= 0 {
+		return res
+	}
+	interval, _ := r.Retry.Interval(obj.Spec.Interval.Duration)
+	next := last.ScanTime.Add(interval).Sub(r.now())
+	if next < res.RequeueAfter {
+		return ctrl.Result{RequeueAfter: max(next, time.Second)}
+	}
+	return res
+}
+
 // Finalize drops the repository's tags.
 func (r *ImageRepositoryReconciler) Finalize(_ context.Context, obj *imagev1.ImageRepository) error {
 	return r.Tags.Delete(types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name})

@@ -7,6 +7,7 @@ import (
 	imagev1 "github.com/fluxcd/image-reflector-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/weirgitops/weir/internal/imagetags"
 	"github.com/weirgitops/weir/internal/reconcile"
@@ -48,5 +49,23 @@ func TestScanDue(t *testing.T) {
 				t.Errorf("due = %v, want %v", due, tc.due)
 			}
 		})
+	}
+}
+
+// TestScanRequeue: after a reconcile that did not scan, the next one comes when the last
+// scan's interval ends, not a whole interval later.
+func TestScanRequeue(t *testing.T) {
+	scanned := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	obj := &imagev1.ImageRepository{
+		Spec:   imagev1.ImageRepositorySpec{Interval: metav1.Duration{Duration: 10 * time.Minute}},
+		Status: imagev1.ImageRepositoryStatus{LastScanResult: &imagev1.ScanResult{ScanTime: metav1.NewTime(scanned)}},
+	}
+	r := &ImageRepositoryReconciler{Retry: &reconcile.Retry{}, Now: func() time.Time { return scanned.Add(7 * time.Minute) }}
+	if got := r.Requeue(obj, outcome{}, ctrl.Result{RequeueAfter: 10 * time.Minute}); got.RequeueAfter != 3*time.Minute {
+		t.Errorf("requeue after %s, want 3m", got.RequeueAfter)
+	}
+	r.Now = func() time.Time { return scanned.Add(time.Second) }
+	if got := r.Requeue(obj, outcome{}, ctrl.Result{RequeueAfter: 9*time.Minute + 50*time.Second}); got.RequeueAfter != 9*time.Minute+50*time.Second {
+		t.Errorf("after a scan the skeleton's jittered interval stands; got %s", got.RequeueAfter)
 	}
 }
