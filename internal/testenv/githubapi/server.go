@@ -59,6 +59,9 @@ type throttle struct {
 	n          int
 	status     int
 	retryAfter time.Duration
+	// primary plays the primary rate limit: 403, X-RateLimit-Remaining 0, reset after
+	// retryAfter, and no Retry-After.
+	primary bool
 }
 
 // repo is one repository and what the API knows of it.
@@ -112,6 +115,14 @@ func (s *Server) Throttle(n, status int, retryAfter time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.throttle = throttle{n: n, status: status, retryAfter: retryAfter}
+}
+
+// ThrottlePrimary makes the next n requests fail as GitHub's exhausted primary rate limit does:
+// 403 with X-RateLimit-Remaining 0 and X-RateLimit-Reset reset from now.
+func (s *Server) ThrottlePrimary(n int, reset time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttle = throttle{n: n, status: http.StatusForbidden, retryAfter: reset, primary: true}
 }
 
 // SetDown makes the API unreachable (every connection closed without a response) or
@@ -238,6 +249,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-RateLimit-Limit", "5000")
 	w.Header().Set("X-RateLimit-Reset", reset)
 	w.Header().Set("X-RateLimit-Resource", "core")
+	if th.n > 0 && th.primary {
+		w.Header().Set("X-RateLimit-Remaining", "0")
+		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(th.retryAfter).Unix(), 10))
+		writeJSON(w, http.StatusForbidden, map[string]string{
+			"message":           "API rate limit exceeded for user ID 1.",
+			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limit",
+		})
+		return
+	}
 	if th.n > 0 {
 		w.Header().Set("X-RateLimit-Remaining", "4000")
 		w.Header().Set("Retry-After", strconv.Itoa(int(th.retryAfter.Seconds())))
