@@ -179,3 +179,30 @@ func TestBootstrapGitHubTokenAuth(t *testing.T) {
 		t.Error("the token shows in bootstrap's output")
 	}
 }
+
+// TestBootstrapBadInput refuses what bootstrap cannot do before touching anything.
+func TestBootstrapBadInput(t *testing.T) {
+	t.Setenv("GITHUB_TOKEN", "")
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no token", []string{"github", "--owner", "o", "--repository", "r"}, "GITHUB_TOKEN environment variable not found"},
+		{"no owner", []string{"github", "--repository", "r"}, "--owner and --repository are required"},
+		{"path leaving the repository", []string{"git", "--url", "ssh://git@example.invalid/r.git", "--path", "../x"}, "invalid --path"},
+		{"unknown component", []string{"git", "--url", "ssh://git@example.invalid/r.git", "--components-extra", "tiller"}, "component tiller is not one of flux's"},
+		{"required component left out", []string{"git", "--url", "ssh://git@example.invalid/r.git", "--components", "helm-controller"}, "component source-controller is required"},
+		{"commit signing", []string{"git", "--url", "ssh://git@example.invalid/r.git", "--gpg-key-ring", "k"}, "does not sign its commits yet"},
+		{"plain HTTP", []string{"git", "--url", "http://example.invalid/r.git"}, "scheme http is insecure"},
+		{"unsupported scheme", []string{"git", "--url", "ftp://example.invalid/r.git"}, `scheme "ftp" is not supported`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := run(t, append([]string{"bootstrap"}, tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v, want %q\n%s", err, tc.want, out)
+			}
+		})
+	}
+}
