@@ -13,6 +13,7 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -259,6 +260,36 @@ func TestSeedStage3EnterpriseScale(t *testing.T) {
 		t.Errorf("weir's Pod: nodeSelector %v, tolerations %v; want the NodePool's", pod.NodeSelector, pod.Tolerations)
 	}
 	noSecretLeaks(t, token, string(f.gh.App.PrivateKeyPEM[40:80]))
+
+	// Turning the crossplane sync and the NodePool off deletes them.
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(s), s); err != nil {
+			return err
+		}
+		off := false
+		s.Spec.Kustomizations.Crossplane.Enabled = &off
+		s.Spec.NodePool.Enabled = false
+		return env.Client.Update(t.Context(), s)
+	})
+	waitStack(t, time.Minute, func(s *hopsv1.FluxGitopsStack) error {
+		if err := ready(s); err != nil {
+			return err
+		}
+		if _, ok := s.Status.Kustomizations["crossplane"]; ok {
+			return fmt.Errorf("kustomizations = %v, want apps only", s.Status.Kustomizations)
+		}
+		return nil
+	})
+	testenv.Eventually(t, time.Minute, func() error {
+		err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: fluxNS, Name: "crossplane"}, &kustomizev1.Kustomization{})
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("crossplane Kustomization still there: %w", err)
+		}
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Name: "gitops"}, np); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("NodePool still there: %w", err)
+		}
+		return nil
+	})
 }
 
 // TestSeedStage4ImportExisting applies seed 000's fourth stage as it is: the existing repository
