@@ -183,3 +183,56 @@ func TestHighAvailability(t *testing.T) {
 	run("reconcile", "kustomization", "app", "--with-source")
 	applied("3")
 }
+
+// TestSharding runs two replicas with Flux's sharding convention: each reconciles only the
+// objects whose sharding.fluxcd.io/key matches its --watch-label-selector.
+func TestSharding(t *testing.T) {
+	ns := env.Namespace(t)
+	start := func(shard string) *replica {
+		storage := freePort(t)
+		r := &replica{log: &syncBuffer{}}
+		r.cmd = exec.Command(weirBin, "controller", "--kubeconfig", env.Kubeconfig,
+			"--controllers", "gitrepository,kustomization", "--watch-label-selector", "sharding.fluxcd.io/key="+shard,
+			"--health-addr", freePort(t), "--metrics-addr", freePort(t), "--storage-addr", storage, "--storage-adv-addr", storage,
+			"--receiver-addr", freePort(t), "--events-listen-addr", freePort(t),
+			"--storage-path", filepath.Join(t.TempDir(), "storage"), "--log-encoding", "json")
+		r.cmd.Env = append(os.Environ(), "RUNTIME_NAMESPACE="+ns)
+		r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
+		if err := r.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = r.cmd.Process.Kill()
+			_, _ = r.cmd.Process.Wait()
+		})
+		return r
+	}
+	shards := map[string]*replica{"shard1": start("shard1"), "shard2": start("shard2")}
+	root := gitserver.NewRoot(t)
+	srv := root.ServeHTTP(gitserver.HTTPOptions{})
+	for shard := range shards {
+		root.NewRepo(shard).Commit("main", "init", map[string]string{"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + shard + "\n"})
+		for _, args := range [][]string{
+			{"create", "source", "git", shard, "--url", srv.RepoURL(shard), "--branch", "main", "--interval", "1h", "--label", "sharding.fluxcd.io/key=" + shard},
+			{"create", "kustomization", shard, "--source", "GitRepository/" + shard, "--path", "./app", "--prune", "--target-namespace", ns,
+				"--interval", "1h", "--label", "sharding.fluxcd.io/key=" + shard},
+		} {
+			if out, errOut, code := weir(t, nil, append(args, "-n", ns, "--timeout", "2m")...); code != 0 {
+				t.Fatalf("weir %v: exit %d\n%s%s", args, code, out, errOut)
+			}
+		}
+	}
+	for shard, r := range shards {
+		other := "shard2"
+		if shard == "shard2" {
+			other = "shard1"
+		}
+		log := r.log.String()
+		if !strings.Contains(log, `"name":"`+shard+`"`) {
+			t.Errorf("replica %s did not reconcile its own objects", shard)
+		}
+		if strings.Contains(log, `"name":"`+other+`"`) {
+			t.Errorf("replica %s reconciled %s's objects", shard, other)
+		}
+	}
+}
