@@ -212,10 +212,12 @@ func (r *ImageUpdateAutomationReconciler) attempt(ctx context.Context, obj *imag
 		options = gs.Push.Options
 	}
 	if err := co.Push(ctx, opts, commit, plan.pushRefs, options); err != nil {
-		// The branch moved if its head is no longer what this commit was made on.
+		// The push branch moved meanwhile when its head is no longer what this commit was made
+		// on, or when it now exists and was not checked out (another writer created it).
 		if plan.pushBranch != "" {
 			head, herr := git.LatestRevision(ctx, git.Options{URL: plan.url, Reference: git.Reference{Branch: plan.pushBranch}, Auth: plan.auth})
-			if herr == nil && head.Hash != co.Revision.Hash && (opts.Reference.Branch == plan.pushBranch) {
+			clonedPush := opts.Reference.Branch == plan.pushBranch
+			if herr == nil && (!clonedPush || head.Hash != co.Revision.Hash) {
 				return res, fmt.Errorf("%w: %w", errPushRejected, err)
 			}
 		}
