@@ -2,6 +2,7 @@ package tagpolicy
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -56,4 +57,38 @@ func TestLatest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzLatest: any policy and tags give an error or one of the tags given, never a panic.
+func FuzzLatest(f *testing.F) {
+	f.Add("1.x", "", "", "1.0.0,1.2.0,latest", uint8(0))
+	f.Add("", `^main-(?P<n>\d+)$`, "$n", "main-1,main-20", uint8(2))
+	f.Add("", "((", "", "a", uint8(1))
+	f.Fuzz(func(t *testing.T, rng, pattern, extract, tags string, kind uint8) {
+		var p Policy
+		switch kind % 3 {
+		case 0:
+			p.SemVer = &rng
+		case 1:
+			p.Alphabetical = &rng
+		default:
+			p.Numerical = &rng
+		}
+		p.Pattern, p.Extract = pattern, extract
+		s, err := Compile(p)
+		if err != nil {
+			return
+		}
+		list := strings.Split(tags, ",")
+		got, err := s.Latest(list)
+		if err != nil {
+			return
+		}
+		for _, tag := range list {
+			if tag == got {
+				return
+			}
+		}
+		t.Fatalf("Latest = %q, not one of %q", got, list)
+	})
 }
