@@ -297,6 +297,9 @@ func (r *Reconciler) stepAuth(ctx context.Context, stack *hopsv1.FluxGitopsStack
 			base = apiURL(&stack.Spec, nil)
 		}
 		es := externalSecret(stack, r.Namespace, base)
+		if err := r.dropDerivedSecret(ctx, stack); err != nil {
+			return authApp, component{err: err}
+		}
 		if err := r.apply(ctx, es); err != nil {
 			if apimeta.IsNoMatchError(err) {
 				return authApp, component{err: reconcile.Waiting(ReasonExternalSecretsNotInstalled, waitComponent,
@@ -311,7 +314,10 @@ func (r *Reconciler) stepAuth(ctx context.Context, stack *hopsv1.FluxGitopsStack
 		return authApp, component{}
 	}
 	// A Secret from the stack's credentials; none when they cannot be read (the repository
-	// step reports why).
+	// step reports why). An ExternalSecret of an earlier spec goes, with the Secret it owns.
+	if err := r.deleteOwned(ctx, stack, externalSecret(stack, r.Namespace, DefaultAPIURL)); err != nil {
+		return authNone, component{err: err}
+	}
 	if credErr != nil {
 		return authNone, component{}
 	}
@@ -320,6 +326,26 @@ func (r *Reconciler) stepAuth(ctx context.Context, stack *hopsv1.FluxGitopsStack
 		return mode, component{err: reconcile.Failed(ReasonApplyFailed, fmt.Errorf("apply Secret %s/%s: %w", r.Namespace, AuthSecretName, err))}
 	}
 	return mode, component{}
+}
+
+// dropDerivedSecret deletes the Secret gitops-auth that the stack derived from its credentials
+// (not one External Secrets owns): External Secrets refuses to take over a Secret it did not
+// create.
+func (r *Reconciler) dropDerivedSecret(ctx context.Context, stack *hopsv1.FluxGitopsStack) error {
+	sec, _ := authSecret(stack, r.Namespace, credentials{})
+	live, err := r.getMeta(ctx, sec)
+	if err != nil || live == nil || !ownedBy(live, stack) {
+		return err
+	}
+	for _, o := range live.GetOwnerReferences() {
+		if o.Kind == externalSecretGVK[2] {
+			return nil
+		}
+	}
+	if err := r.Delete(ctx, live); client.IgnoreNotFound(err) != nil {
+		return reconcile.Failed(ReasonApplyFailed, fmt.Errorf("delete Secret %s/%s: %w", r.Namespace, AuthSecretName, err))
+	}
+	return nil
 }
 
 // externalSecretSynced reads External Secrets' Ready condition from the applied object.

@@ -314,3 +314,41 @@ func TestEngineUpgradeRolls(t *testing.T) {
 		t.Errorf("release history has %d entries, want the install and the upgrade", len(hr.Status.History))
 	}
 }
+
+// TestSwitchToExternalSecrets enables External Secrets on a stack whose GitRepository used the
+// Secret derived from its token: that Secret goes, so that External Secrets can create its own,
+// and the GitRepository fetches with the App.
+func TestSwitchToExternalSecrets(t *testing.T) {
+	f := newFixture(t)
+	installCRD(t, "externalsecrets.yaml")
+	applyYAML(t, stackYAML("  flux:\n    enabled: false\n  repository:\n    org: hops-ops\n"))
+	defer deleteStack(t, "default", "flux-gitops")
+	s := waitStack(t, time.Minute, condition(stack.SourceReadyCondition, metav1.ConditionTrue, stack.ReasonSucceeded))
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(s), s); err != nil {
+			return err
+		}
+		s.Spec.ExternalSecrets = hopsv1.ExternalSecretsSpec{Enabled: true, SecretStoreName: "store",
+			GithubApp: hopsv1.GithubAppSpec{SecretPath: "github/app", AppIDKey: "id", PrivateKeyKey: "key"}}
+		return env.Client.Update(t.Context(), s)
+	})
+	waitStack(t, time.Minute, condition(stack.ExternalSecretReadyCondition, metav1.ConditionFalse, stack.ReasonExternalSecretNotSynced))
+	testenv.Eventually(t, 30*time.Second, func() error {
+		err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: fluxNS, Name: stack.AuthSecretName}, &corev1.Secret{})
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("the token's Secret is still there: %w", err)
+		}
+		return nil
+	})
+	actAsExternalSecrets(t, map[string]string{"id": fmt.Sprint(appID), "key": string(f.gh.App.PrivateKeyPEM)})
+	requestReconcile(t, source())
+	waitStack(t, time.Minute, func(s *hopsv1.FluxGitopsStack) error {
+		if err := condition(stack.ExternalSecretReadyCondition, metav1.ConditionTrue, stack.ReasonSucceeded)(s); err != nil {
+			return err
+		}
+		return condition(stack.SourceReadyCondition, metav1.ConditionTrue, stack.ReasonSucceeded)(s)
+	})
+	if f.gh.App.Minted(installation) == 0 {
+		t.Error("the GitRepository fetched without the App")
+	}
+}
