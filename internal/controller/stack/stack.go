@@ -12,6 +12,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -276,7 +277,7 @@ func (r *Reconciler) stepRepository(ctx context.Context, stack *hopsv1.FluxGitop
 // stepNodePool applies the NodePool; without Karpenter's CRDs a condition says so.
 func (r *Reconciler) stepNodePool(ctx context.Context, stack *hopsv1.FluxGitopsStack) component {
 	if err := r.apply(ctx, nodePool(stack)); err != nil {
-		if apimeta.IsNoMatchError(err) {
+		if kindMissing(err) {
 			return component{err: reconcile.Waiting(ReasonKarpenterNotInstalled, waitComponent,
 				fmt.Errorf("nodePool.enabled but Karpenter's NodePool CRD (karpenter.sh/v1) is not installed"))}
 		}
@@ -301,7 +302,7 @@ func (r *Reconciler) stepAuth(ctx context.Context, stack *hopsv1.FluxGitopsStack
 			return authApp, component{err: err}
 		}
 		if err := r.apply(ctx, es); err != nil {
-			if apimeta.IsNoMatchError(err) {
+			if kindMissing(err) {
 				return authApp, component{err: reconcile.Waiting(ReasonExternalSecretsNotInstalled, waitComponent,
 					fmt.Errorf("externalSecrets.enabled but the External Secrets CRDs (external-secrets.io/v1 ExternalSecret) are not installed"))}
 			}
@@ -460,6 +461,12 @@ func notReady(generation, observed int64, conds []metav1.Condition) string {
 		return c.Message
 	}
 	return ""
+}
+
+// kindMissing reports whether err says that the object's kind is not served: no mapping, or
+// a 404 for the resource itself (a CRD removed after the mapping was cached).
+func kindMissing(err error) bool {
+	return apimeta.IsNoMatchError(err) || apierrors.IsNotFound(err)
 }
 
 // apply server-side applies u as the stack's field manager, and keeps the server's answer in u.
