@@ -14,6 +14,7 @@ import (
 	notificationv1beta3 "github.com/fluxcd/notification-controller/api/v1beta3"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/go-logr/logr"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -213,6 +214,13 @@ var controllers = []controller{
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
 	}},
 	{name: "fluxgitopsstack", setup: func(ctx context.Context, mgr ctrl.Manager, s *shared) error {
+		// A cluster installed by Flux has no FluxGitopsStack CRD: weir runs there without this
+		// controller rather than failing to start.
+		gk := hopsv1alpha1.GroupVersion.WithKind(hopsv1alpha1.FluxGitopsStackKind).GroupKind()
+		if _, err := mgr.GetRESTMapper().RESTMapping(gk, hopsv1alpha1.GroupVersion.Version); apimeta.IsNoMatchError(err) {
+			s.log.Info("the FluxGitopsStack CRD is not installed: the fluxgitopsstack controller does not run (weir install installs it)")
+			return nil
+		}
 		r := &stack.Reconciler{
 			Client:    mgr.GetClient(),
 			APIReader: mgr.GetAPIReader(),
