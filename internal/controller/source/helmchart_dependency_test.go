@@ -108,7 +108,11 @@ func TestHelmChartDependencyErrors(t *testing.T) {
 	})
 	srv := root.ServeHTTP(gitserver.HTTPOptions{})
 	ns := env.Namespace(t)
-	create(t, newGitRepository(ns, "charts", srv.RepoURL("charts"), &sourcev1.GitRepositoryRef{Branch: "main"}, ""))
+	gitRepo := newGitRepository(ns, "charts", srv.RepoURL("charts"), &sourcev1.GitRepositoryRef{Branch: "main"}, "")
+	create(t, gitRepo)
+	// The charts are built once the source has an artifact; before, they wait with
+	// NoSourceArtifact, which is not what this test is about.
+	waitReadyOf(t, gitRepo, metav1.ConditionTrue, nil)
 
 	cases := []struct{ chart, msg string }{
 		{"escape", "dependency build error: failed to add local dependency 'passwd': path leaves the source: 'file://../../../../etc'"},

@@ -194,7 +194,10 @@ func TestHelmChartBadInput(t *testing.T) {
 	_ = zw.Close()
 	charts.AddArchive(t, "evil", "1.0.0", evil.Bytes())
 	ns := env.Namespace(t)
-	create(t, helmRepository(ns, "charts", charts.URL()))
+	repo := helmRepository(ns, "charts", charts.URL())
+	create(t, repo)
+	// Charts wait with NoSourceArtifact until the index is fetched: not what is tested here.
+	waitReadyOf(t, repo, metav1.ConditionTrue, nil)
 
 	cases := []struct {
 		chart, version string
