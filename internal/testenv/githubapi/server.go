@@ -171,6 +171,8 @@ type RepoState struct {
 	Description string
 	Topics      []string
 	DeployKeys  []string
+	// WritableKeys are the titles of the deploy keys with write access.
+	WritableKeys []string
 }
 
 // State returns a repository's state and whether it exists.
@@ -184,6 +186,9 @@ func (s *Server) State(owner, name string) (RepoState, bool) {
 	st := RepoState{Private: r.Private, Description: r.Description, Topics: slices.Clone(r.Topics)}
 	for _, k := range r.Keys {
 		st.DeployKeys = append(st.DeployKeys, k.Title)
+		if !k.ReadOnly {
+			st.WritableKeys = append(st.WritableKeys, k.Title)
+		}
 	}
 	return st, true
 }
