@@ -110,6 +110,34 @@ func TestFlux2ValuesMeanTheSame(t *testing.T) {
 	}
 }
 
+// TestUIValue serves the web UI when ui.enabled is set, and not otherwise.
+func TestUIValue(t *testing.T) {
+	off := render(t, map[string]any{})
+	if off["Service/weir-ui"] != nil {
+		t.Error("the UI's Service is rendered by default")
+	}
+	on := render(t, map[string]any{"ui": map[string]any{"enabled": true}})
+	if on["Service/weir-ui"] == nil {
+		t.Error("ui.enabled renders no weir-ui Service")
+	}
+	dep, err := yaml.Marshal(on["Deployment/weir"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--ui-addr=:9080", "containerPort: 9080"} {
+		if !bytes.Contains(dep, []byte(want)) {
+			t.Errorf("Deployment lacks %q", want)
+		}
+	}
+	np, err := yaml.Marshal(on["NetworkPolicy/allow-webhooks"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(np, []byte("port: 9080")) {
+		t.Errorf("the NetworkPolicy does not open the UI's port:\n%s", np)
+	}
+}
+
 // TestDirectoryInstallsTheSameCRDs loads charts/weir as `helm install weir charts/weir` does.
 func TestDirectoryInstallsTheSameCRDs(t *testing.T) {
 	dir, err := loader.LoadDir("weir")
