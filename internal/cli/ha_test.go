@@ -51,18 +51,17 @@ const (
 	haRetry = 1 * time.Second
 )
 
-func startReplica(t *testing.T, ns, leaseID string) *replica {
+// startReplica starts `weir controller` (GitRepository and Kustomization controllers) with
+// args added to its own ports and storage.
+func startReplica(t *testing.T, ns string, args ...string) *replica {
 	t.Helper()
 	storage := freePort(t)
 	r := &replica{log: &syncBuffer{}}
-	r.cmd = exec.Command(weirBin, "controller", "--kubeconfig", env.Kubeconfig,
-		"--controllers", "gitrepository,kustomization", "--watch-all-namespaces=false",
-		"--enable-leader-election", "--leader-election-id", leaseID,
-		"--leader-election-lease-duration", haLease.String(), "--leader-election-renew-deadline", haRenew.String(),
-		"--leader-election-retry-period", haRetry.String(),
+	r.cmd = exec.Command(weirBin, append([]string{"controller", "--kubeconfig", env.Kubeconfig,
+		"--controllers", "gitrepository,kustomization",
 		"--health-addr", freePort(t), "--metrics-addr", freePort(t), "--storage-addr", storage, "--storage-adv-addr", storage,
 		"--receiver-addr", freePort(t), "--events-listen-addr", freePort(t),
-		"--storage-path", filepath.Join(t.TempDir(), "storage"), "--log-encoding", "json")
+		"--storage-path", filepath.Join(t.TempDir(), "storage"), "--log-encoding", "json"}, args...)...)
 	r.cmd.Env = append(os.Environ(), "RUNTIME_NAMESPACE="+ns)
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {
@@ -73,6 +72,14 @@ func startReplica(t *testing.T, ns, leaseID string) *replica {
 		_, _ = r.cmd.Process.Wait()
 	})
 	return r
+}
+
+// leaderReplica starts a replica electing a leader on the Lease leaseID.
+func leaderReplica(t *testing.T, ns, leaseID string) *replica {
+	t.Helper()
+	return startReplica(t, ns, "--watch-all-namespaces=false", "--enable-leader-election", "--leader-election-id", leaseID,
+		"--leader-election-lease-duration", haLease.String(), "--leader-election-renew-deadline", haRenew.String(),
+		"--leader-election-retry-period", haRetry.String())
 }
 
 // leading reports whether the replica started its controllers: only the leader does.
@@ -94,7 +101,7 @@ func holder(t *testing.T, ns, id string) string {
 func TestHighAvailability(t *testing.T) {
 	ns := env.Namespace(t)
 	const leaseID = "weir-ha-test"
-	replicas := []*replica{startReplica(t, ns, leaseID), startReplica(t, ns, leaseID), startReplica(t, ns, leaseID)}
+	replicas := []*replica{leaderReplica(t, ns, leaseID), leaderReplica(t, ns, leaseID), leaderReplica(t, ns, leaseID)}
 
 	root := gitserver.NewRoot(t)
 	repo := root.NewRepo("fleet")
@@ -189,23 +196,7 @@ func TestHighAvailability(t *testing.T) {
 func TestSharding(t *testing.T) {
 	ns := env.Namespace(t)
 	start := func(shard string) *replica {
-		storage := freePort(t)
-		r := &replica{log: &syncBuffer{}}
-		r.cmd = exec.Command(weirBin, "controller", "--kubeconfig", env.Kubeconfig,
-			"--controllers", "gitrepository,kustomization", "--watch-label-selector", "sharding.fluxcd.io/key="+shard,
-			"--health-addr", freePort(t), "--metrics-addr", freePort(t), "--storage-addr", storage, "--storage-adv-addr", storage,
-			"--receiver-addr", freePort(t), "--events-listen-addr", freePort(t),
-			"--storage-path", filepath.Join(t.TempDir(), "storage"), "--log-encoding", "json")
-		r.cmd.Env = append(os.Environ(), "RUNTIME_NAMESPACE="+ns)
-		r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
-		if err := r.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = r.cmd.Process.Kill()
-			_, _ = r.cmd.Process.Wait()
-		})
-		return r
+		return startReplica(t, ns, "--watch-label-selector", "sharding.fluxcd.io/key="+shard)
 	}
 	shards := map[string]*replica{"shard1": start("shard1"), "shard2": start("shard2")}
 	root := gitserver.NewRoot(t)
