@@ -88,7 +88,7 @@ func TestBootstrapGitHub(t *testing.T) {
 	}
 
 	repo.Commit("main", "an app", map[string]string{"clusters/test/app.yaml": configMap("bootstrapped-app", "one")})
-	requestReconcile(t, &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: "flux-system", Name: "flux-system"}})
+	env.RequestReconcile(t, &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: "flux-system", Name: "flux-system"}})
 	waitConfigMap(t, "bootstrapped-app", "one")
 }
 
@@ -138,7 +138,7 @@ func TestBootstrapGitTakesOverFlux(t *testing.T) {
 	waitDeployment(t, ns, "weir", true)
 
 	repo.Commit("main", "an app", map[string]string{"clusters/prod/app.yaml": configMap("taken-over-app", "weir")})
-	requestReconcile(t, &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: ns}})
+	env.RequestReconcile(t, &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: ns}})
 	waitConfigMap(t, "taken-over-app", "weir")
 }
 

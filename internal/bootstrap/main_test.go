@@ -75,23 +75,6 @@ func rollout(t *testing.T, namespace string) {
 	}()
 }
 
-// requestReconcile asks for a reconcile of obj at once, as `weir reconcile` does.
-func requestReconcile(t *testing.T, obj client.Object) {
-	t.Helper()
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		a := obj.GetAnnotations()
-		if a == nil {
-			a = map[string]string{}
-		}
-		a["reconcile.fluxcd.io/requestedAt"] = time.Now().Format(time.RFC3339Nano)
-		obj.SetAnnotations(a)
-		return env.Client.Update(t.Context(), obj)
-	})
-}
-
 // applyYAML applies one YAML document as the test's own field manager.
 func applyYAML(t *testing.T, doc string) {
 	t.Helper()

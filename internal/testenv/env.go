@@ -385,3 +385,14 @@ func KubectlCommand(t testing.TB, e *Env, args ...string) *exec.Cmd {
 	t.Helper()
 	return exec.CommandContext(t.Context(), Kubectl(), append([]string{"--kubeconfig", e.Kubeconfig}, args...)...)
 }
+
+// RequestReconcile sets reconcile.fluxcd.io/requestedAt on obj (only its namespace and name
+// are read) with a merge patch, as `weir reconcile` and Receivers do; obj is updated from the
+// answer.
+func (e *Env) RequestReconcile(t testing.TB, obj client.Object) {
+	t.Helper()
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, time.Now().Format(time.RFC3339Nano))
+	if err := e.Client.Patch(t.Context(), obj, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -210,11 +210,7 @@ func TestUIInBrowser(t *testing.T) {
 	waitText(ctx, t, `#list tr[data-id="Kustomization/`+ns+`/app"]`, "main@sha1:"+rev, time.Minute)
 	shot(ctx, t, "list")
 	next := repo.Commit("main", "color", map[string]string{"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: green\n"})
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, time.Now().Format(time.RFC3339Nano))
-	if err := env.Client.Patch(t.Context(), &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "fleet"}},
-		client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
-		t.Fatal(err)
-	}
+	env.RequestReconcile(t, &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "fleet"}})
 	waitText(ctx, t, `#list tr[data-id="Kustomization/`+ns+`/app"]`, "main@sha1:"+next, time.Minute)
 
 	// The detail page: state, inventory; a viewer cannot reconcile.

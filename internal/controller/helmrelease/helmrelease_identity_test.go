@@ -47,7 +47,7 @@ func TestHelmReleaseImpersonation(t *testing.T) {
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "deployer"},
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "deployer"},
 			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "deployer"}}})
-	requestReconcile(t, hrRef(key))
+	env.RequestReconcile(t, hrRef(key))
 	waitRelease(t, key, metav1.ConditionTrue, func(*helmv2.HelmRelease) error {
 		if _, err := configMapData(t, ns, "app-cm"); err != nil {
 			return err

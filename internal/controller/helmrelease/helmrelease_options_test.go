@@ -246,7 +246,7 @@ func TestHelmReleaseDriftIgnore(t *testing.T) {
 	if err := env.Client.Patch(t.Context(), cm, client.RawPatch("application/merge-patch+json", []byte(patch)), client.FieldOwner("kubectl-edit")); err != nil {
 		t.Fatal(err)
 	}
-	requestReconcile(t, hrRef(key))
+	env.RequestReconcile(t, hrRef(key))
 	testenv.Eventually(t, 60*time.Second, func() error {
 		d, err := configMapData(t, ns, "app-cm")
 		if err != nil {
@@ -259,16 +259,6 @@ func TestHelmReleaseDriftIgnore(t *testing.T) {
 	})
 	if d, _ := configMapData(t, ns, "app-cm"); d["greeting"] != "kept" {
 		t.Errorf("greeting %q: an ignored field was corrected", d["greeting"])
-	}
-}
-
-// requestReconcile sets reconcile.fluxcd.io/requestedAt on obj (a HelmRelease or a source), as
-// `weir reconcile` does.
-func requestReconcile(t *testing.T, obj client.Object) {
-	t.Helper()
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, time.Now().Format(time.RFC3339Nano))
-	if err := env.Client.Patch(t.Context(), obj, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -143,7 +143,7 @@ func TestHelmReleaseLifecycle(t *testing.T) {
 	}
 
 	charts.Add(t, appChart("1.1.0", ""))
-	requestReconcile(t, repo)
+	env.RequestReconcile(t, repo)
 	hr = waitRelease(t, key, metav1.ConditionTrue, func(hr *helmv2.HelmRelease) error {
 		if hr.Status.LastAttemptedRevision != "1.1.0" {
 			return fmt.Errorf("lastAttemptedRevision %s", hr.Status.LastAttemptedRevision)
@@ -259,7 +259,7 @@ func TestHelmReleaseRollsBackFailedUpgrade(t *testing.T) {
 
 	// 2.0.0 renders a Service the API server refuses (an invalid port).
 	charts.Add(t, appChart("2.0.0", "apiVersion: v1\nkind: Service\nmetadata:\n  name: broken\nspec:\n  ports:\n  - port: 700000\n"))
-	requestReconcile(t, repo)
+	env.RequestReconcile(t, repo)
 	hr = waitRelease(t, key, metav1.ConditionFalse, func(hr *helmv2.HelmRelease) error {
 		if hr.Status.UpgradeFailures < 2 {
 			return fmt.Errorf("%d upgrade failures", hr.Status.UpgradeFailures)
@@ -492,7 +492,7 @@ func TestHelmReleaseCorrectsDrift(t *testing.T) {
 	edit("app-cm")
 	edit("warned-cm")
 	for _, name := range []string{"app", "warned"} {
-		requestReconcile(t, hrRef(client.ObjectKey{Namespace: ns, Name: name}))
+		env.RequestReconcile(t, hrRef(client.ObjectKey{Namespace: ns, Name: name}))
 	}
 	testenv.Eventually(t, 60*time.Second, func() error {
 		if d, _ := configMapData(t, ns, "app-cm"); d["greeting"] != "hello" {
@@ -611,7 +611,7 @@ func TestHelmReleaseNewChartEndsWait(t *testing.T) {
 	waitRelease(t, key, metav1.ConditionTrue, nil)
 	refresh := func() {
 		t.Helper()
-		requestReconcile(t, repo)
+		env.RequestReconcile(t, repo)
 	}
 	charts.Add(t, appChart("2.0.0", deploy))
 	refresh()

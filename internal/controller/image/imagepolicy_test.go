@@ -68,7 +68,7 @@ func TestImagePolicySelects(t *testing.T) {
 	waitReady(t, client.ObjectKeyFromObject(alpha), &imagev1.ImagePolicy{}, metav1.ConditionTrue, latestIs("1.0.0", ""))
 
 	d := pushTags(t, reg, "app", "1.3.0")
-	requestReconcile(t, repo)
+	env.RequestReconcile(t, repo)
 	moved := waitReady(t, client.ObjectKeyFromObject(stable), &imagev1.ImagePolicy{}, metav1.ConditionTrue, latestIs("1.3.0", d["1.3.0"]))
 	if p := moved.Status.ObservedPreviousRef; p == nil || p.Tag != "1.1.0" {
 		t.Errorf("observedPreviousRef %+v, want 1.1.0", p)
@@ -164,8 +164,8 @@ func TestImagePolicyDigestReflection(t *testing.T) {
 	if second == first {
 		t.Fatal("the new push has the same digest")
 	}
-	requestReconcile(t, always)
-	requestReconcile(t, once)
+	env.RequestReconcile(t, always)
+	env.RequestReconcile(t, once)
 	waitReady(t, client.ObjectKeyFromObject(always), &imagev1.ImagePolicy{}, metav1.ConditionTrue, latestIs("latest", second))
 	testenv.Eventually(t, 30*time.Second, func() error {
 		var p imagev1.ImagePolicy

@@ -76,7 +76,7 @@ func TestImageRepositoryScanTLSAuth(t *testing.T) {
 	}
 
 	pushTags(t, reg, "team/app", "1.2.0")
-	requestReconcile(t, got)
+	env.RequestReconcile(t, got)
 	waitReady(t, key, &imagev1.ImageRepository{}, metav1.ConditionTrue, scanned(3, "1.2.0", "1.1.0", "1.0.0"))
 }
 
@@ -159,7 +159,7 @@ func TestImageRepositoryManyTags(t *testing.T) {
 	first := waitReady(t, key, &imagev1.ImageRepository{}, metav1.ConditionTrue, scanned(total))
 	rev, listed := first.Status.LastScanResult.Revision, reg.Requests("GET", "tags")
 
-	requestReconcile(t, first)
+	env.RequestReconcile(t, first)
 	testenv.Eventually(t, 30*time.Second, func() error {
 		var r imagev1.ImageRepository
 		if err := env.Client.Get(t.Context(), key, &r); err != nil {

@@ -193,7 +193,7 @@ func TestImageAutomationEndToEnd(t *testing.T) {
 			// The source verifies HEAD: the automation's commits must be signed by the bot.
 
 			c.reg.PushFiles(t, "app", "1.1.0", map[string]string{"v": "2"}, ociMetadata())
-			requestReconcile(t, c.irep)
+			env.RequestReconcile(t, c.irep)
 			c.deployedImage(t, image+":1.1.0", time.Minute)
 
 			if got, want := gitShow(t, c.repo, "show", "main:deploy/app.yaml"), deployment(c.ns, image+":1.1.0"); got != want {
@@ -232,7 +232,7 @@ func TestImageAutomationEndToEnd(t *testing.T) {
 			if c.http != nil {
 				before = c.http.Requests()
 			}
-			requestReconcile(t, auto)
+			env.RequestReconcile(t, auto)
 			waitReady(t, client.ObjectKeyFromObject(c.auto), &imageautov1.ImageUpdateAutomation{}, metav1.ConditionTrue,
 				readyIs[*imageautov1.ImageUpdateAutomation]("Succeeded", "no change since last reconciliation"))
 			if c.http != nil && c.http.Requests()-before != 1 {
@@ -254,7 +254,7 @@ func TestImageAutomationBadInput(t *testing.T) {
 		"deploy/broken.yaml": "data: [ # {\"$imagepolicy\": \"" + c.ns + ":app\"}\n",
 	})
 	c.reg.PushFiles(t, "app", "1.2.0", map[string]string{"v": "3"}, ociMetadata())
-	requestReconcile(t, c.irep)
+	env.RequestReconcile(t, c.irep)
 	auto := waitReady(t, client.ObjectKeyFromObject(c.auto), &imageautov1.ImageUpdateAutomation{}, metav1.ConditionFalse,
 		readyIs[*imageautov1.ImageUpdateAutomation]("UpdateFailed", "unknown image policy '"+c.ns+":ghost'"))
 	for _, want := range []string{"pushed commit", "deploy/broken.yaml", "deploy/ghost.yaml:5"} {
@@ -273,7 +273,7 @@ func TestImageAutomationBadInput(t *testing.T) {
 	}
 	before := gitShow(t, c.repo, "rev-parse", "main")
 	c.reg.PushFiles(t, "app", "1.3.0", map[string]string{"v": "4"}, ociMetadata())
-	requestReconcile(t, c.irep)
+	env.RequestReconcile(t, c.irep)
 	auto = waitReady(t, client.ObjectKeyFromObject(c.auto), &imageautov1.ImageUpdateAutomation{}, metav1.ConditionFalse,
 		readyIs[*imageautov1.ImageUpdateAutomation]("GitOperationFailed", "failed to push"))
 	if after := gitShow(t, c.repo, "rev-parse", "main"); after != before {
@@ -309,7 +309,7 @@ exit 0
 		t.Fatal(err)
 	}
 	c.reg.PushFiles(t, "app", "1.1.0", map[string]string{"v": "2"}, ociMetadata())
-	requestReconcile(t, c.irep)
+	env.RequestReconcile(t, c.irep)
 	c.deployedImage(t, image+":1.1.0", time.Minute)
 	if _, err := os.Stat(marker); err != nil {
 		t.Fatalf("the hook never refused a push: %v", err)
@@ -343,7 +343,7 @@ func TestImageAutomationPushBranch(t *testing.T) {
 	patchAutomation(t, c, `{"spec":{"policySelector":{"matchLabels":{"automate":"yes"}},
 		"git":{"push":{"branch":"auto","refspec":"refs/heads/auto:refs/heads/mirror"}}}}`)
 	c.reg.PushFiles(t, "app", "1.1.0", map[string]string{"v": "2"}, ociMetadata())
-	requestReconcile(t, c.irep)
+	env.RequestReconcile(t, c.irep)
 	waitReady(t, client.ObjectKey{Namespace: c.ns, Name: "app"}, &imagev1.ImagePolicy{}, metav1.ConditionTrue, latestIs("1.1.0", ""))
 	waitReady(t, client.ObjectKeyFromObject(c.auto), &imageautov1.ImageUpdateAutomation{}, metav1.ConditionFalse,
 		readyIs[*imageautov1.ImageUpdateAutomation]("UpdateFailed", "unknown image policy '"+c.ns+":app'"))
@@ -362,7 +362,7 @@ func TestImageAutomationPushBranch(t *testing.T) {
 	}
 
 	c.reg.PushFiles(t, "app", "1.2.0", map[string]string{"v": "3"}, ociMetadata())
-	requestReconcile(t, c.irep)
+	env.RequestReconcile(t, c.irep)
 	testenv.Eventually(t, time.Minute, func() error {
 		if parent := c.repo.Rev("auto^"); parent != first.Status.LastPushCommit {
 			return fmt.Errorf("auto^ is %s, want the previous automation commit %s", parent, first.Status.LastPushCommit)
@@ -375,7 +375,7 @@ func TestImageAutomationPushBranch(t *testing.T) {
 
 	patchAutomation(t, c, `{"spec":{"git":{"commit":{"messageTemplate":"{{ range .Updated.Images }}{{ . }}{{ end }}"}}}}`)
 	c.reg.PushFiles(t, "app", "1.3.0", map[string]string{"v": "4"}, ociMetadata())
-	requestReconcile(t, c.irep)
+	env.RequestReconcile(t, c.irep)
 	stalled := waitReady(t, client.ObjectKeyFromObject(c.auto), &imageautov1.ImageUpdateAutomation{}, metav1.ConditionFalse,
 		readyIs[*imageautov1.ImageUpdateAutomation]("RemovedTemplateField", ".Updated"))
 	if s := apimeta.FindStatusCondition(stalled.Status.Conditions, "Stalled"); s == nil || s.Status != metav1.ConditionTrue {
@@ -438,7 +438,7 @@ func TestImageAutomationPushOptions(t *testing.T) {
 	}
 	patchAutomation(t, c, `{"spec":{"git":{"push":{"options":{"merge_request.create":"","merge_request.target":"main"}}}}}`)
 	c.reg.PushFiles(t, "app", "1.1.0", map[string]string{"v": "2"}, ociMetadata())
-	requestReconcile(t, c.irep)
+	env.RequestReconcile(t, c.irep)
 	c.deployedImage(t, image+":1.1.0", time.Minute)
 	data, err := os.ReadFile(seen)
 	if err != nil {

@@ -80,14 +80,5 @@ func create(t *testing.T, obj client.Object) {
 	}
 }
 
-// requestReconcile sets reconcile.fluxcd.io/requestedAt, as `weir reconcile` does.
-func requestReconcile(t *testing.T, obj client.Object) {
-	t.Helper()
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, time.Now().Format(time.RFC3339Nano))
-	if err := env.Client.Patch(t.Context(), obj, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // ociMetadata is the metadata of the test images (none).
 func ociMetadata() oci.Metadata { return oci.Metadata{} }

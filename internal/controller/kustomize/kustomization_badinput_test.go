@@ -73,7 +73,7 @@ func TestKustomizationBuildFailureKeepsLastApply(t *testing.T) {
 
 	// b.yaml broken and a.yaml gone: nothing is pruned, b keeps its last good value.
 	repo.Commit("main", "broken", map[string]string{"app/a.yaml": gitserver.Deleted, "app/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: [this is not\n"})
-	requestReconcile(t, src)
+	env.RequestReconcile(t, src)
 	c := readyCondition(t, key, "BuildFailed", time.Minute)
 	if !strings.Contains(c.Message, "b.yaml") {
 		t.Errorf("message does not name the broken file: %s", c.Message)
@@ -86,7 +86,7 @@ func TestKustomizationBuildFailureKeepsLastApply(t *testing.T) {
 
 	// An unknown kind fails the apply and names the object.
 	repo.Commit("main", "unknown kind", map[string]string{"app/b.yaml": "apiVersion: example.com/v1\nkind: NoSuchKind\nmetadata:\n  name: x\n  namespace: " + ns + "\n"})
-	requestReconcile(t, src)
+	env.RequestReconcile(t, src)
 	c = readyCondition(t, key, "ReconciliationFailed", time.Minute)
 	if !strings.Contains(c.Message, "NoSuchKind") {
 		t.Errorf("message does not name the unknown kind: %s", c.Message)
@@ -94,7 +94,7 @@ func TestKustomizationBuildFailureKeepsLastApply(t *testing.T) {
 
 	// A good revision recovers and prunes what left.
 	repo.Commit("main", "fixed", map[string]string{"app/b.yaml": configMapYAML(ns, "b", "2")})
-	requestReconcile(t, src)
+	env.RequestReconcile(t, src)
 	waitKustomization(t, key, metav1.ConditionTrue, time.Minute, func(*kustomizev1.Kustomization) error {
 		if v := configMapValue(t, ns, "b"); v != "2" {
 			return fmt.Errorf("b = %q", v)
@@ -202,7 +202,7 @@ func TestKustomizationCorrectsDriftAndTriggersDependents(t *testing.T) {
 	if err := env.Client.Update(t.Context(), cm, client.FieldOwner("kubectl-edit")); err != nil {
 		t.Fatal(err)
 	}
-	requestReconcile(t, app)
+	env.RequestReconcile(t, app)
 	testenv.Eventually(t, 30*time.Second, func() error {
 		if v := configMapValue(t, ns, "app"); v != "1" {
 			return fmt.Errorf("drift not corrected: %q", v)

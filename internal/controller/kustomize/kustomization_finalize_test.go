@@ -92,7 +92,7 @@ func TestKustomizationPruneFailureStaysInInventory(t *testing.T) {
 	waitKustomization(t, key, metav1.ConditionTrue, time.Minute, nil)
 
 	repo.Commit("main", "drop b", map[string]string{"app/b.yaml": ""})
-	requestReconcile(t, gitRepository(ns, "repo", ""))
+	env.RequestReconcile(t, gitRepository(ns, "repo", ""))
 	bID := ns + "_b__ConfigMap"
 	waitKustomization(t, key, metav1.ConditionFalse, time.Minute, func(ks *kustomizev1.Kustomization) error {
 		c := apimeta.FindStatusCondition(ks.Status.Conditions, "Ready")
@@ -112,7 +112,7 @@ func TestKustomizationPruneFailureStaysInInventory(t *testing.T) {
 	if err := env.Client.Update(t.Context(), role); err != nil {
 		t.Fatal(err)
 	}
-	requestReconcile(t, kustomization(ns, "app", ""))
+	env.RequestReconcile(t, kustomization(ns, "app", ""))
 	waitKustomization(t, key, metav1.ConditionTrue, time.Minute, func(ks *kustomizev1.Kustomization) error {
 		if inInventory(ks, bID) {
 			return fmt.Errorf("inventory still lists %s", bID)

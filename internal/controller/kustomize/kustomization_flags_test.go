@@ -63,7 +63,7 @@ func TestApplyFlags(t *testing.T) {
 	if err := env.Client.Update(t.Context(), &cm, client.FieldOwner("my-tool")); err != nil {
 		t.Fatal(err)
 	}
-	requestReconcile(t, ks)
+	env.RequestReconcile(t, ks)
 	testenv.Eventually(t, 30*time.Second, func() error {
 		var got corev1.ConfigMap
 		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "app"}, &got); err != nil {
@@ -97,7 +97,7 @@ func TestKustomizationIgnoreRules(t *testing.T) {
 	if err := env.Client.Update(t.Context(), &live, client.FieldOwner("autoscaler")); err != nil {
 		t.Fatal(err)
 	}
-	requestReconcile(t, ks)
+	env.RequestReconcile(t, ks)
 	testenv.Eventually(t, 30*time.Second, func() error {
 		var got corev1.ConfigMap
 		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "app"}, &got); err != nil {

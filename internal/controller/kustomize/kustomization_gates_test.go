@@ -102,7 +102,7 @@ func TestFeatureGates(t *testing.T) {
 		key := client.ObjectKeyFromObject(ks)
 		waitProgress(t, key, "Running health checks")
 		second := repo.Commit("main", "zero replicas", map[string]string{"app/deploy.yaml": deploymentYAML(ns, "app", 0)})
-		requestReconcile(t, src.(*sourcev1.GitRepository))
+		env.RequestReconcile(t, src.(*sourcev1.GitRepository))
 		// The first revision's wait runs to its timeout, then the second is applied.
 		waitKustomization(t, key, metav1.ConditionTrue, 2*time.Minute, func(got *kustomizev1.Kustomization) error {
 			if got.Status.LastAppliedRevision != "main@sha1:"+second {

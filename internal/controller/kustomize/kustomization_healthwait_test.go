@@ -81,7 +81,7 @@ func TestKustomizationHealthWaitsHoldNoWorker(t *testing.T) {
 	waitKustomization(t, key, metav1.ConditionTrue, 30*time.Second, nil)
 	second := other.Commit("main", "two", map[string]string{"app/cm.yaml": configMapYAML(ns, "other", "2")})
 	pushed := time.Now()
-	requestReconcile(t, gitRepository(ns, "other", ""))
+	env.RequestReconcile(t, gitRepository(ns, "other", ""))
 	// With fifty waits holding the ten workers, this would take the waits' 30-minute timeout.
 	waitKustomization(t, key, metav1.ConditionTrue, 30*time.Second, func(got *kustomizev1.Kustomization) error {
 		if got.Status.LastAppliedRevision != "main@sha1:"+second || configMapValue(t, ns, "other") != "2" {

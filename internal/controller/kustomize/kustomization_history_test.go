@@ -45,7 +45,7 @@ func TestKustomizationRecordsHistory(t *testing.T) {
 	digest, total := h.Digest, h.TotalReconciliations
 
 	// The same manifests again: the snapshot is updated, not repeated.
-	requestReconcile(t, ks)
+	env.RequestReconcile(t, ks)
 	waitKustomization(t, key, metav1.ConditionTrue, time.Minute, func(k *kustomizev1.Kustomization) error {
 		if len(k.Status.History) != 1 || k.Status.History[0].Digest != digest || k.Status.History[0].TotalReconciliations <= total {
 			return fmt.Errorf("history %+v, want the one snapshot counted again", k.Status.History)
@@ -55,7 +55,7 @@ func TestKustomizationRecordsHistory(t *testing.T) {
 
 	// New manifests: a new snapshot in front.
 	second := repo.Commit("main", "two", map[string]string{"app/cm.yaml": configMapYAML(ns, "app", "2")})
-	requestReconcile(t, src)
+	env.RequestReconcile(t, src)
 	waitKustomization(t, key, metav1.ConditionTrue, time.Minute, func(k *kustomizev1.Kustomization) error {
 		if len(k.Status.History) != 2 || k.Status.History[0].Metadata["revision"] != "main@sha1:"+second ||
 			k.Status.History[0].Digest == digest || k.Status.History[1].Digest != digest {

@@ -94,7 +94,7 @@ func TestKustomizationImpersonatesServiceAccount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	requestReconcile(t, ks)
+	env.RequestReconcile(t, ks)
 	waitKustomization(t, client.ObjectKeyFromObject(ks), metav1.ConditionTrue, time.Minute, nil)
 	if v := configMapValue(t, ns, "tenant"); v != "1" {
 		t.Errorf("ConfigMap not applied as the service account")

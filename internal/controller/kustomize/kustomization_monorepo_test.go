@@ -80,7 +80,7 @@ func TestMonorepoPathAwareReconciliation(t *testing.T) {
 			files[k] = v
 		}
 		head := repo.Commit("main", msg, files)
-		requestReconcile(t, src)
+		env.RequestReconcile(t, src)
 		return "main@sha1:" + head
 	}
 	atRevision := func(rev string) func(*kustomizev1.Kustomization) error {

@@ -81,7 +81,7 @@ func TestKustomizationReportsProgressDuringHealthWait(t *testing.T) {
 	})
 
 	second := repo.Commit("main", "zero replicas", map[string]string{"app/deploy.yaml": deploymentYAML(ns, "app", 0)})
-	requestReconcile(t, src)
+	env.RequestReconcile(t, src)
 	waitKustomization(t, key, metav1.ConditionTrue, time.Minute, func(got *kustomizev1.Kustomization) error {
 		if got.Status.LastAppliedRevision != "main@sha1:"+second {
 			return fmt.Errorf("lastAppliedRevision %q, want the second commit", got.Status.LastAppliedRevision)

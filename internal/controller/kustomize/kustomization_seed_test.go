@@ -111,7 +111,7 @@ data:
 	files["clusters/mycluster-0/cluster-vars-configmap.yaml"] = strings.Replace(
 		files["clusters/mycluster-0/cluster-vars-configmap.yaml"], "priv.cloud.ogenki.io", "example.org", 1)
 	head := repo.Commit("main", "drop victorialogs, move domain", files)
-	requestReconcile(t, src)
+	env.RequestReconcile(t, src)
 	testenv.Eventually(t, 2*time.Minute, func() error {
 		err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: "observability", Name: "victorialogs"}, &corev1.ConfigMap{})
 		if !apierrors.IsNotFound(err) {
@@ -136,7 +136,7 @@ data:
 	files["crds/base/kustomization.yaml"] = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"
 	files["security/base/epis/epis.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: epis-retired\n  namespace: security\n"
 	repo.Commit("main", "retire the EKSPodIdentity CRD", files)
-	requestReconcile(t, src)
+	env.RequestReconcile(t, src)
 	waitKustomization(t, client.ObjectKey{Namespace: "flux-system", Name: "crds"}, metav1.ConditionTrue, 2*time.Minute,
 		func(ks *kustomizev1.Kustomization) error {
 			if len(ks.Status.Inventory.Entries) != 0 {

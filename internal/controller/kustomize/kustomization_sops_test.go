@@ -118,7 +118,7 @@ func TestSopsDecryption(t *testing.T) {
 
 		// The Shamir file needs two of three shares; the Secret holds one.
 		repo.Commit("main", "shamir", map[string]string{"app/secret.yaml": sopsFixture(t, "secret.shamir.yaml")})
-		requestReconcile(t, gitRepository(ns, "repo", ""))
+		env.RequestReconcile(t, gitRepository(ns, "repo", ""))
 		c := readyCondition(t, key, "BuildFailed", time.Minute)
 		for _, want := range []string{"Secret/" + ns + "/db", "cannot get sops data key", "no matching key"} {
 			if !strings.Contains(c.Message, want) {
@@ -243,7 +243,7 @@ func TestSopsControllerFlags(t *testing.T) {
 			t.Errorf("Ready message %q, want %q", c.Message, want)
 		}
 		createAll(t, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "decrypter"}})
-		requestReconcile(t, kustomization(ns, "app", ""))
+		env.RequestReconcile(t, kustomization(ns, "app", ""))
 		waitKustomization(t, key, metav1.ConditionTrue, time.Minute, nil)
 		waitSecretValue(t, ns, "vaulted", "token", "v4ult-s3cr3t")
 		if logins.Load() == 0 {

@@ -56,7 +56,7 @@ func TestKustomizationFromOCIRepository(t *testing.T) {
 	}
 
 	d2 := reg.PushFiles(t, "manifests/app", "production", map[string]string{"deploy/cm.yaml": configMapYAML(ns, "app", "two")}, oci.Metadata{})
-	requestReconcile(t, repo)
+	env.RequestReconcile(t, repo)
 	waitKustomization(t, key, metav1.ConditionTrue, time.Minute, func(ks *kustomizev1.Kustomization) error {
 		if ks.Status.LastAppliedRevision != "production@"+d2.String() {
 			return fmt.Errorf("lastAppliedRevision %q", ks.Status.LastAppliedRevision)
@@ -189,7 +189,7 @@ func TestKustomizationFromBucket(t *testing.T) {
 		t.Fatalf("value %q, want one", v)
 	}
 	s3.Put(t, "fleet", "clusters/prod/cm.yaml", configMapYAML(ns, "bucket", "two"))
-	requestReconcile(t, b)
+	env.RequestReconcile(t, b)
 	waitKustomization(t, key, metav1.ConditionTrue, time.Minute, func(ks *kustomizev1.Kustomization) error {
 		if ks.Status.LastAppliedRevision == first.Status.LastAppliedRevision {
 			return fmt.Errorf("still at %s", ks.Status.LastAppliedRevision)

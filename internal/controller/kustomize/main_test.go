@@ -127,12 +127,3 @@ func gitRepository(ns, name, url string) *sourcev1.GitRepository {
 		},
 	}
 }
-
-// requestReconcile sets reconcile.fluxcd.io/requestedAt on an object, as a Receiver does.
-func requestReconcile(t *testing.T, obj client.Object) {
-	t.Helper()
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, time.Now().Format(time.RFC3339Nano))
-	if err := env.Client.Patch(t.Context(), obj, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
-		t.Fatal(err)
-	}
-}

@@ -142,7 +142,7 @@ func TestHelmRepositoryAndChart(t *testing.T) {
 
 	// A new version in the repository: the index changes, the chart follows.
 	charts.Add(t, podinfo("6.2.0", nil))
-	requestReconcileOf(t, repo)
+	env.RequestReconcile(t, repo)
 	waitReadyOf(t, pulled, metav1.ConditionTrue, func() error {
 		if pulled.Status.Artifact.Revision != "6.2.0" {
 			return fmt.Errorf("revision %s", pulled.Status.Artifact.Revision)
@@ -164,14 +164,6 @@ func getURL(t *testing.T, url string) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	return io.ReadAll(resp.Body)
-}
-
-func requestReconcileOf(t *testing.T, obj client.Object) {
-	t.Helper()
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, time.Now().Format(time.RFC3339Nano))
-	if err := env.Client.Patch(t.Context(), obj, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestHelmChartBadInput: a chart or version the index lacks, a missing values file, an

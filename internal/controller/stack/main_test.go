@@ -242,23 +242,6 @@ func installCRD(t *testing.T, file string) {
 	})
 }
 
-// requestReconcile asks for a reconcile of a Flux object at once, as `weir reconcile` does.
-func requestReconcile(t *testing.T, obj client.Object) {
-	t.Helper()
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		a := obj.GetAnnotations()
-		if a == nil {
-			a = map[string]string{}
-		}
-		a["reconcile.fluxcd.io/requestedAt"] = time.Now().Format(time.RFC3339Nano)
-		obj.SetAnnotations(a)
-		return env.Client.Update(t.Context(), obj)
-	})
-}
-
 // uninstallCRD removes a stand-in CRD of testdata/crds, if installed, and waits until it is gone.
 func uninstallCRD(t *testing.T, name string) {
 	t.Helper()

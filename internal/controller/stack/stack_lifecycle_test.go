@@ -37,7 +37,7 @@ func readyWithApps(t *testing.T, f *fixture, spec, repo string) *hopsv1.FluxGito
 	applyYAML(t, stackYAML(spec))
 	waitStack(t, 2*time.Minute, condition(stack.SourceReadyCondition, metav1.ConditionTrue, stack.ReasonSucceeded))
 	f.gh.Repo("hops-ops", repo).Commit("main", "apps", map[string]string{"apps/app.yaml": configMap("lifecycle-app", "v1")})
-	requestReconcile(t, source())
+	env.RequestReconcile(t, source())
 	s := waitStack(t, 3*time.Minute, ready)
 	waitConfigMap(t, "lifecycle-app", "v1")
 	return s
@@ -156,7 +156,7 @@ func TestGitHubOutage(t *testing.T) {
 	defer deleteStack(t, "default", "flux-gitops")
 
 	f.gh.SetDown(true)
-	requestReconcile(t, &hopsv1.FluxGitopsStack{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "flux-gitops"}})
+	env.RequestReconcile(t, &hopsv1.FluxGitopsStack{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "flux-gitops"}})
 	waitStack(t, time.Minute, func(s *hopsv1.FluxGitopsStack) error {
 		if err := condition(stack.RepositoryReadyCondition, metav1.ConditionFalse, stack.ReasonGitHubUnavailable)(s); err != nil {
 			return err
@@ -165,7 +165,7 @@ func TestGitHubOutage(t *testing.T) {
 	})
 	// The Git server is still up: a push during the outage is applied.
 	f.gh.Repo("hops-ops", "lifecycle-gitops").Commit("main", "during the outage", map[string]string{"apps/app.yaml": configMap("lifecycle-app", "v2")})
-	requestReconcile(t, source())
+	env.RequestReconcile(t, source())
 	waitConfigMap(t, "lifecycle-app", "v2")
 	for _, obj := range []client.Object{source(), &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: fluxNS, Name: "apps"}},
 		&helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Namespace: fluxNS, Name: "weir"}}} {
@@ -341,7 +341,7 @@ func TestSwitchToExternalSecrets(t *testing.T) {
 		return nil
 	})
 	actAsExternalSecrets(t, map[string]string{"id": fmt.Sprint(appID), "key": string(f.gh.App.PrivateKeyPEM)})
-	requestReconcile(t, source())
+	env.RequestReconcile(t, source())
 	waitStack(t, time.Minute, func(s *hopsv1.FluxGitopsStack) error {
 		if err := condition(stack.ExternalSecretReadyCondition, metav1.ConditionTrue, stack.ReasonSucceeded)(s); err != nil {
 			return err

@@ -106,7 +106,7 @@ func TestSeedStage1GettingStarted(t *testing.T) {
 	rev := f.gh.Repo("hops-ops", "my-cluster-gitops").Commit("main", "apps", map[string]string{
 		"apps/app.yaml": configMap("stage1-app", "one"),
 	})
-	requestReconcile(t, source())
+	env.RequestReconcile(t, source())
 	s := waitStack(t, 2*time.Minute, func(s *hopsv1.FluxGitopsStack) error {
 		if err := ready(s); err != nil {
 			return err
@@ -204,7 +204,7 @@ func TestSeedStage3EnterpriseScale(t *testing.T) {
 
 	waitStack(t, time.Minute, condition(stack.ExternalSecretReadyCondition, metav1.ConditionFalse, stack.ReasonExternalSecretsNotInstalled))
 	installCRD(t, "externalsecrets.yaml")
-	requestReconcile(t, &hopsv1.FluxGitopsStack{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "flux-gitops"}})
+	env.RequestReconcile(t, &hopsv1.FluxGitopsStack{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "flux-gitops"}})
 	waitStack(t, time.Minute, condition(stack.ExternalSecretReadyCondition, metav1.ConditionFalse, stack.ReasonExternalSecretNotSynced))
 
 	es := actAsExternalSecrets(t, map[string]string{"GH_APP_ID": fmt.Sprint(appID), "GH_APP_KEY": string(f.gh.App.PrivateKeyPEM)})
@@ -222,7 +222,7 @@ func TestSeedStage3EnterpriseScale(t *testing.T) {
 		"crossplane/xr.yaml":   configMap("stage3-crossplane", "crossplane"),
 		"unrelated/other.yaml": configMap("stage3-other", "never"),
 	})
-	requestReconcile(t, source())
+	env.RequestReconcile(t, source())
 	s := waitStack(t, 3*time.Minute, func(s *hopsv1.FluxGitopsStack) error {
 		if err := ready(s); err != nil {
 			return err
