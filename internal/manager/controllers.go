@@ -317,12 +317,12 @@ func ControllerNames() []string {
 	return names
 }
 
-func setupControllers(ctx context.Context, mgr ctrl.Manager, s *shared) error {
+func setupControllers(ctx context.Context, mgr ctrl.Manager, s *shared, sh *sharding) error {
 	for _, c := range controllers {
 		if !slices.Contains(s.opts.Controllers, c.name) {
 			continue
 		}
-		if err := c.setup(ctx, mgr, s); err != nil {
+		if err := c.setup(ctx, sh.manager(mgr, c.name), s); err != nil {
 			return fmt.Errorf("set up controller %s: %w", c.name, err)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/event"
+	"github.com/weirgitops/weir/internal/reconcile"
 	"github.com/weirgitops/weir/internal/source/helm"
 )
 
@@ -65,9 +66,21 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) (
 		}
 		cacheOpts.ByObject = watchedByObject(sel)
 	}
+	var sh *sharding
+	baseContext := context.Background
+	if opts.AutoShard {
+		var err error
+		if sh, err = newSharding(opts, log); err != nil {
+			return nil, err
+		}
+		// Every controller's reconciles run under a context derived from this one: the
+		// skeleton finds the Gate there.
+		baseContext = func() context.Context { return reconcile.WithGate(context.Background(), sh.gate) }
+	}
 	shutdown := opts.GracefulShutdown
 	skipNameValidation := true
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		BaseContext:                   baseContext,
 		Scheme:                        NewScheme(),
 		Logger:                        log,
 		Cache:                         cacheOpts,
@@ -126,8 +139,13 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) (
 			return nil, fmt.Errorf("add event forwarder: %w", err)
 		}
 	}
-	if err := setupControllers(ctx, mgr, s); err != nil {
+	if err := setupControllers(ctx, mgr, s, sh); err != nil {
 		return nil, err
+	}
+	if sh != nil {
+		if err := sh.start(mgr); err != nil {
+			return nil, fmt.Errorf("add shard membership: %w", err)
+		}
 	}
 	if opts.UIAddr != "" {
 		if err := addUI(ctx, mgr, opts); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"net/url"
 	"os"
 	"strings"
@@ -100,6 +101,10 @@ type Options struct {
 	UIOIDCIssuerURL, UIOIDCClientID, UIOIDCRedirectURL string
 	UIOIDCUsernameClaim, UIOIDCGroupsClaim             string
 	UIOIDCUsernamePrefix, UIOIDCGroupsPrefix           string
+	// AutoShard divides the objects between every replica of AutoShardGroup through one Lease
+	// each (weir's flags; the lease timings are leader election's).
+	AutoShard      bool
+	AutoShardGroup string
 }
 
 // DefaultOptions returns the options `weir controller` starts from before flags are parsed.
@@ -138,6 +143,7 @@ func DefaultOptions() Options {
 		HelmIndexMaxSize: 50 << 20,
 		HelmChartMaxSize: 10 << 20,
 		HelmCacheMaxSize: 8,
+		AutoShardGroup:   "weir",
 	}
 }
 
@@ -199,6 +205,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.MinRetryDelay, "min-retry-delay", o.MinRetryDelay, "delay before the first retry of a failing object; it doubles with each failure in a row")
 	fs.DurationVar(&o.MaxRetryDelay, "max-retry-delay", o.MaxRetryDelay, "longest delay between retries of an object that keeps failing")
 	fs.DurationVar(&o.MinInterval, "min-interval", o.MinInterval, "floor under every spec.interval and spec.retryInterval; shorter ones are raised to it")
+	fs.BoolVar(&o.AutoShard, "auto-shard", o.AutoShard, "divide the objects between every replica running with it, each holding a Lease in the runtime namespace (sources stay with their consumers; timings from the --leader-election-* flags); incompatible with --enable-leader-election")
+	fs.StringVar(&o.AutoShardGroup, "auto-shard-group", o.AutoShardGroup, "the replicas that divide the objects between them: those with the same group (a label value)")
 	fs.StringVar(&o.PprofAddr, "pprof-addr", o.PprofAddr, "address net/http/pprof binds to; empty disables it")
 	_ = fs.MarkHidden("pprof-addr")
 }
@@ -258,6 +266,14 @@ func (o *Options) Validate() error {
 	if o.LeaseDuration <= o.RenewDeadline || o.RenewDeadline <= o.RetryPeriod || o.RetryPeriod <= 0 {
 		return fmt.Errorf("leader election needs --leader-election-lease-duration (%s) > --leader-election-renew-deadline (%s) > --leader-election-retry-period (%s) > 0",
 			o.LeaseDuration, o.RenewDeadline, o.RetryPeriod)
+	}
+	if o.AutoShard && o.EnableLeaderElection {
+		return fmt.Errorf("--auto-shard and --enable-leader-election exclude each other: with automatic sharding every replica reconciles its share, none waits to lead")
+	}
+	if o.AutoShard {
+		if errs := validation.IsValidLabelValue(o.AutoShardGroup); o.AutoShardGroup == "" || len(errs) > 0 {
+			return fmt.Errorf("--auto-shard-group %q: want a non-empty label value (%s)", o.AutoShardGroup, strings.Join(errs, "; "))
+		}
 	}
 	if o.uiFlagsIncomplete() {
 		return fmt.Errorf("--ui-oidc-client-id and --ui-oidc-redirect-url need --ui-oidc-issuer-url")

@@ -95,6 +95,34 @@ type Skeleton[T Object, O Outcome] struct {
 	// New returns an empty object of the kind.
 	New   func() T
 	Steps Steps[T, O]
+	// Gate, when set, decides which objects this process reconciles (automatic sharding); nil
+	// means the Gate of the context (WithGate, which the manager sets for every controller),
+	// and none at all means every object.
+	Gate Gate
+}
+
+// Gate decides whether this process may reconcile an object now. Begin returns ok=false for an
+// object another process owns, which the skeleton then leaves alone: no status write, no
+// requeue. Otherwise the reconcile runs under the returned context and calls done when it
+// no longer touches the object.
+type Gate interface {
+	Begin(ctx context.Context, obj client.Object) (_ context.Context, done func(), ok bool)
+}
+
+type gateKey struct{}
+
+// WithGate returns ctx carrying g, for the skeletons reconciling under it.
+func WithGate(ctx context.Context, g Gate) context.Context {
+	return context.WithValue(ctx, gateKey{}, g)
+}
+
+// gate returns the skeleton's Gate, else the context's, else nil.
+func (s *Skeleton[T, O]) gate(ctx context.Context) Gate {
+	if s.Gate != nil {
+		return s.Gate
+	}
+	g, _ := ctx.Value(gateKey{}).(Gate)
+	return g
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -106,6 +134,21 @@ func (s *Skeleton[T, O]) Reconcile(ctx context.Context, req ctrl.Request) (resul
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if g := s.gate(ctx); g != nil {
+		gctx, done, ok := g.Begin(ctx, obj)
+		if !ok {
+			ctrl.LoggerFrom(ctx).V(1).Info("not owned by this replica")
+			return ctrl.Result{}, nil
+		}
+		ctx = gctx
+		defer done()
+	}
+	// The start and end lines bracket every write of the reconcile (the end one is the last
+	// deferred call): the automatic sharding test checks from them that no object is
+	// reconciled by two replicas at once.
+	log := ctrl.LoggerFrom(ctx)
+	log.V(1).Info("reconcile started")
+	defer func() { log.V(1).Info("reconcile finished") }()
 	patcher := NewPatcher(s.Client, obj)
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return s.finalize(ctx, req.NamespacedName, obj, patcher)
