@@ -259,7 +259,12 @@ func TestAutoSharding(t *testing.T) {
 		}
 	}
 
-	// No object was reconciled by two replicas at overlapping times.
+	noOverlaps(t, all)
+}
+
+// noOverlaps checks that no object was reconciled by two replicas at overlapping times.
+func noOverlaps(t *testing.T, all map[string][]span) {
+	t.Helper()
 	checked := 0
 	for key, ss := range all {
 		for a := range ss {
