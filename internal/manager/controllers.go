@@ -167,6 +167,7 @@ var controllers = []controller{
 			DefaultKubeConfigServiceAccount: s.opts.DefaultKubeConfigServiceAccount,
 			ConcurrentSSA:                   s.opts.ConcurrentSSA,
 			OverrideManagers:                s.opts.OverrideManagers,
+			TempDir:                         s.opts.TempDir,
 		}
 		kinds, err := s.opts.StageKinds()
 		if err != nil {
