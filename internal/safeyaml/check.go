@@ -17,7 +17,8 @@ var errSyntax = errors.New("not yaml")
 // Check returns a *LimitError when data, a YAML stream of any number of
 // documents, exceeds lim (zero fields take DefaultLimits): when it is larger
 // than MaxBytes, or when, once every alias is expanded, it would hold more
-// than MaxNodes nodes or nest deeper than MaxDepth levels. It returns nil for
+// than MaxNodes nodes or nest deeper than MaxDepth levels, or when it holds
+// more than MaxDocuments documents. It returns nil for
 // every other input, input that is not YAML included.
 //
 // Check costs time and memory linear in len(data), whatever the aliases
@@ -152,6 +153,9 @@ func (s *scanner) stream(data []byte, line int) error {
 			return s.parseError(err)
 		}
 		s.doc++
+		if s.doc > s.lim.MaxDocuments {
+			return &LimitError{Limit: LimitDocuments, Max: s.lim.MaxDocuments, Document: s.doc}
+		}
 		// A document starts at a "---" line unless its content starts
 		// there: then "---" is text of its first scalar.
 		if len(doc.Content) == 0 || doc.Content[0].Line != doc.Line || doc.Content[0].Column > 1 {

@@ -96,6 +96,18 @@ func TestCheck(t *testing.T) {
 			want: &LimitError{Limit: LimitNodes, Max: 115, Document: 1, Line: 3, Expanded: true},
 		},
 		{name: "depth at the limit", in: nested(16), lim: small},
+		{name: "documents at the limit", in: strings.Repeat("---\na: 1\n", 3), lim: Limits{MaxDocuments: 3}},
+		{
+			name: "one document over the limit",
+			in:   strings.Repeat("---\na: 1\n", 4),
+			lim:  Limits{MaxDocuments: 3},
+			want: &LimitError{Limit: LimitDocuments, Max: 3, Document: 4},
+		},
+		{
+			name: "a hundred thousand documents",
+			in:   strings.Repeat("---\nkind: ConfigMap\n", 100_000),
+			want: &LimitError{Limit: LimitDocuments, Max: DefaultMaxDocuments, Document: DefaultMaxDocuments + 1},
+		},
 		{
 			name: "billion laughs",
 			in:   billionLaughs,

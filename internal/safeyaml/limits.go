@@ -18,6 +18,11 @@ const (
 	// DefaultMaxDepth is the default bound on the nesting of a stream once
 	// every alias is expanded.
 	DefaultMaxDepth = 256
+	// DefaultMaxDocuments is the default bound on the documents of one
+	// stream: kustomize adds each object of a build in time linear in the
+	// objects already added, so a hundred thousand documents hold every build
+	// of the process for many minutes; ten thousand cost about a second.
+	DefaultMaxDocuments = 10_000
 )
 
 // parserMaxDepth is the nesting at which the YAML parser itself stops with
@@ -36,12 +41,14 @@ type Limits struct {
 	// expanded: a top-level scalar is at depth 1, the values of a top-level
 	// mapping at depth 2.
 	MaxDepth int
+	// MaxDocuments bounds the documents of the stream.
+	MaxDocuments int
 }
 
 // DefaultLimits returns the limits for manifests read from a repository:
-// 32 MiB, 4,000,000 expanded nodes and 256 levels.
+// 32 MiB, 4,000,000 expanded nodes, 256 levels and 10,000 documents.
 func DefaultLimits() Limits {
-	return Limits{MaxBytes: DefaultMaxBytes, MaxNodes: DefaultMaxNodes, MaxDepth: DefaultMaxDepth}
+	return Limits{MaxBytes: DefaultMaxBytes, MaxNodes: DefaultMaxNodes, MaxDepth: DefaultMaxDepth, MaxDocuments: DefaultMaxDocuments}
 }
 
 // withDefaults fills in zero fields and caps MaxNodes so that adding two
@@ -58,6 +65,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = d.MaxDepth
 	}
+	if l.MaxDocuments <= 0 {
+		l.MaxDocuments = d.MaxDocuments
+	}
 	return l
 }
 
@@ -72,6 +82,8 @@ const (
 	LimitNodes
 	// LimitDepth is Limits.MaxDepth.
 	LimitDepth
+	// LimitDocuments is Limits.MaxDocuments.
+	LimitDocuments
 )
 
 // String returns the name of the Limits field.
@@ -83,6 +95,8 @@ func (l Limit) String() string {
 		return "MaxNodes"
 	case LimitDepth:
 		return "MaxDepth"
+	case LimitDocuments:
+		return "MaxDocuments"
 	default:
 		return fmt.Sprintf("Limit(%d)", int(l))
 	}
@@ -125,6 +139,8 @@ func (e *LimitError) Error() string {
 		msg = fmt.Sprintf("yaml has more than %d nodes", e.Max)
 	case e.Limit == LimitDepth:
 		msg = fmt.Sprintf("yaml nesting deeper than %d levels", e.Max)
+	case e.Limit == LimitDocuments:
+		msg = fmt.Sprintf("yaml stream of more than %d documents", e.Max)
 	default:
 		msg = fmt.Sprintf("yaml exceeds %s of %d", e.Limit, e.Max)
 	}
