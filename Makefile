@@ -30,7 +30,7 @@ OBJECT_PATHS := paths=./api/hops/v1alpha1
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 export GONOSUMDB := k8s.io
 
-.PHONY: all build test unit lint vet crds check-crds deps check-deps envtest demo bench image clean
+.PHONY: all build test test-faults unit lint vet crds check-crds deps check-deps envtest demo bench image clean
 
 all: build
 
@@ -76,6 +76,9 @@ vet:
 
 test: envtest check-crds check-deps lint ## Run every test on the real control plane.
 	$(GO) test -timeout $(TEST_TIMEOUT) -p 2 ./...
+
+test-faults: envtest ## Run the fault and attack suite (faults/): hostile input, outages, crashes, contention.
+	$(GO) test -tags faults -timeout 40m -v ./faults/
 
 unit: ## Run the tests, skipping the generated-file and lint checks.
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
