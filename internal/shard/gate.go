@@ -3,6 +3,7 @@ package shard
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -19,6 +20,10 @@ type Gate struct {
 	inflight map[uint64]flight
 	// drained is signalled (without blocking) whenever a reconcile ends.
 	drained chan struct{}
+	// validUntil is the last renewal plus the renew deadline: past it the replica owns nothing
+	// (fence fires then), whatever its loop is doing.
+	validUntil time.Time
+	fenceTimer *time.Timer
 }
 
 type flight struct {
@@ -37,7 +42,7 @@ func (g *Gate) Begin(ctx context.Context, obj client.Object) (context.Context, f
 	key := Key(obj)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.p.Owns(key) {
+	if !time.Now().Before(g.validUntil) || !g.p.Owns(key) {
 		return ctx, nil, false
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -61,7 +66,7 @@ func (g *Gate) Begin(ctx context.Context, obj client.Object) (context.Context, f
 func (g *Gate) Owns(obj client.Object) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.p.Owns(Key(obj))
+	return time.Now().Before(g.validUntil) && g.p.Owns(Key(obj))
 }
 
 // InFlight returns how many reconciles are running under the Gate.
@@ -71,11 +76,26 @@ func (g *Gate) InFlight() int {
 	return len(g.inflight)
 }
 
+// renewed records a renewal of the replica's Lease started at at: it owns what the protocol
+// gives it until at+deadline, and is fenced then unless renewed again.
+func (g *Gate) renewed(at time.Time, deadline time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.validUntil = at.Add(deadline)
+	if g.fenceTimer != nil {
+		g.fenceTimer.Stop()
+	}
+	g.fenceTimer = time.AfterFunc(time.Until(g.validUntil), func() { g.fence(true) })
+}
+
 // fence makes the replica own nothing; cancel also cancels the running reconciles' contexts.
 func (g *Gate) fence(cancel bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.p.Fence()
+	if g.fenceTimer != nil {
+		g.fenceTimer.Stop()
+	}
 	if cancel {
 		for _, f := range g.inflight {
 			f.cancel()

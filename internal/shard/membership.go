@@ -119,6 +119,7 @@ func (m *Membership) create(ctx context.Context) error {
 		return err
 	}
 	m.lastRenew = now
+	m.Gate.renewed(now, m.RenewDeadline)
 	return nil
 }
 
@@ -170,6 +171,7 @@ func (m *Membership) tick(ctx context.Context) error {
 		}
 	} else {
 		m.lastRenew = now
+		m.Gate.renewed(now, m.RenewDeadline)
 		m.Gate.step(func(p *Protocol, _ func(View) bool) { p.Published(next) })
 	}
 	m.report(ctx)
