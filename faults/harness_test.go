@@ -516,3 +516,36 @@ func (w *world) commit(repo *gitserver.Repo, message string, files map[string]st
 	env.RequestReconcile(w.t, &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: repo.Name}})
 	return rev
 }
+
+// assertTempClean is the temporary-files oracle: the controller's --temp-dir holds nothing but
+// the workspace root of the running process p, and that root at most trees unpacked artifacts
+// (builds share them and drop them a while after their last use); nothing else — no clone, no
+// half-written file — is left behind.
+func (w *world) assertTempClean(p *process, trees int) {
+	w.t.Helper()
+	entries, err := os.ReadDir(w.tempDir())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	own := fmt.Sprintf("weir-workspaces-%d", p.cmd.Process.Pid)
+	for _, e := range entries {
+		if e.Name() != own {
+			w.t.Errorf("left in the temporary directory: %s", e.Name())
+			continue
+		}
+		inside, err := os.ReadDir(filepath.Join(w.tempDir(), own))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		var names []string
+		for _, i := range inside {
+			names = append(names, i.Name())
+			if !strings.HasPrefix(i.Name(), "artifact-") || !i.IsDir() {
+				w.t.Errorf("left in the workspace root: %s", i.Name())
+			}
+		}
+		if len(inside) > trees {
+			w.t.Errorf("%d trees in the workspace root, want at most %d: %v", len(inside), trees, names)
+		}
+	}
+}

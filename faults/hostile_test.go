@@ -156,14 +156,7 @@ func TestHostileRepository(t *testing.T) {
 	if g := proc.goroutines(t); g > 600 {
 		t.Errorf("%d goroutines after the hostile revision", g)
 	}
-	if entries, err := os.ReadDir(w.tempDir()); err == nil {
-		testenv.Eventually(t, 30*time.Second, func() error {
-			if entries, err = os.ReadDir(w.tempDir()); err != nil || len(entries) > 0 {
-				return fmt.Errorf("temporary directory not cleaned: %v %v", names(entries), err)
-			}
-			return nil
-		})
-	}
+	w.assertTempClean(proc, 3)
 
 	// Repaired: every Kustomization applies the new revision.
 	repaired := map[string]string{}
@@ -195,12 +188,4 @@ func TestHostileRepository(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(w.base, "canary.txt")); err != nil {
 		t.Errorf("the canary file is gone: %v", err)
 	}
-}
-
-func names(entries []os.DirEntry) []string {
-	var n []string
-	for _, e := range entries {
-		n = append(n, e.Name())
-	}
-	return n
 }

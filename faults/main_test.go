@@ -15,6 +15,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
+
 	"github.com/weirgitops/weir/internal/testenv"
 )
 
@@ -25,6 +28,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	ctrl.SetLogger(logr.Discard())
 	dir, err := os.MkdirTemp("", "weir-faults-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

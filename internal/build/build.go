@@ -94,7 +94,7 @@ func Build(ctx context.Context, root, path string, opts Options) ([]*unstructure
 			// The hook refused a file and names it.
 			err = hook.err
 		}
-		return nil, fmt.Errorf("kustomization %q: %w", path, secrets.scrub(err))
+		return nil, fmt.Errorf("kustomization %q: %w", path, rootRelative{secrets.scrub(err), c.root})
 	}
 	objs, err := runKustomize(c, dir)
 	if hook.err != nil {
@@ -102,7 +102,7 @@ func Build(ctx context.Context, root, path string, opts Options) ([]*unstructure
 		err = hook.err
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build %q: %w", path, secrets.scrub(err))
+		return nil, fmt.Errorf("kustomize build %q: %w", path, rootRelative{secrets.scrub(err), c.root})
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -125,6 +125,16 @@ func Build(ctx context.Context, root, path string, opts Options) ([]*unstructure
 	}
 	return objs, nil
 }
+
+// rootRelative names the artifact's files from its root: the directory the controller
+// unpacked it into says nothing to the reader and changes with every revision.
+type rootRelative struct {
+	err  error
+	root string
+}
+
+func (e rootRelative) Error() string { return strings.ReplaceAll(e.err.Error(), e.root+string(filepath.Separator), "") }
+func (e rootRelative) Unwrap() error { return e.err }
 
 // runKustomize runs krusty over the confined file system, builtins only,
 // without load restrictions inside the root, recovering kustomize panics.
