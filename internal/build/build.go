@@ -133,7 +133,9 @@ type rootRelative struct {
 	root string
 }
 
-func (e rootRelative) Error() string { return strings.ReplaceAll(e.err.Error(), e.root+string(filepath.Separator), "") }
+func (e rootRelative) Error() string {
+	return strings.ReplaceAll(e.err.Error(), e.root+string(filepath.Separator), "")
+}
 func (e rootRelative) Unwrap() error { return e.err }
 
 // runKustomize runs krusty over the confined file system, builtins only,

@@ -148,7 +148,7 @@ var controllers = []controller{
 			ConfigsSelector:            configs,
 			TempDir:                    s.opts.TempDir,
 			Targets: &target.Factory{Base: mgr.GetConfig(), Reader: mgr.GetAPIReader(),
-				DefaultServiceAccount: s.opts.DefaultServiceAccount},
+				DefaultServiceAccount: s.opts.DefaultServiceAccount, KubeConfigs: s.opts.kubeConfigPolicy()},
 			Log: s.log.WithName("helm"),
 		}
 		return r.SetupWithManager(ctx, mgr, s.opts.Concurrent)
@@ -168,6 +168,7 @@ var controllers = []controller{
 			ConcurrentSSA:                   s.opts.ConcurrentSSA,
 			OverrideManagers:                s.opts.OverrideManagers,
 			TempDir:                         s.opts.TempDir,
+			KubeConfigs:                     s.opts.kubeConfigPolicy(),
 		}
 		kinds, err := s.opts.StageKinds()
 		if err != nil {

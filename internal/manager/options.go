@@ -14,6 +14,7 @@ import (
 
 	"github.com/weirgitops/weir/internal/features"
 	"github.com/weirgitops/weir/internal/reconcile"
+	"github.com/weirgitops/weir/internal/target"
 )
 
 // Options are the settings of `weir controller`. Flag names follow Flux's controllers wherever
@@ -39,7 +40,12 @@ type Options struct {
 	LogEncoding                               string
 	NoCrossNamespaceRefs                      bool
 	NoRemoteBases                             bool
-	DefaultServiceAccount                     string
+	// InsecureKubeConfigExec and InsecureKubeConfigTLS are Flux's --insecure-kubeconfig-exec
+	// and --insecure-kubeconfig-tls: kubeconfig Secrets may run exec plugins, or skip TLS
+	// verification.
+	InsecureKubeConfigExec bool
+	InsecureKubeConfigTLS  bool
+	DefaultServiceAccount  string
 	// DefaultKubeConfigServiceAccount is Flux's --default-kubeconfig-service-account.
 	DefaultKubeConfigServiceAccount string
 	Controllers                     []string
@@ -187,6 +193,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LogEncoding, "log-encoding", o.LogEncoding, "log encoding: json or console")
 	fs.BoolVar(&o.NoCrossNamespaceRefs, "no-cross-namespace-refs", o.NoCrossNamespaceRefs, "refuse references to objects in other namespaces")
 	fs.BoolVar(&o.NoRemoteBases, "no-remote-bases", o.NoRemoteBases, "refuse kustomize remote bases; every base must be in the source artifact")
+	fs.BoolVar(&o.InsecureKubeConfigExec, "insecure-kubeconfig-exec", o.InsecureKubeConfigExec, "allow the kubeconfigs of spec.kubeConfig.secretRef to run exec plugins (commands in the controller's container)")
+	fs.BoolVar(&o.InsecureKubeConfigTLS, "insecure-kubeconfig-tls", o.InsecureKubeConfigTLS, "allow the kubeconfigs of spec.kubeConfig.secretRef to disable TLS verification")
 	fs.StringVar(&o.DefaultServiceAccount, "default-service-account", o.DefaultServiceAccount, "service account impersonated when an object names none")
 	fs.StringVar(&o.DefaultKubeConfigServiceAccount, "default-kubeconfig-service-account", o.DefaultKubeConfigServiceAccount, "service account whose token reaches a remote cluster through spec.kubeConfig.configMapRef when its ConfigMap names none")
 	fs.StringSliceVar(&o.Controllers, "controllers", o.Controllers, "controllers to run: "+strings.Join(ControllerNames(), ","))
@@ -282,6 +290,11 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--concurrent must be at least 1")
 	}
 	return nil
+}
+
+// kubeConfigPolicy is what kubeconfig Secrets may hold, from the --insecure-kubeconfig-* flags.
+func (o Options) kubeConfigPolicy() target.KubeConfigPolicy {
+	return target.KubeConfigPolicy{AllowExec: o.InsecureKubeConfigExec, AllowInsecureTLS: o.InsecureKubeConfigTLS}
 }
 
 // RuntimeNamespace is the namespace weir runs in: $RUNTIME_NAMESPACE (set by the install

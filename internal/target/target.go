@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/compat"
@@ -36,6 +35,8 @@ type Factory struct {
 	// ServiceAccount when a kubeConfig.configMapRef names none.
 	DefaultServiceAccount           string
 	DefaultKubeConfigServiceAccount string
+	// KubeConfigs is what kubeconfig Secrets may hold beyond inline credentials.
+	KubeConfigs KubeConfigPolicy
 
 	mu    sync.Mutex
 	cache map[string]client.Client
@@ -95,7 +96,7 @@ func (c *Factory) For(ctx context.Context, s Spec) (client.Client, error) {
 			return nil, err
 		}
 		cl, err := c.get("kubeconfig/"+string(secret.UID)+"/"+secret.ResourceVersion, func() (*rest.Config, error) {
-			return parseKubeConfig(data, secret)
+			return c.KubeConfigs.parse(data, secret)
 		})
 		if err != nil {
 			return nil, reconcile.Stalled(compat.ReconciliationFailedReason, err)
@@ -147,15 +148,6 @@ func (c *Factory) kubeConfigSecret(ctx context.Context, s Spec) ([]byte, *corev1
 			fmt.Errorf("kubeconfig Secret '%s' has no 'value' or 'value.yaml' key", key))
 	}
 	return data, &secret, nil
-}
-
-// parseKubeConfig is the configuration of a kubeconfig read from secret.
-func parseKubeConfig(data []byte, secret *corev1.Secret) (*rest.Config, error) {
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
-	if err != nil {
-		return nil, fmt.Errorf("parse kubeconfig from Secret '%s/%s': %w", secret.Namespace, secret.Name, err)
-	}
-	return cfg, nil
 }
 
 // tokenLifetime is how long a workload identity token lives; clients built with one are reused
@@ -244,7 +236,7 @@ func (c *Factory) RESTConfig(ctx context.Context, s Spec) (*rest.Config, error) 
 		if err != nil {
 			return nil, err
 		}
-		cfg, err := parseKubeConfig(data, secret)
+		cfg, err := c.KubeConfigs.parse(data, secret)
 		if err != nil {
 			return nil, reconcile.Stalled(compat.ReconciliationFailedReason, err)
 		}

@@ -52,6 +52,8 @@ type Reconciler struct {
 	// many builds are kept.
 	TempDir        string
 	BuildCacheSize int
+	// KubeConfigs is what the kubeconfig Secrets of spec.kubeConfig may hold.
+	KubeConfigs target.KubeConfigPolicy
 	// ConcurrentSSA bounds the objects compared and applied at once (--concurrent-ssa);
 	// OverrideManagers are field managers whose fields are taken over like kubectl's
 	// (--override-manager); CustomStageKinds are applied in a stage of their own before the

@@ -60,7 +60,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 	r.targets = &target.Factory{Base: mgr.GetConfig(), New: func(cfg *rest.Config) (client.Client, error) {
 		return client.New(cfg, client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
 	}, Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
-		DefaultServiceAccount: r.DefaultServiceAccount, DefaultKubeConfigServiceAccount: r.DefaultKubeConfigServiceAccount}
+		DefaultServiceAccount: r.DefaultServiceAccount, DefaultKubeConfigServiceAccount: r.DefaultKubeConfigServiceAccount,
+		KubeConfigs: r.KubeConfigs}
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
