@@ -11,6 +11,10 @@ import (
 	"github.com/weirgitops/weir/internal/compat"
 )
 
+// ErrPanic is a panic recovered in one of the manager's worker goroutines (apply, prune,
+// diff): it fails that object's step instead of ending the process.
+var ErrPanic = errors.New("panic in an apply worker")
+
 // immutableText matches the ways the API server, CEL rules and admission webhooks say that a
 // field cannot change.
 var immutableText = regexp.MustCompile(`(?i)immutable|may not change once set|cannot be changed|updates to [a-z]+ spec for fields other than .* are forbidden`)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/faultpoint"
 )
 
 // ApplyOptions configure one apply.
@@ -102,8 +103,7 @@ func (m *Manager) applyAll(ctx context.Context, objs []*unstructured.Unstructure
 	sortObjects(sorted, m.custom)
 
 	plans := make([]*plan, len(sorted))
-	errs := make([]error, len(sorted))
-	m.forEach(len(sorted), func(i int) { plans[i], errs[i] = m.plan(ctx, sorted[i], opts) })
+	errs := m.forEach(len(sorted), func(i int) (err error) { plans[i], err = m.plan(ctx, sorted[i], opts); return err })
 	if err := errors.Join(errs...); err != nil {
 		return &ChangeSet{}, err
 	}
@@ -116,8 +116,10 @@ func (m *Manager) applyAll(ctx context.Context, objs []*unstructured.Unstructure
 			end++
 		}
 		group := plans[start:end]
-		groupErrs := make([]error, len(group))
-		m.forEach(len(group), func(i int) { groupErrs[i] = m.execute(ctx, group[i], opts) })
+		groupErrs := m.forEach(len(group), func(i int) error {
+			faultpoint.Hit(faultpoint.ApplyWorker)
+			return m.execute(ctx, group[i], opts)
+		})
 		for i, p := range group {
 			if groupErrs[i] == nil {
 				cs.Add(p.entry)
@@ -131,17 +133,26 @@ func (m *Manager) applyAll(ctx context.Context, objs []*unstructured.Unstructure
 	return cs, nil
 }
 
-// forEach runs fn(0…n-1) with at most the manager's concurrency at once.
-func (m *Manager) forEach(n int, fn func(i int)) {
+// forEach runs fn(0…n-1) with at most the manager's concurrency at once and returns their
+// errors by index. A panic in fn is recovered and becomes fn's error: it happens in a worker
+// goroutine, where nothing else would stop it from ending the process.
+func (m *Manager) forEach(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
 	var g errgroup.Group
 	g.SetLimit(m.limit)
 	for i := range n {
 		g.Go(func() error {
-			fn(i)
+			defer func() {
+				if r := recover(); r != nil {
+					errs[i] = fmt.Errorf("%w: %v", ErrPanic, r)
+				}
+			}()
+			errs[i] = fn(i)
 			return nil
 		})
 	}
 	_ = g.Wait()
+	return errs
 }
 
 // Apply applies one object (see ApplyAll) and returns what it did.

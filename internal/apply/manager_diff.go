@@ -5,8 +5,6 @@ import (
 	"errors"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
-	"golang.org/x/sync/errgroup"
 )
 
 // DiffEntry is what applying one object would do.
@@ -32,16 +30,10 @@ func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured, o
 	sortObjects(sorted, m.custom)
 
 	entries := make([]*DiffEntry, len(sorted))
-	errs := make([]error, len(sorted))
-	var g errgroup.Group
-	g.SetLimit(m.limit)
-	for i, obj := range sorted {
-		g.Go(func() error {
-			entries[i], errs[i] = m.diff(ctx, obj, opts)
-			return nil
-		})
-	}
-	_ = g.Wait()
+	errs := m.forEach(len(sorted), func(i int) (err error) {
+		entries[i], err = m.diff(ctx, sorted[i], opts)
+		return err
+	})
 	var out []DiffEntry
 	for _, e := range entries {
 		if e != nil {

@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"golang.org/x/sync/errgroup"
+	"github.com/weirgitops/weir/internal/faultpoint"
 )
 
 // PruneOptions configure a prune or a deletion.
@@ -44,16 +44,10 @@ func (m *Manager) Prune(ctx context.Context, objs []*unstructured.Unstructured, 
 	for _, stage := range stages {
 		slices.Reverse(stage)
 		entries := make([]*ChangeSetEntry, len(stage))
-		stageErrs := make([]error, len(stage))
-		var g errgroup.Group
-		g.SetLimit(m.limit)
-		for i, obj := range stage {
-			g.Go(func() error {
-				entries[i], stageErrs[i] = m.delete(ctx, obj, opts)
-				return nil
-			})
-		}
-		_ = g.Wait()
+		stageErrs := m.forEach(len(stage), func(i int) (err error) {
+			entries[i], err = m.delete(ctx, stage[i], opts)
+			return err
+		})
 		for _, e := range entries {
 			if e != nil {
 				cs.Add(*e)
@@ -96,5 +90,6 @@ func (m *Manager) delete(ctx context.Context, obj *unstructured.Unstructured, op
 		return nil, fmt.Errorf("prune %s: %w", meta.Subject(), err)
 	}
 	e.Action = Deleted
+	faultpoint.Hit(faultpoint.KustomizationPruning)
 	return &e, nil
 }

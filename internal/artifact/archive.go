@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/weirgitops/weir/internal/faultpoint"
 )
 
 // Filter reports whether a path of the tree (slash separated, relative to
@@ -105,6 +107,7 @@ func (s *Store) write(obj Object, file, revision string, fill func(io.Writer) er
 		werr = os.Chtimes(tmp.Name(), now, now)
 	}
 	if werr == nil {
+		faultpoint.Hit(faultpoint.ArtifactWriting)
 		werr = os.Rename(tmp.Name(), dst)
 	}
 	if werr != nil {

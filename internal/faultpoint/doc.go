@@ -26,6 +26,12 @@ const (
 	ArtifactWriting = "artifact-writing"
 	// ImageAutomationPushing is after an ImageUpdateAutomation committed and before it pushes.
 	ImageAutomationPushing = "image-automation-pushing"
-	// HealthWaiting is inside the goroutine that watches a Kustomization's health checks.
+	// HealthWaiting is inside the goroutine that watches a Kustomization's health checks (the
+	// informer handler that wakes the waiting Kustomizations).
 	HealthWaiting = "health-waiting"
+	// ApplyWorker is inside a worker goroutine of a concurrent server-side apply, before it
+	// writes its object.
+	ApplyWorker = "apply-worker"
+	// EventForwarding is inside a goroutine that delivers notifications to providers.
+	EventForwarding = "event-forwarding"
 )

@@ -3,6 +3,7 @@ package healthwatch
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,7 +15,9 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/weirgitops/weir/internal/faultpoint"
 	"github.com/weirgitops/weir/internal/health"
 )
 
@@ -178,6 +181,14 @@ func (w *Watcher) watchKind(ctx context.Context, gvk schema.GroupVersionKind) er
 
 // changed wakes the waiters of the object o of kind gvk.
 func (w *Watcher) changed(gvk schema.GroupVersionKind, o any) {
+	// This runs in the informer's goroutine, where a panic would end the process: it is
+	// logged, and the waiters still find the object's health at their next check.
+	defer func() {
+		if r := recover(); r != nil {
+			logf.Log.WithName("healthwatch").Error(fmt.Errorf("%v", r), "panic while waking the health waiters", "kind", gvk.Kind, "stack", string(debug.Stack()))
+		}
+	}()
+	faultpoint.Hit(faultpoint.HealthWaiting)
 	if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
 		o = d.Obj
 	}

@@ -8,6 +8,10 @@ import (
 
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/kube"
+	"helm.sh/helm/v4/pkg/release"
+	"helm.sh/helm/v4/pkg/release/common"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/storage/driver"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -21,6 +25,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/validation"
+
+	"github.com/weirgitops/weir/internal/faultpoint"
 )
 
 // restGetter gives Helm the clients of one rest.Config, in one namespace.
@@ -153,6 +159,7 @@ func newActionConfig(cfg *rest.Config, releaseNamespace, storageNamespace string
 	if err := ac.Init(getter, storageNamespace, "secret"); err != nil {
 		return nil, fmt.Errorf("create Helm client: %w", err)
 	}
+	ac.Releases.Driver = markingDriver{Driver: ac.Releases.Driver}
 	kc, ok := ac.KubeClient.(*kube.Client)
 	if !ok {
 		return ac, nil
@@ -196,4 +203,17 @@ func (f *factory) DynamicClient() (dynamic.Interface, error) {
 		return c, err
 	}
 	return selectingClient{Interface: c, selector: f.selector}, nil
+}
+
+// markingDriver is Helm's release storage with the fault point HelmUpgrading marked where an
+// upgrade has stored its pending release and not yet touched the release's objects.
+type markingDriver struct{ driver.Driver }
+
+// Create stores rls.
+func (d markingDriver) Create(key string, rls release.Releaser) error {
+	err := d.Driver.Create(key, rls)
+	if r, ok := rls.(*releasev1.Release); ok && err == nil && r.Info != nil && r.Info.Status == common.StatusPendingUpgrade {
+		faultpoint.Hit(faultpoint.HelmUpgrading)
+	}
+	return err
 }

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/faultpoint"
 	"github.com/weirgitops/weir/internal/reconcile"
 	"github.com/weirgitops/weir/internal/setters"
 	"github.com/weirgitops/weir/internal/source/git"
@@ -211,6 +212,7 @@ func (r *ImageUpdateAutomationReconciler) attempt(ctx context.Context, obj *imag
 	if gs.Push != nil {
 		options = gs.Push.Options
 	}
+	faultpoint.Hit(faultpoint.ImageAutomationPushing)
 	if err := co.Push(ctx, opts, commit, plan.pushRefs, options); err != nil {
 		// The push branch moved meanwhile when its head is no longer what this commit was made
 		// on, or when it now exists and was not checked out (another writer created it).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/weirgitops/weir/internal/apply"
 	"github.com/weirgitops/weir/internal/compat"
+	"github.com/weirgitops/weir/internal/faultpoint"
 	"github.com/weirgitops/weir/internal/reconcile"
 )
 
@@ -46,6 +47,7 @@ func (r *Reconciler) applyAndPrune(ctx context.Context, c client.Client, ks *kus
 		}
 		return changes, nil, reconcile.Failed(compat.ReconciliationFailedReason, err)
 	}
+	faultpoint.Hit(faultpoint.KustomizationApplied)
 	old := ks.Status.Inventory
 	ks.Status.Inventory = apply.NewInventory(cs)
 	if ks.Spec.Prune && old != nil {

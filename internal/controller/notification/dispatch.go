@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/event"
+	"github.com/weirgitops/weir/internal/faultpoint"
 	"github.com/weirgitops/weir/internal/notify"
 )
 
@@ -319,6 +321,14 @@ func (d *Dispatcher) work(ctx context.Context) {
 // deliver posts one notification, retrying what can be retried with a doubling backoff; the
 // final failure is a Warning event on the Alert that names the provider and the answer.
 func (d *Dispatcher) deliver(ctx context.Context, dl delivery) {
+	// A worker goroutine: a panic would end the process. It fails this delivery only.
+	defer func() {
+		if r := recover(); r != nil {
+			d.Log.Error(fmt.Errorf("%v", r), "panic while delivering a notification", "provider", dl.provider, "stack", string(debug.Stack()))
+			d.Recorder.Warning(dl.alert, "NotificationDispatchFailed", nil, "failed to send notification for %s: internal error (panic), see the controller log", objectString(&dl.event))
+		}
+	}()
+	faultpoint.Hit(faultpoint.EventForwarding)
 	ns, name, _ := strings.Cut(dl.provider, "/")
 	delay := d.Backoff
 	var err error
