@@ -499,3 +499,32 @@ func FuzzExtractTarGz(f *testing.F) {
 		assertConfined(t, parent, dir)
 	})
 }
+
+// TestNewRemovesTemporaryFiles: the temporary file of a write cut short by a crash is gone
+// when the store opens again; artifacts and other files stay.
+func TestNewRemovesTemporaryFiles(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "gitrepository", "flux-system", "podinfo")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"abc.tar.gz", ".abc.tar.gz.tmp-123", ".keep"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := New(Options{Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if strings.Join(left, ",") != ".keep,abc.tar.gz" {
+		t.Errorf("left %v, want the artifact and .keep", left)
+	}
+}

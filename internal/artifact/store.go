@@ -3,6 +3,7 @@ package artifact
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -96,7 +97,26 @@ func New(opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if err := removeTemporary(root); err != nil {
+		return nil, fmt.Errorf("artifact store: %w", err)
+	}
 	return s, nil
+}
+
+// removeTemporary deletes the temporary files (".<file>.tmp-*") that a process killed while
+// writing an artifact left under root: a store has one process, so none is being written yet.
+func removeTemporary(root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && strings.HasPrefix(d.Name(), ".") && strings.Contains(d.Name(), ".tmp-") {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Root returns the store's absolute root directory.
