@@ -27,6 +27,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -518,34 +519,88 @@ func (w *world) commit(repo *gitserver.Repo, message string, files map[string]st
 }
 
 // assertTempClean is the temporary-files oracle: the controller's --temp-dir holds nothing but
-// the workspace root of the running process p, and that root at most trees unpacked artifacts
-// (builds share them and drop them a while after their last use); nothing else — no clone, no
-// half-written file — is left behind.
+// the scratch directory of the running process p (internal/scratch: those of killed processes
+// are removed when the next one starts), that directory nothing but its lock and the workspace
+// root, and that root at most trees unpacked artifacts (builds share them and drop them a
+// while after their last use); nothing else — no clone, no half-written file — is left behind.
 func (w *world) assertTempClean(p *process, trees int) {
 	w.t.Helper()
 	entries, err := os.ReadDir(w.tempDir())
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	own := fmt.Sprintf("weir-workspaces-%d", p.cmd.Process.Pid)
+	scratch := fmt.Sprintf("weir-scratch-%d-", p.cmd.Process.Pid)
+	workspaces := fmt.Sprintf("weir-workspaces-%d", p.cmd.Process.Pid)
 	for _, e := range entries {
-		if e.Name() != own {
+		if !strings.HasPrefix(e.Name(), scratch) {
 			w.t.Errorf("left in the temporary directory: %s", e.Name())
 			continue
 		}
-		inside, err := os.ReadDir(filepath.Join(w.tempDir(), own))
+		own := filepath.Join(w.tempDir(), e.Name())
+		inside, err := os.ReadDir(own)
 		if err != nil {
 			w.t.Fatal(err)
 		}
-		var names []string
 		for _, i := range inside {
+			if i.Name() != ".lock" && i.Name() != workspaces {
+				w.t.Errorf("left in the scratch directory: %s", i.Name())
+			}
+		}
+		trees0, err := os.ReadDir(filepath.Join(own, workspaces))
+		if err != nil {
+			continue // no build yet
+		}
+		var names []string
+		for _, i := range trees0 {
 			names = append(names, i.Name())
 			if !strings.HasPrefix(i.Name(), "artifact-") || !i.IsDir() {
 				w.t.Errorf("left in the workspace root: %s", i.Name())
 			}
 		}
-		if len(inside) > trees {
-			w.t.Errorf("%d trees in the workspace root, want at most %d: %v", len(inside), trees, names)
+		if len(trees0) > trees {
+			w.t.Errorf("%d trees in the workspace root, want at most %d: %v", len(trees0), trees, names)
 		}
 	}
+}
+
+// createYAML creates objects written as YAML, labelled for the case; a document without a
+// namespace lands in the case's.
+func (w *world) createYAML(docs ...string) {
+	w.t.Helper()
+	for _, y := range docs {
+		obj := &unstructured.Unstructured{}
+		if err := yamlUnmarshal(y, &obj.Object); err != nil {
+			w.t.Fatalf("%v in\n%s", err, y)
+		}
+		w.create(obj)
+	}
+}
+
+// object is an unstructured object of kind apiVersion/kind, to wait on.
+func object(apiVersion, kind, namespace, name string) *conditioned {
+	u := &conditioned{}
+	u.SetAPIVersion(apiVersion)
+	u.SetKind(kind)
+	u.SetNamespace(namespace)
+	u.SetName(name)
+	return u
+}
+
+// conditioned is an unstructured object whose status conditions waitCondition reads.
+type conditioned struct{ unstructured.Unstructured }
+
+func (c *conditioned) DeepCopyObject() runtime.Object { return &conditioned{*c.Unstructured.DeepCopy()} }
+
+// GetConditions returns status.conditions.
+func (c *conditioned) GetConditions() []metav1.Condition {
+	raw, _, _ := unstructured.NestedSlice(c.Object, "status", "conditions")
+	var out []metav1.Condition
+	for _, r := range raw {
+		m, _ := r.(map[string]any)
+		var cond metav1.Condition
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, &cond); err == nil {
+			out = append(out, cond)
+		}
+	}
+	return out
 }
