@@ -130,6 +130,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) (
 			return nil, fmt.Errorf("add pprof server: %w", err)
 		}
 	}
+	if opts.TempDir, err = addScratch(mgr, opts.TempDir); err != nil {
+		return nil, err
+	}
 	s := &shared{opts: opts, store: store, bus: &event.Bus{}, log: log,
 		indexes: &helm.IndexCache{Size: max(1, opts.HelmCacheMaxSize)}}
 	if opts.EventsAddr != "" {
