@@ -278,3 +278,48 @@ func TestCrashMidHelmUpgrade(t *testing.T) {
 	}
 	w.assertNoCanary()
 }
+
+// TestPanicInHelperGoroutines makes a goroutine that is not a reconcile worker panic: an
+// apply worker of a concurrent server-side apply, the informer handler that wakes health
+// waits, a notification delivery worker. Oracle: the process stays up, the panic is reported
+// (the Kustomization's apply fails with it, or an error log line names it), the Kustomization
+// then becomes Ready with everything applied, and the canary never leaks.
+func TestPanicInHelperGoroutines(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		point string
+		// report is what the controller's log says of the panic.
+		report string
+	}{
+		{faultpoint.ApplyWorker, "panic in an apply worker"},
+		{faultpoint.HealthWaiting, "panic while waking the health waiters"},
+		{faultpoint.EventForwarding, "panic while delivering a notification"},
+	}
+	w := newWorld(t)
+	w.notifications()
+	for i, c := range cases {
+		cms := names(c.point, 0, 4)
+		dir := fmt.Sprintf("app%d", i)
+		repo := w.repo(dir, configMaps(dir, "1", cms...))
+		k := w.kustomization(dir, dir, "./"+dir, func(k *kustomizev1.Kustomization) {
+			k.Spec.Wait, k.Spec.Timeout = true, &metav1.Duration{Duration: 30 * time.Second}
+			k.Spec.RetryInterval = &metav1.Duration{Duration: 2 * time.Second}
+		})
+		p := w.start(nil, "WEIR_FAULTPOINT="+c.point+":panic")
+		w.waitApplied(k, repo.Rev("main"), 2*time.Minute, cms...)
+		testenv.Eventually(t, time.Minute, func() error {
+			if !strings.Contains(p.log.String(), "faultpoint "+c.point+": panicking") {
+				return fmt.Errorf("%s was not reached", c.point)
+			}
+			if !strings.Contains(p.log.String(), c.report) {
+				return fmt.Errorf("the panic at %s is not reported", c.point)
+			}
+			return nil
+		})
+		if p.exited() {
+			t.Fatalf("the controller died of the panic at %s:\n%s", c.point, tail(p.log.String(), 3000))
+		}
+		w.assertNoCanary()
+		p.kill()
+	}
+}
