@@ -1,0 +1,261 @@
+//go:build faults
+
+package faults_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weirgitops/weir/internal/testenv"
+	"github.com/weirgitops/weir/internal/testenv/gitserver"
+)
+
+// sourceInterval is the interval of the outage cases' sources: once a fault is gone, the next
+// fetch comes within it.
+const sourceInterval = 3 * time.Second
+
+// gitSource creates a GitRepository of url (no repository of its own: the case serves it)
+// with the outage cases' short interval and timeout, edited by edit.
+func (w *world) gitSource(name, url string, edit ...func(*sourcev1.GitRepository)) *sourcev1.GitRepository {
+	w.t.Helper()
+	g := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: sourcev1.GitRepositorySpec{
+		URL: url, Interval: metav1.Duration{Duration: sourceInterval}, Timeout: &metav1.Duration{Duration: 5 * time.Second},
+		Reference: &sourcev1.GitRepositoryRef{Branch: "main"},
+	}}
+	for _, e := range edit {
+		e(g)
+	}
+	w.create(g)
+	return g
+}
+
+// artifactRevision is the revision of the GitRepository's artifact, "" without one.
+func artifactRevision(g *sourcev1.GitRepository) string {
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(g), g); err != nil || g.Status.Artifact == nil {
+		return ""
+	}
+	return g.Status.Artifact.Revision
+}
+
+// gitFault is one way a Git server fails, behind its own front.
+type gitFault struct {
+	name string
+	// set starts the fault; clear ends it.
+	set, clear func()
+	// fragments are what the GitRepository's Ready message must say.
+	fragments []string
+}
+
+// TestGitServerOutages serves four repositories through stand-ins that then fail: the server
+// down (connection refused), a tarpit that trickles a byte a second, garbage in place of the
+// smart-HTTP protocol, and a truncated packfile. Each GitRepository had applied a first
+// revision; the faults come with a second. Oracle: each GitRepository is Ready=False with
+// GitOperationFailed naming the failure (the tarpit's within spec.timeout, 5s, plus the
+// retry), its artifact stays the first revision, its Kustomization keeps its last good state
+// (revision, inventory, objects' resourceVersions), no half-fetched revision is ever applied,
+// goroutines and peak memory stay bounded while the tarpit holds connections; once the faults
+// are gone, every Kustomization applies the second revision within a minute; the canary
+// never leaks.
+func TestGitServerOutages(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	type served struct {
+		fault gitFault
+		repo  *gitserver.Repo
+		src   *sourcev1.GitRepository
+		k     *kustomizev1.Kustomization
+		rev   string
+	}
+	var all []*served
+	add := func(name string, fault func(base string) gitFault) {
+		repo := w.git.NewRepo(name)
+		repo.Commit("main", "first", configMaps(name, "1", name))
+		f := fault(w.http.URL)
+		f.name = name
+		s := &served{fault: f, repo: repo}
+		all = append(all, s)
+	}
+	var fronts []*gitFront
+	var proxy *tcpProxy
+	urls := map[string]string{}
+	add("down", func(base string) gitFault {
+		proxy = newTCPProxy(t, strings.TrimPrefix(base, "http://"))
+		urls["down"] = proxy.URL("http") + "/down"
+		return gitFault{set: proxy.cut, clear: proxy.restore, fragments: []string{"connection refused"}}
+	})
+	for _, m := range []struct {
+		name      string
+		mode      frontMode
+		fragments []string
+	}{
+		{"tarpit", tarpit, []string{"context deadline exceeded"}},
+		{"garbage", garbage, []string{"invalid pkt-len"}},
+		{"truncated", truncate, []string{"unexpected EOF"}},
+	} {
+		add(m.name, func(base string) gitFault {
+			f := newGitFront(t, base)
+			fronts = append(fronts, f)
+			urls[m.name] = f.URL + "/" + m.name
+			return gitFault{set: func() { f.set(m.mode) }, clear: func() { f.set(pass) }, fragments: m.fragments}
+		})
+	}
+	for _, s := range all {
+		s.src = w.gitSource(s.fault.name, urls[s.fault.name])
+		s.k = w.kustomization(s.fault.name, s.fault.name, "./"+s.fault.name)
+	}
+	proc := w.start(nil)
+	before := map[string]applied{}
+	for _, s := range all {
+		w.waitApplied(s.k, s.repo.Rev("main"), 2*time.Minute, s.fault.name)
+		before[s.fault.name] = w.lastGood(s.k)
+	}
+	baseRSS, baseG := proc.peakRSS(t), proc.goroutines(t)
+
+	for _, s := range all {
+		s.fault.set()
+		s.rev = s.repo.Commit("main", "second", configMaps(s.fault.name, "2", s.fault.name))
+	}
+	for _, s := range all {
+		msg := w.waitCondition(s.src, meta.ReadyCondition, metav1.ConditionFalse, "GitOperationFailed", time.Minute, s.fault.fragments...)
+		t.Logf("%s: %s", s.fault.name, msg)
+		if got := artifactRevision(s.src); !strings.HasSuffix(got, s.repo.Rev("main~1")) {
+			t.Errorf("%s: the artifact moved to %s during the fault", s.fault.name, got)
+		}
+	}
+	// Three more fetches under the faults: the tarpit's connections must not pile up.
+	counts := map[*gitFront]int64{}
+	for _, f := range fronts {
+		counts[f] = f.requests.Load()
+	}
+	testenv.Eventually(t, time.Minute, func() error {
+		for _, f := range fronts {
+			if n := f.requests.Load() - counts[f]; n < 3 {
+				return fmt.Errorf("%s: %d more requests, want 3", f.URL, n)
+			}
+		}
+		return nil
+	})
+	var held int64
+	for _, f := range fronts {
+		held += f.active.Load()
+	}
+	if held > 2 {
+		t.Errorf("%d requests are still held by the stand-ins: fetches past their timeout are not abandoned", held)
+	}
+	for _, s := range all {
+		w.assertKept(s.k, before[s.fault.name])
+		var cm corev1.ConfigMap
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: w.ns, Name: s.fault.name}, &cm); err != nil || cm.Data["value"] != "1" {
+			t.Errorf("%s: the ConfigMap is %v (%v) during the fault", s.fault.name, cm.Data, err)
+		}
+	}
+	if g := proc.goroutines(t); g > baseG+100 {
+		t.Errorf("goroutines grew from %d to %d under the faults", baseG, g)
+	}
+	if rss := proc.peakRSS(t); rss > baseRSS+200<<20 {
+		t.Errorf("peak RSS grew from %d MiB to %d MiB under the faults", baseRSS>>20, rss>>20)
+	}
+
+	for _, s := range all {
+		s.fault.clear()
+	}
+	for _, s := range all {
+		w.waitApplied(s.k, s.rev, time.Minute, s.fault.name)
+	}
+	w.assertNoCanary()
+}
+
+// TestGitCredentialsAndTLS fetches from servers that refuse the GitRepository's credentials
+// and that present a certificate of another CA than the one the GitRepository trusts.
+// Oracle: Ready=False with AuthenticationFailed, for the certificate naming the unknown
+// authority, the wrong password in no message, event or log line; once the Secret is
+// corrected, Ready=True with the repository's revision; the canary never leaks.
+func TestGitCredentialsAndTLS(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	password, wrong := "right-"+rand.String(16), "wrong-"+rand.String(16)
+	auth := w.git.ServeHTTP(gitserver.HTTPOptions{Username: "git", Password: password})
+	tlsSrv := w.git.ServeHTTP(gitserver.HTTPOptions{TLS: true})
+	other := gitserver.NewRoot(t).ServeHTTP(gitserver.HTTPOptions{TLS: true})
+	repo := w.git.NewRepo("app")
+	rev := repo.Commit("main", "first", configMaps("app", "1", "app"))
+	w.create(
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds"}, StringData: map[string]string{"username": "git", "password": wrong}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "ca"}, StringData: map[string]string{"ca.crt": string(other.CAPEM)}},
+	)
+	creds := w.gitSource("creds", auth.RepoURL("app"), func(g *sourcev1.GitRepository) {
+		g.Spec.SecretRef = &meta.LocalObjectReference{Name: "creds"}
+	})
+	tlsSource := w.gitSource("tls", tlsSrv.RepoURL("app"), func(g *sourcev1.GitRepository) {
+		g.Spec.SecretRef = &meta.LocalObjectReference{Name: "ca"}
+	})
+	events := w.notifications()
+	proc := w.start(nil)
+	msg := w.waitCondition(creds, meta.ReadyCondition, metav1.ConditionFalse, "AuthenticationFailed", time.Minute)
+	t.Logf("credentials: %s", msg)
+	msg = w.waitCondition(tlsSource, meta.ReadyCondition, metav1.ConditionFalse, "AuthenticationFailed", time.Minute, "certificate signed by unknown authority")
+	t.Logf("TLS: %s", msg)
+
+	for name, data := range map[string]map[string]string{"creds": {"password": password}, "ca": {"ca.crt": string(tlsSrv.CAPEM)}} {
+		s := &corev1.Secret{}
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: w.ns, Name: name}, s); err != nil {
+			t.Fatal(err)
+		}
+		s.StringData = data
+		if err := env.Client.Update(t.Context(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, g := range []*sourcev1.GitRepository{creds, tlsSource} {
+		testenv.Eventually(t, time.Minute, func() error {
+			if got := artifactRevision(g); !strings.HasSuffix(got, rev) {
+				return fmt.Errorf("%s: artifact %q, want %s", g.Name, got, rev)
+			}
+			return nil
+		})
+		w.waitReady(g, time.Minute)
+	}
+	for _, text := range append(events(), proc.log.String(), w.eventsText()) {
+		for _, secret := range []string{wrong, password} {
+			if strings.Contains(text, secret) {
+				t.Errorf("a password leaked: …%s…", text[max(0, strings.Index(text, secret)-200):strings.Index(text, secret)])
+			}
+		}
+	}
+	w.assertNoCanary()
+}
+
+// eventsText is every Kubernetes event of the case's namespace, as text.
+func (w *world) eventsText() string {
+	w.t.Helper()
+	var list corev1.EventList
+	if err := env.Client.List(w.t.Context(), &list, client.InNamespace(w.ns)); err != nil {
+		w.t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range list.Items {
+		b.WriteString(e.Reason + ": " + e.Message + "\n")
+	}
+	return b.String()
+}
+
+// findCondition is the condition typ of conds, nil without one.
+func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
+	for i := range conds {
+		if conds[i].Type == typ {
+			return &conds[i]
+		}
+	}
+	return nil
+}
