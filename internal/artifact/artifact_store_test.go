@@ -451,6 +451,9 @@ func TestExtractTarGz(t *testing.T) {
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Fatalf("wrote %d entries from an unverified artifact", len(entries))
 		}
+		if _, err := os.Stat(filepath.Join(s.Root(), rec.Path)); !os.IsNotExist(err) {
+			t.Fatalf("the file that does not match its record is still in the store: %v", err)
+		}
 	})
 }
 

@@ -40,7 +40,8 @@ func (l Limits) withDefaults() Limits {
 }
 
 // Extract verifies rec's digest and unpacks it into dir, which must be empty
-// or absent. See ExtractTarGz for what is refused.
+// or absent. A file whose digest is not rec's is removed from the store, so that its source
+// stores it again. See ExtractTarGz for what is refused.
 func (s *Store) Extract(ctx context.Context, rec Record, dir string, limits Limits) error {
 	p, err := s.localPath(rec.Path)
 	if err != nil {
@@ -58,6 +59,13 @@ func (s *Store) Extract(ctx context.Context, rec Record, dir string, limits Limi
 		return fmt.Errorf("extract %s: %w", rec.Path, err)
 	}
 	if got := digestString(h); got != rec.Digest {
+		// The file can never be what its record says: remove it (unless a writer replaced it
+		// meanwhile), so that its source finds its artifact missing and fetches it again.
+		if have, err := f.Stat(); err == nil {
+			if now, err := os.Stat(p); err == nil && os.SameFile(have, now) {
+				_ = os.Remove(p)
+			}
+		}
 		return fmt.Errorf("extract %s: %w: have %s, want %s", rec.Path, ErrDigestMismatch, got, rec.Digest)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
