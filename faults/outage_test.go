@@ -3,9 +3,22 @@
 package faults_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	cryptorand "crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +28,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/testenv"
@@ -258,4 +272,272 @@ func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
 		}
 	}
 	return nil
+}
+
+// kubeconfigVia writes a copy of the control plane's kubeconfig whose server is the proxy p
+// (the serving certificate covers 127.0.0.1) and returns its path.
+func (w *world) kubeconfigVia(p *tcpProxy) string {
+	w.t.Helper()
+	cfg, err := clientcmd.LoadFromFile(env.Kubeconfig)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, c := range cfg.Clusters {
+		c.Server = p.URL("https")
+	}
+	path := filepath.Join(w.base, "kubeconfig-proxy")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		w.t.Fatal(err)
+	}
+	return path
+}
+
+// outlive waits d and fails the test if the process ends meanwhile.
+func outlive(t *testing.T, p *process, d time.Duration) {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-p.done:
+		t.Fatalf("the controller ended during the fault:\n%s", tail(p.log.String(), 3000))
+	case <-timer.C:
+	}
+}
+
+// TestAPIServerCut cuts the controller off the API server (a TCP proxy between them closes
+// every connection and refuses new ones) while a Kustomization applies three hundred
+// ConfigMaps, for 30 seconds and for 3 minutes. Oracle: the controller does not exit; once
+// the API server is back, the Kustomization is Ready at the revision within two minutes with
+// exactly the three hundred ConfigMaps in its inventory and in the cluster (no duplicate, no
+// orphan, none missing); goroutines are back within bounds; the canary never leaks.
+func TestAPIServerCut(t *testing.T) {
+	t.Parallel()
+	for _, outage := range []time.Duration{30 * time.Second, 3 * time.Minute} {
+		t.Run(outage.String(), func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			host := strings.TrimPrefix(env.Config.Host, "https://")
+			proxy := newTCPProxy(t, host)
+			cms := names("cm", 0, 300)
+			repo := w.repo("app", configMaps("app", "1", cms...))
+			k := w.kustomization("app", "app", "./app", func(k *kustomizev1.Kustomization) {
+				k.Spec.RetryInterval = &metav1.Duration{Duration: 5 * time.Second}
+			})
+			p := w.startWith(w.kubeconfigVia(proxy), nil)
+			testenv.Eventually(t, 2*time.Minute, func() error {
+				if n := len(w.managedConfigMaps(k)); n == 0 {
+					return fmt.Errorf("the apply has not started")
+				}
+				return nil
+			})
+			proxy.cut()
+			applied := len(w.managedConfigMaps(k))
+			t.Logf("cut with %d of %d ConfigMaps applied", applied, len(cms))
+			outlive(t, p, outage)
+			proxy.restore()
+			w.waitApplied(k, repo.Rev("main"), 2*time.Minute, cms...)
+			if g := p.goroutines(t); g > 600 {
+				t.Errorf("%d goroutines after the outage", g)
+			}
+			w.assertNoCanary()
+		})
+	}
+}
+
+// mountTmpfs mounts a tmpfs of size bytes at dir (the suite runs as root) and unmounts it
+// when the test ends; it skips the test where mounting is not allowed.
+func mountTmpfs(t *testing.T, dir string, size int64) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs for a full disk (needs root or CAP_SYS_ADMIN): %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+}
+
+// randomText is n bytes of text that gzip cannot shrink much.
+func randomText(n int) string {
+	b := make([]byte, n*3/4)
+	_, _ = cryptorand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// TestArtifactStoreDiskFull fills the file system under the artifact store (a 4 MiB tmpfs)
+// and pushes a revision whose artifact does not fit. Oracle: the GitRepository is
+// Ready=False with StorageOperationFailed or ArchiveOperationFailed naming "no space left on
+// device", its artifact stays the last one and is still served over HTTP with its digest,
+// the Kustomization keeps its last good state, no temporary file is left in the store; once
+// space is freed, the new revision is stored and applied within a minute; the canary never
+// leaks.
+func TestArtifactStoreDiskFull(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	mountTmpfs(t, w.storage(), 4<<20)
+	repo := w.git.NewRepo("app")
+	repo.Commit("main", "first", configMaps("app", "1", "app"))
+	src := w.gitSource("app", w.http.RepoURL("app"))
+	k := w.kustomization("app", "app", "./app")
+	w.start(nil)
+	w.waitApplied(k, repo.Rev("main"), 2*time.Minute, "app")
+	before := w.lastGood(k)
+
+	// Leave about 200 KiB free, then push 1.5 MiB of incompressible data.
+	filler := filepath.Join(w.storage(), "filler")
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(w.storage(), &st); err != nil {
+		t.Fatal(err)
+	}
+	free := int64(st.Bavail) * st.Bsize
+	if err := os.WriteFile(filler, make([]byte, free-200<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files := configMaps("app", "2", "app")
+	files["blob/data.txt"] = randomText(3 << 19)
+	rev := repo.Commit("main", "big", files)
+	msg := w.waitCondition(src, meta.ReadyCondition, metav1.ConditionFalse, "", time.Minute, "no space left on device")
+	t.Logf("disk full: %s", msg)
+	c, _ := condition(src, meta.ReadyCondition)
+	if c.Reason != "StorageOperationFailed" && c.Reason != "ArchiveOperationFailed" {
+		t.Errorf("Ready reason %s, want StorageOperationFailed or ArchiveOperationFailed", c.Reason)
+	}
+	if !strings.HasSuffix(src.Status.Artifact.Revision, repo.Rev("main~1")) {
+		t.Errorf("the artifact moved to %s", src.Status.Artifact.Revision)
+	}
+	data, err := artifactFetch(t, src.Status.Artifact.URL, src.Status.Artifact.Digest)
+	if err != nil {
+		t.Errorf("the last artifact is not served while the disk is full: %v", err)
+	} else if len(data) == 0 {
+		t.Error("the last artifact is empty")
+	}
+	w.assertKept(k, before)
+	w.assertStoreConsistent()
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	w.waitApplied(k, rev, time.Minute, "app")
+	w.assertStoreConsistent()
+	w.assertNoCanary()
+}
+
+// artifactFetch downloads an artifact from the controller's HTTP server and checks its digest.
+func artifactFetch(t *testing.T, url, digest string) ([]byte, error) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != digest {
+		return nil, fmt.Errorf("served digest %s, status says %s", got, digest)
+	}
+	return b, nil
+}
+
+// tarGz is a gzip tar of files.
+func tarGz(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestCorruptedArtifact replaces a stored artifact on disk with another, well-formed one
+// whose ConfigMap says "evil", and restarts the controller so that nothing is cached: the
+// Kustomization must read the file again. Oracle: the digest mismatch is detected, the file is
+// dropped and the source stores its artifact again (digest matching the file), the
+// Kustomization applies the true content (its new label), "evil" is never applied, and the
+// canary never leaks.
+func TestCorruptedArtifact(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	repo := w.git.NewRepo("app")
+	rev := repo.Commit("main", "first", configMaps("app", "1", "app"))
+	src := w.gitSource("app", w.http.RepoURL("app"))
+	k := w.kustomization("app", "app", "./app", func(k *kustomizev1.Kustomization) {
+		k.Spec.RetryInterval = &metav1.Duration{Duration: 2 * time.Second}
+	})
+	first := w.start(nil)
+	w.waitApplied(k, rev, 2*time.Minute, "app")
+	first.kill()
+	if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(src), src); err != nil {
+		t.Fatal(err)
+	}
+	evil := tarGz(t, configMaps("app", "evil", "app"))
+	if err := os.WriteFile(filepath.Join(w.storage(), filepath.FromSlash(src.Status.Artifact.Path)), evil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(k), k); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(k.DeepCopy())
+	k.Spec.CommonMetadata = &kustomizev1.CommonMetadata{Labels: map[string]string{"rebuilt": "yes"}}
+	if err := env.Client.Patch(t.Context(), k, patch); err != nil {
+		t.Fatal(err)
+	}
+
+	p := w.start(nil)
+	stop := make(chan struct{})
+	evilSeen := make(chan string, 1)
+	go func() {
+		for {
+			var cm corev1.ConfigMap
+			if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: w.ns, Name: "app"}, &cm); err == nil && cm.Data["value"] == "evil" {
+				evilSeen <- cm.ResourceVersion
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		var cm corev1.ConfigMap
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: w.ns, Name: "app"}, &cm); err != nil {
+			return err
+		}
+		if cm.Labels["rebuilt"] != "yes" {
+			return fmt.Errorf("not rebuilt yet")
+		}
+		return nil
+	})
+	close(stop)
+	select {
+	case v := <-evilSeen:
+		t.Errorf("the corrupted artifact was applied (ConfigMap resourceVersion %s)", v)
+	default:
+	}
+	w.waitApplied(k, rev, time.Minute, "app")
+	if !strings.Contains(p.log.String(), "digest mismatch") {
+		t.Error("the controller's log does not report the digest mismatch")
+	}
+	w.assertStoreConsistent()
+	w.assertNoCanary()
 }
