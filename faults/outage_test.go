@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -316,8 +317,11 @@ func TestAPIServerCut(t *testing.T) {
 		t.Run(outage.String(), func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
-			host := strings.TrimPrefix(env.Config.Host, "https://")
-			proxy := newTCPProxy(t, host)
+			api, err := url.Parse(env.Config.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := newTCPProxy(t, api.Host)
 			cms := names("cm", 0, 300)
 			repo := w.repo("app", configMaps("app", "1", cms...))
 			k := w.kustomization("app", "app", "./app", func(k *kustomizev1.Kustomization) {
@@ -325,6 +329,9 @@ func TestAPIServerCut(t *testing.T) {
 			})
 			p := w.startWith(w.kubeconfigVia(proxy), nil)
 			testenv.Eventually(t, 2*time.Minute, func() error {
+				if p.exited() {
+					t.Fatalf("the controller ended:\n%s", tail(p.log.String(), 3000))
+				}
 				if n := len(w.managedConfigMaps(k)); n == 0 {
 					return fmt.Errorf("the apply has not started")
 				}
