@@ -2,12 +2,15 @@ package health
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/fluxcd/pkg/apis/kustomize"
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/ext"
+	"github.com/google/cel-go/interpreter"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -153,7 +156,18 @@ func (e *Evaluator) Status(ctx context.Context, obj *unstructured.Unstructured) 
 		if err := ctx.Err(); err != nil {
 			return Result{Status: Unknown}, err
 		}
+		key := overCost.key(step.ex.src, obj)
+		if overCost.has(key) {
+			return overCostResult(step.status, obj)
+		}
 		out, _, err := step.ex.prg.ContextEval(ctx, vars)
+		var cancelled interpreter.EvalCancelledError
+		if errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {
+			// The same object costs the same again: waiting cannot help, and neither does
+			// evaluating it again before it changes.
+			overCost.add(key)
+			return overCostResult(step.status, obj)
+		}
 		if err != nil {
 			return Result{Status: Unknown}, fmt.Errorf("evaluate %q on %s: %w", step.ex.src, objectRef(obj), err)
 		}
@@ -173,4 +187,53 @@ func (e *Evaluator) CoversKind(gk schema.GroupKind) bool {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gk.WithVersion(""))
 	return e.match(u) != nil
+}
+
+// overCostResult is the health of an object whose expression exceeded its cost limit.
+func overCostResult(st status.Status, obj *unstructured.Unstructured) (Result, error) {
+	return Result{Status: Failed, Message: "health check expression exceeds its cost limit"},
+		fmt.Errorf("evaluate %s expression on %s: cost limit of %d exceeded", st, objectRef(obj), celCostLimit)
+}
+
+// overCost remembers the expressions that exceeded their cost limit on an object version, so
+// that a failing check costs a map lookup, not another million steps, until the object changes.
+var overCost = &costMemo{seen: map[string]struct{}{}}
+
+// costMemo is a bounded set of (expression, object version) keys.
+type costMemo struct {
+	mu   sync.Mutex
+	seen map[string]struct{}
+}
+
+// costMemoSize bounds the memo; it is emptied when full.
+const costMemoSize = 4096
+
+func (m *costMemo) key(src string, obj *unstructured.Unstructured) string {
+	if obj.GetUID() == "" || obj.GetResourceVersion() == "" {
+		return "" // not read from the API server: no version to remember
+	}
+	sum := sha256.Sum256([]byte(src))
+	return string(sum[:8]) + string(obj.GetUID()) + "/" + obj.GetResourceVersion()
+}
+
+func (m *costMemo) has(key string) bool {
+	if key == "" {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.seen[key]
+	return ok
+}
+
+func (m *costMemo) add(key string) {
+	if key == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.seen) >= costMemoSize {
+		clear(m.seen)
+	}
+	m.seen[key] = struct{}{}
 }

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"fmt"
 	"errors"
 	"strings"
 	"testing"
@@ -347,5 +348,30 @@ func TestMessages(t *testing.T) {
 	}
 	if got := Passed(2 * time.Second); got != "Health check passed in 2s" {
 		t.Errorf("Passed = %s", got)
+	}
+}
+
+// TestEvaluatorCostLimit: an expression that would run for a billion steps fails the check at
+// once (the same object costs the same again) instead of waiting out the timeout.
+func TestEvaluatorCostLimit(t *testing.T) {
+	nums := make([]string, 1000)
+	for i := range nums {
+		nums[i] = fmt.Sprint(i)
+	}
+	list := "[" + strings.Join(nums, ",") + "]"
+	ev, err := NewEvaluator([]kustomize.CustomHealthCheck{{APIVersion: "v1", Kind: "ConfigMap",
+		HealthCheckExpressions: kustomize.HealthCheckExpressions{Current: list + ".all(x, " + list + ".all(y, " + list + ".all(z, x + y + z >= 0)))"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := mustObj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ns, uid: u1, resourceVersion: '7'}\n")
+	for range 2 { // the second answer comes from the memo of over-cost versions
+		got, err := ev.Status(t.Context(), obj)
+		if got.Status != Failed || err == nil || !strings.Contains(err.Error(), "cost limit of 1000000 exceeded") {
+			t.Fatalf("status %s, err %v; want Failed and the cost limit named", got.Status, err)
+		}
+	}
+	if !overCost.has(overCost.key(ev.rules[0].current.src, obj)) {
+		t.Fatal("the over-cost version is not remembered")
 	}
 }
