@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -480,7 +481,8 @@ func (w *world) weir(args ...string) (string, int) {
 	cmd := exec.CommandContext(ctx, weirBin, append([]string{"--kubeconfig", env.Kubeconfig}, args...)...)
 	out, err := cmd.CombinedOutput()
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		w.t.Fatalf("weir %v: %v", args, err)
@@ -617,7 +619,9 @@ func object(apiVersion, kind, namespace, name string) *conditioned {
 // conditioned is an unstructured object whose status conditions waitCondition reads.
 type conditioned struct{ unstructured.Unstructured }
 
-func (c *conditioned) DeepCopyObject() runtime.Object { return &conditioned{*c.Unstructured.DeepCopy()} }
+func (c *conditioned) DeepCopyObject() runtime.Object {
+	return &conditioned{*c.Unstructured.DeepCopy()}
+}
 
 // GetConditions returns status.conditions.
 func (c *conditioned) GetConditions() []metav1.Condition {

@@ -265,15 +265,6 @@ func (w *world) eventsText() string {
 	return b.String()
 }
 
-// findCondition is the condition typ of conds, nil without one.
-func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == typ {
-			return &conds[i]
-		}
-	}
-	return nil
-}
 
 // kubeconfigVia writes a copy of the control plane's kubeconfig whose server is the proxy p
 // (the serving certificate covers 127.0.0.1) and returns its path.

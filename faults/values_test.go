@@ -126,7 +126,9 @@ func TestHostileValues(t *testing.T) {
 }
 
 // requests is the controller's count of API requests, from its metrics.
-func requests(t *testing.T, addr string) float64 { return metricSum(t, addr, "rest_client_requests_total") }
+func requests(t *testing.T, addr string) float64 {
+	return metricSum(t, addr, "rest_client_requests_total")
+}
 
 // cpuSeconds is the controller's CPU time, from its metrics.
 func cpuSeconds(t *testing.T, addr string) float64 {
