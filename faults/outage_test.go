@@ -265,7 +265,6 @@ func (w *world) eventsText() string {
 	return b.String()
 }
 
-
 // kubeconfigVia writes a copy of the control plane's kubeconfig whose server is the proxy p
 // (the serving certificate covers 127.0.0.1) and returns its path.
 func (w *world) kubeconfigVia(p *tcpProxy) string {
