@@ -620,7 +620,7 @@ func object(apiVersion, kind, namespace, name string) *conditioned {
 type conditioned struct{ unstructured.Unstructured }
 
 func (c *conditioned) DeepCopyObject() runtime.Object {
-	return &conditioned{*c.Unstructured.DeepCopy()}
+	return &conditioned{*c.DeepCopy()}
 }
 
 // GetConditions returns status.conditions.
