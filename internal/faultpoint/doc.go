@@ -21,8 +21,9 @@ const (
 	// HelmUpgrading is after a HelmRelease's upgrade stored its pending release and before the
 	// upgrade's objects are applied.
 	HelmUpgrading = "helm-upgrading"
-	// ArtifactWriting is after half of an artifact's bytes were written to the store's
-	// temporary file and before it is renamed into place.
+	// ArtifactWriting is after an artifact's bytes were written to the store's temporary file
+	// and before it is renamed into place (a crash anywhere in the write leaves the same: a
+	// temporary file and no artifact).
 	ArtifactWriting = "artifact-writing"
 	// ImageAutomationPushing is after an ImageUpdateAutomation committed and before it pushes.
 	ImageAutomationPushing = "image-automation-pushing"
