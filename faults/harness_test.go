@@ -274,6 +274,25 @@ func (p *process) goroutines(t *testing.T) int {
 	return n
 }
 
+// profile writes a CPU profile of the process over d to path (for a case run with
+// FAULTS_PROFILE_DIR set, to see where a fault's cost goes).
+func (p *process) profile(t *testing.T, path string, d time.Duration) {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.pprof, int(d.Seconds())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("CPU profile of the controller: %s", path)
+}
+
 // dumpGoroutines writes the process' goroutines and log next to the test's temporary files
 // and says where, for a failed case.
 func (p *process) dumpGoroutines(t *testing.T) {

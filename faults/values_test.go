@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -116,6 +118,9 @@ func TestHostileValues(t *testing.T) {
 	}
 	t.Logf("over %s: %.1f API requests/s, %.2f cores with %d failing objects", window,
 		(requests(t, metrics)-before)/window.Seconds(), (cpuSeconds(t, metrics)-cpu0)/window.Seconds(), brokenObjects)
+	if dir := os.Getenv("FAULTS_PROFILE_DIR"); dir != "" {
+		p.profile(t, filepath.Join(dir, "values.cpu.pprof"), 15*time.Second)
+	}
 	if g := p.goroutines(t); g > 1500 {
 		t.Errorf("%d goroutines with %d failing objects", g, brokenObjects)
 	}

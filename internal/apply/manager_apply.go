@@ -34,6 +34,9 @@ type ApplyOptions struct {
 	// Sensitive are values no error may show (values weir decrypted or substituted from
 	// Secrets); the values of the Secrets being applied are added to them.
 	Sensitive []string
+	// Claimed, when set, is asked about every object that exists already; an error refuses to
+	// apply it (a Kustomization does not take back an object another one took over).
+	Claimed func(ctx context.Context, live *unstructured.Unstructured) error
 }
 
 func (o ApplyOptions) withDefaults() ApplyOptions {
@@ -200,6 +203,11 @@ func (m *Manager) planObject(ctx context.Context, obj *unstructured.Unstructured
 	p := &plan{entry: newEntry(meta, desired.GroupVersionKind().Version, Unchanged), desired: desired}
 	if p.live, err = m.getLive(ctx, desired); err != nil {
 		return nil, fmt.Errorf("apply %s: %w", meta.Subject(), err)
+	}
+	if p.live != nil && opts.Claimed != nil {
+		if err := opts.Claimed(ctx, p.live); err != nil {
+			return nil, fmt.Errorf("apply %s: %w", meta.Subject(), err)
+		}
 	}
 	if Excluded(desired) || Excluded(p.live) || (p.live != nil && SSAPolicy(desired) == compat.SSAIfNotPresent) {
 		p.entry.Action = Skipped

@@ -131,8 +131,9 @@ func (s *Skeleton[T, O]) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	if err := s.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if client.IgnoreNotFound(err) == nil {
 			s.forget(req.NamespacedName)
+			return ctrl.Result{}, nil
 		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return s.apiFailure(ctx, req.NamespacedName, err), nil
 	}
 	if g := s.gate(ctx); g != nil {
 		gctx, done, ok := g.Begin(ctx, obj)
@@ -155,7 +156,7 @@ func (s *Skeleton[T, O]) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	}
 	if controllerutil.AddFinalizer(obj, compat.Finalizer) {
 		if err := patcher.Patch(ctx, obj); err != nil {
-			return ctrl.Result{}, err
+			return s.apiFailure(ctx, req.NamespacedName, err), nil
 		}
 	}
 	res := ResourceOf(s.GroupVersion, s.Kind, obj)
@@ -189,7 +190,7 @@ func (s *Skeleton[T, O]) Reconcile(ctx context.Context, req ctrl.Request) (resul
 			*f.ObservedGeneration = obj.GetGeneration()
 		}
 		if perr := patcher.Patch(ctx, obj); perr != nil {
-			result, retErr = ctrl.Result{}, perr
+			result, retErr = s.apiFailure(ctx, req.NamespacedName, perr), nil
 			return
 		}
 		s.Steps.Report(obj, out, took)
@@ -210,6 +211,14 @@ func (s *Skeleton[T, O]) Reconcile(ctx context.Context, req ctrl.Request) (resul
 	return result, retErr
 }
 
+// apiFailure is the retry of a reconcile the API server failed (the object could not be read
+// or its status written): the per-object backoff of --min-retry-delay and --max-retry-delay,
+// not controller-runtime's own rate limiter, which doubles up to 1,000 s and would leave an
+// object minutes behind after an outage of the API server.
+func (s *Skeleton[T, O]) apiFailure(ctx context.Context, key types.NamespacedName, err error) ctrl.Result {
+	return s.Retry.Result(ctx, key, err, 0, BackoffOnly)
+}
+
 // finalize runs the kind's clean-up, then lets the object go.
 func (s *Skeleton[T, O]) finalize(ctx context.Context, key types.NamespacedName, obj T, patcher *Patcher) (ctrl.Result, error) {
 	if err := s.Steps.Finalize(ctx, obj); err != nil {
@@ -217,14 +226,14 @@ func (s *Skeleton[T, O]) finalize(ctx context.Context, key types.NamespacedName,
 		Conditions{List: f.Conditions, Generation: obj.GetGeneration()}.NotReady(
 			Reason(err, compat.ReconciliationFailedReason), "finalization failed: "+err.Error(), false)
 		if perr := patcher.Patch(ctx, obj); perr != nil {
-			return ctrl.Result{}, errors.Join(err, perr)
+			return s.apiFailure(ctx, key, errors.Join(err, perr)), nil
 		}
 		s.Recorder.Warning(obj, Reason(err, compat.ReconciliationFailedReason), nil, "finalization failed: %s", err.Error())
 		return s.Retry.Result(ctx, key, err, 0, 0), nil
 	}
 	controllerutil.RemoveFinalizer(obj, compat.Finalizer)
 	if err := patcher.Patch(ctx, obj); err != nil {
-		return ctrl.Result{}, err
+		return s.apiFailure(ctx, key, err), nil
 	}
 	s.forget(key)
 	return ctrl.Result{}, nil

@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/weirgitops/weir/internal/reconcile"
 )
@@ -133,4 +135,38 @@ type observedStatus struct {
 func (o observedStatus) Patch(ctx context.Context, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
 	o.write()
 	return o.SubResourceWriter.Patch(ctx, obj, p, opts...)
+}
+
+// TestSkeletonAPIFailuresBackOff: when the API server fails the skeleton's own reads and
+// writes (an outage), the retry follows --min/--max-retry-delay and no error goes back to
+// controller-runtime, whose rate limiter would double the delay up to 1,000 s.
+func TestSkeletonAPIFailuresBackOff(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := sourcev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	obj := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "repo", Generation: 1}}
+	outage := errors.New("connection refused")
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(obj).WithStatusSubresource(obj).
+		WithInterceptorFuncs(interceptor.Funcs{
+			Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+				return outage
+			},
+		}).Build()
+	s := &reconcile.Skeleton[*sourcev1.GitRepository, done]{
+		Client: c, Retry: &reconcile.Retry{MinDelay: time.Second, MaxDelay: 8 * time.Second},
+		GroupVersion: sourcev1.GroupVersion, Kind: sourcev1.GitRepositoryKind,
+		New: func() *sourcev1.GitRepository { return &sourcev1.GitRepository{} }, Steps: &steps{},
+	}
+	var delays []time.Duration
+	for range 6 {
+		res, err := s.Reconcile(t.Context(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "repo"}})
+		if err != nil {
+			t.Fatalf("an error went back to controller-runtime: %v", err)
+		}
+		delays = append(delays, res.RequeueAfter)
+	}
+	if delays[0] < time.Second || delays[len(delays)-1] > 8*time.Second || delays[len(delays)-1] < 4*time.Second {
+		t.Fatalf("retries %v, want from 1s doubling to at most 8s", delays)
+	}
 }

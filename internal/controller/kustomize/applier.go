@@ -38,7 +38,7 @@ func (r *Reconciler) applyAndPrune(ctx context.Context, c client.Client, ks *kus
 	if err := apply.AdoptAllIgnored(ctx, c, ignoreRules(ks), objs); err != nil {
 		return nil, nil, reconcile.Failed(compat.ReconciliationFailedReason, fmt.Errorf("spec.ignore: %w", err))
 	}
-	cs, err := m.ApplyAllStaged(ctx, objs, apply.ApplyOptions{Force: ks.Spec.Force, Sensitive: sensitive})
+	cs, err := m.ApplyAllStaged(ctx, objs, apply.ApplyOptions{Force: ks.Spec.Force, Sensitive: sensitive, Claimed: r.claimedElsewhere(ks)})
 	changes := changeLines(cs)
 	if err != nil {
 		if cs != nil && ks.Status.Inventory != nil {
@@ -143,4 +143,42 @@ func ignoreRules(ks *kustomizev1.Kustomization) []apply.IgnoreRule {
 		out = append(out, apply.IgnoreRule{Paths: r.Paths, Target: r.Target})
 	}
 	return out
+}
+
+// claimedElsewhere refuses to take back an object that this Kustomization applied before and
+// that another one, which still lists it in its inventory, took over since: both declare it,
+// and applying it from each in turn would flip its owner (and whatever the two disagree on)
+// back and forth forever. The Kustomization that took the object over keeps it; this one
+// reports the conflict until one of them stops declaring it. An object taken over by a
+// Kustomization that no longer lists it, is being deleted or is gone, is taken back as usual,
+// and so is one this Kustomization never applied (moving a manifest from one Kustomization to
+// another hands the object over without a gap).
+func (r *Reconciler) claimedElsewhere(ks *kustomizev1.Kustomization) func(context.Context, *unstructured.Unstructured) error {
+	mine := map[string]bool{}
+	if ks.Status.Inventory != nil {
+		for _, e := range ks.Status.Inventory.Entries {
+			mine[e.ID] = true
+		}
+	}
+	return func(ctx context.Context, live *unstructured.Unstructured) error {
+		labels := live.GetLabels()
+		name, ns := labels[compat.KustomizeNameLabel], labels[compat.KustomizeNamespaceLabel]
+		id := apply.ObjMetadataFor(live).ID()
+		if name == "" || (name == ks.Name && ns == ks.Namespace) || !mine[id] {
+			return nil
+		}
+		other := &kustomizev1.Kustomization{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, other); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		if !other.DeletionTimestamp.IsZero() || other.Status.Inventory == nil {
+			return nil
+		}
+		for _, e := range other.Status.Inventory.Entries {
+			if e.ID == id {
+				return fmt.Errorf("Kustomization '%s/%s' applies it too and took it over: remove it from one of the two", ns, name) //nolint:staticcheck // names a kind
+			}
+		}
+		return nil
+	}
 }
