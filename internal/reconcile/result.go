@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -15,5 +16,10 @@ func Jitter(d time.Duration) time.Duration {
 		return d
 	}
 	spread := float64(d) * JitterPercent / 100
-	return d + time.Duration((rand.Float64()*2-1)*spread)
+	j := time.Duration((rand.Float64()*2 - 1) * spread)
+	if j > 0 && d > math.MaxInt64-j {
+		// Near the largest duration, adding the spread would overflow to a negative one.
+		return math.MaxInt64
+	}
+	return d + j
 }

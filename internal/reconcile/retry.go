@@ -159,6 +159,10 @@ func Backoff(n int, minDelay, maxDelay time.Duration) time.Duration {
 	}
 	d := minDelay
 	for i := 1; i < n && d < maxDelay; i++ {
+		if d > maxDelay/2 {
+			// Doubling would pass maxDelay, or overflow near the largest durations.
+			return maxDelay
+		}
 		d *= 2
 	}
 	return min(d, maxDelay)
