@@ -26,6 +26,13 @@ func URL(rawURL string) string {
 		return Text(rawURL)
 	}
 	u.User = nil
+	if u.Scheme == "" {
+		// A scheme-relative URL, "//user:token@host/path", which Text would not recognise.
+		if rest, ok := strings.CutPrefix(u.String(), "//"); ok {
+			return "//" + Mask + "@" + rest
+		}
+		return Mask
+	}
 	scheme, rest, ok := strings.Cut(u.String(), "://")
 	if !ok {
 		return Text(rawURL)

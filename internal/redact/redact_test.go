@@ -18,6 +18,7 @@ func TestURL(t *testing.T) {
 		{"s3", "s3://AKIAEXAMPLE:secret@minio:9000/bucket", "s3://***@minio:9000/bucket"},
 		{"no userinfo", "https://host/repo", "https://host/repo"},
 		{"unparseable keeps no token", "https://tok%zz@host/repo", "https://***@host/repo"},
+		{"scheme-relative", "//user:s3cret@host/repo", "//***@host/repo"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
