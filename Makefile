@@ -30,7 +30,7 @@ OBJECT_PATHS := paths=./api/hops/v1alpha1
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
 export GONOSUMDB := k8s.io
 
-.PHONY: all build test test-faults unit lint vet crds check-crds deps check-deps envtest demo bench image clean
+.PHONY: all build test test-faults unit fuzz lint vet crds check-crds deps check-deps envtest demo bench image clean
 
 all: build
 
@@ -82,6 +82,23 @@ test-faults: envtest ## Run the fault and attack suite (faults/): hostile input,
 
 unit: ## Run the tests, skipping the generated-file and lint checks.
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+FUZZTIME ?= 10s
+
+# fuzz runs every fuzz target for FUZZTIME, one after another (go test fuzzes one target per
+# invocation). Targets in a package whose TestMain starts a control plane (testenv.Main or
+# testenv.Run) are left out: every fuzz worker would start its own. Their seeds and committed
+# corpora run as unit tests in `make test`, like every other target's.
+fuzz: ## Fuzz every parser of untrusted input for FUZZTIME each.
+	@set -euo pipefail; \
+	skip=" $$(grep -rlE --include='*_test.go' --exclude-dir=tools 'testenv\.(Main|Run)\(' . | xargs -r -n1 dirname | sort -u | tr '\n' ' ') "; \
+	grep -rE --include='*_test.go' --exclude-dir=tools '^func Fuzz[A-Za-z0-9_]*\(' . | \
+	sed -E 's|^(.*)/[^/]*_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*|\1 \2|' | sort | \
+	while read -r pkg target; do \
+		if [[ "$$skip" == *" $$pkg "* ]]; then echo "skip $$pkg $$target: its TestMain starts a control plane"; continue; fi; \
+		echo "fuzz $$pkg $$target for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 demo: envtest build ## Run weir end to end on a local control plane and Git repository.
 	$(GO) run ./internal/demo
