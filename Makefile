@@ -88,7 +88,8 @@ FUZZTIME ?= 10s
 # fuzz runs every fuzz target for FUZZTIME, one after another (go test fuzzes one target per
 # invocation). Targets in a package whose TestMain starts a control plane (testenv.Main or
 # testenv.Run) are left out: every fuzz worker would start its own. Their seeds and committed
-# corpora run as unit tests in `make test`, like every other target's.
+# corpora run as unit tests in `make test`, like every other target's. A failure counts only
+# with a failing input written to testdata/fuzz.
 fuzz: ## Fuzz every parser of untrusted input for FUZZTIME each.
 	@set -euo pipefail; \
 	skip=" $$(grep -rlE --include='*_test.go' --exclude-dir=tools 'testenv\.(Main|Run)\(' . | xargs -r -n1 dirname | sort -u | tr '\n' ' ') "; \
@@ -97,7 +98,12 @@ fuzz: ## Fuzz every parser of untrusted input for FUZZTIME each.
 	while read -r pkg target; do \
 		if [[ "$$skip" == *" $$pkg "* ]]; then echo "skip $$pkg $$target: its TestMain starts a control plane"; continue; fi; \
 		echo "fuzz $$pkg $$target for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		before=$$(ls $$pkg/testdata/fuzz/$$target 2>/dev/null | wc -l || true); \
+		if ! $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | tee /tmp/weir-fuzz.log; then \
+			if [[ $$(ls $$pkg/testdata/fuzz/$$target 2>/dev/null | wc -l || true) == "$$before" ]] && grep -q 'context deadline exceeded' /tmp/weir-fuzz.log; then \
+				echo "$$target: 'context deadline exceeded' without a failing input is Go's fuzzing race (go.dev/issue/75804), not a finding"; \
+			else exit 1; fi; \
+		fi; \
 	done
 
 demo: envtest build ## Run weir end to end on a local control plane and Git repository.
