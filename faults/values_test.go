@@ -16,7 +16,9 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/kustomize"
 	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -91,16 +93,54 @@ func TestHostileValues(t *testing.T) {
 		t.Logf("%s: %s", k.Name, msg)
 	}
 
+	// Every broken object has failed once (the first wave is done: a push during it waits its
+	// turn behind the creations, as events of the same priority do).
+	testenv.Eventually(t, 5*time.Minute, func() error {
+		list := &kustomizev1.KustomizationList{}
+		if err := env.Client.List(t.Context(), list, client.InNamespace(w.ns)); err != nil {
+			return err
+		}
+		failed := 0
+		var other []string
+		for _, k := range list.Items {
+			c := apimeta.FindStatusCondition(k.Status.Conditions, meta.ReadyCondition)
+			switch {
+			case c != nil && c.Status == metav1.ConditionFalse:
+				failed++
+			case k.Name != "sound" && len(other) < 5:
+				other = append(other, fmt.Sprintf("%s: %+v", k.Name, c))
+			}
+		}
+		if failed < brokenObjects {
+			return fmt.Errorf("%d of %d broken Kustomizations report Ready=False; others: %v", failed, brokenObjects, other)
+		}
+		return nil
+	})
+
 	// The sound Kustomization goes on working while a thousand fail.
 	start := time.Now()
-	w.commit(repo, "sound 2", map[string]string{"sound/cm.yaml": configMap("sound", "2")})
+	head := w.commit(repo, "sound 2", map[string]string{"sound/cm.yaml": configMap("sound", "2")})
+	var fetched time.Duration
 	testenv.Eventually(t, time.Minute, func() error {
+		if src := (&sourcev1.GitRepository{}); fetched == 0 && env.Client.Get(t.Context(), client.ObjectKey{Namespace: w.ns, Name: "sound"}, src) == nil &&
+			src.Status.Artifact != nil && strings.HasSuffix(src.Status.Artifact.Revision, head) {
+			fetched = time.Since(start)
+			t.Logf("the sound source fetched the push after %s", fetched.Round(time.Millisecond))
+		}
 		cm := &corev1.ConfigMap{}
 		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: w.ns, Name: "sound"}, cm); err != nil {
 			return err
 		}
 		if cm.Data["value"] != "2" {
-			return fmt.Errorf("the sound Kustomization did not apply its new revision")
+			k, src := &kustomizev1.Kustomization{}, &sourcev1.GitRepository{}
+			_ = env.Client.Get(t.Context(), client.ObjectKeyFromObject(sound), k)
+			_ = env.Client.Get(t.Context(), client.ObjectKey{Namespace: w.ns, Name: "sound"}, src)
+			var rev string
+			if src.Status.Artifact != nil {
+				rev = src.Status.Artifact.Revision
+			}
+			return fmt.Errorf("the sound Kustomization did not apply its new revision: source at %s, attempted %s, conditions %+v",
+				rev, k.Status.LastAttemptedRevision, k.Status.Conditions)
 		}
 		return nil
 	})

@@ -42,7 +42,7 @@ type Evaluator struct {
 // NewEvaluator compiles healthCheckExprs entries. The error names the entry
 // and the expression; the reconciler reports it as InvalidCELExpression.
 func NewEvaluator(exprs []kustomize.CustomHealthCheck) (*Evaluator, error) {
-	env, err := cel.NewEnv(ext.Strings(), ext.Lists(), ext.Sets(), cel.OptionalTypes())
+	env, err := celEnv()
 	if err != nil {
 		return nil, fmt.Errorf("cel environment: %w", err)
 	}
@@ -82,9 +82,44 @@ func NewEvaluator(exprs []kustomize.CustomHealthCheck) (*Evaluator, error) {
 	return e, nil
 }
 
+// celEnv is the one environment of every health expression (safe for concurrent use).
+var celEnv = sync.OnceValues(func() (*cel.Env, error) {
+	return cel.NewEnv(ext.Strings(), ext.Lists(), ext.Sets(), cel.OptionalTypes())
+})
+
+// programs keeps compiled expressions by their text: a Kustomization's health checks are
+// compiled once, not at every reconcile (a large expression takes longer to parse than to
+// evaluate). Bounded; emptied when full.
+var programs = struct {
+	mu sync.Mutex
+	m  map[string]*expression
+}{m: map[string]*expression{}}
+
+const programsSize = 1024
+
 // parse parses without type-checking: the variables are the top-level
 // fields of whatever object is evaluated, which differ between kinds.
 func parse(env *cel.Env, src string) (*expression, error) {
+	programs.mu.Lock()
+	ex, ok := programs.m[src]
+	programs.mu.Unlock()
+	if ok {
+		return ex, nil
+	}
+	ex, err := compile(env, src)
+	if err != nil {
+		return nil, err
+	}
+	programs.mu.Lock()
+	if len(programs.m) >= programsSize {
+		clear(programs.m)
+	}
+	programs.m[src] = ex
+	programs.mu.Unlock()
+	return ex, nil
+}
+
+func compile(env *cel.Env, src string) (*expression, error) {
 	ast, iss := env.Parse(src)
 	if iss != nil && iss.Err() != nil {
 		return nil, fmt.Errorf("parse %q: %w", src, iss.Err())

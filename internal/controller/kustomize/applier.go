@@ -168,7 +168,7 @@ func (r *Reconciler) claimedElsewhere(ks *kustomizev1.Kustomization) func(contex
 			return nil
 		}
 		other := &kustomizev1.Kustomization{}
-		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, other); err != nil {
+		if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, other); err != nil {
 			return client.IgnoreNotFound(err)
 		}
 		if !other.DeletionTimestamp.IsZero() || other.Status.Inventory == nil {

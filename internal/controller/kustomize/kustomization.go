@@ -140,16 +140,16 @@ func (r *Reconciler) EventMetadata(_ *kustomizev1.Kustomization, out outcome) ma
 	return out.final()
 }
 
-// Requeue reruns at once when a newer revision waits, and puts interval re-applies behind
-// work a change triggered.
+// Requeue reruns at once when a newer revision waits, and puts timer-driven work — interval
+// re-applies and the retries of failures — behind work a change triggered, so that objects
+// that keep failing never hold up the others' pushes.
 func (r *Reconciler) Requeue(_ *kustomizev1.Kustomization, out outcome, res ctrl.Result) ctrl.Result {
 	if out.again {
 		res.RequeueAfter = time.Millisecond
+		return res
 	}
-	if out.err == nil {
-		low := lowPriority
-		res.Priority = &low
-	}
+	low := lowPriority
+	res.Priority = &low
 	return res
 }
 
@@ -161,8 +161,9 @@ func (r *Reconciler) Forget(key types.NamespacedName) {
 	r.inputsMu.Unlock()
 }
 
-// lowPriority is the work-queue priority of interval-driven requeues; events (a new artifact,
-// a dependency turning Ready, a reconcile request) enqueue at the default, higher priority.
+// lowPriority is the work-queue priority of timer-driven requeues (intervals and retries);
+// events (a new artifact, a dependency turning Ready, a reconcile request) enqueue at the
+// default, higher priority.
 const lowPriority = -100
 
 // outcome is what one reconcile did.
