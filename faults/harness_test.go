@@ -655,3 +655,6 @@ func (c *conditioned) GetConditions() []metav1.Condition {
 	}
 	return out
 }
+
+// clientKey is obj's namespace and name.
+func clientKey(obj client.Object) client.ObjectKey { return client.ObjectKeyFromObject(obj) }
