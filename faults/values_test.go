@@ -43,9 +43,9 @@ func costlyCEL() string {
 // for a billion steps, and zero and huge intervals, retry intervals and timeouts.
 // Oracles: each broken kind reports Ready=False with its own reason (BuildFailed naming the
 // path, the dependency cycle, the CEL cost limit); the sound Kustomization applies a new
-// revision within a minute while the thousand fail; goroutines and peak memory stay bounded;
-// the canary leaks nowhere. The request rate and CPU once the failures back off are measured
-// and logged.
+// revision within a minute while the thousand fail; once each has failed, weir's request rate
+// to the API server stays under 200 a second (its budget is 250); goroutines and peak memory
+// stay bounded; the canary leaks nowhere. The CPU is measured and logged.
 func TestHostileValues(t *testing.T) {
 	w := newWorld(t)
 	w.repo("values", map[string]string{
@@ -146,9 +146,10 @@ func TestHostileValues(t *testing.T) {
 	})
 	t.Logf("the sound Kustomization applied its new revision %s after the push, with %d objects failing", time.Since(start).Round(time.Millisecond), brokenObjects)
 
-	// What the failures cost once backed off, measured and reported. Not asserted yet: with a
-	// thousand failing objects weir still spends most of a core and about 30 API requests a
-	// second three minutes in (issue 20 stays open on it).
+	// What the failures cost once each has failed a few times: the backoff spaces each object's
+	// retries by seconds and growing, so the request rate stays far under the process' budget
+	// (--kube-api-qps 250) and the others always have room. The CPU is reported: on two shared
+	// cores it is not steady enough to bound here.
 	before, cpu0 := requests(t, metrics), cpuSeconds(t, metrics)
 	window := 20 * time.Second
 	select {
@@ -156,8 +157,12 @@ func TestHostileValues(t *testing.T) {
 		return
 	case <-time.After(window):
 	}
+	rate := (requests(t, metrics) - before) / window.Seconds()
 	t.Logf("over %s: %.1f API requests/s, %.2f cores with %d failing objects", window,
-		(requests(t, metrics)-before)/window.Seconds(), (cpuSeconds(t, metrics)-cpu0)/window.Seconds(), brokenObjects)
+		rate, (cpuSeconds(t, metrics)-cpu0)/window.Seconds(), brokenObjects)
+	if rate > 200 {
+		t.Errorf("%.1f API requests a second with %d failing objects, want under 200", rate, brokenObjects)
+	}
 	if dir := os.Getenv("FAULTS_PROFILE_DIR"); dir != "" {
 		p.profile(t, filepath.Join(dir, "values.cpu.pprof"), 15*time.Second)
 	}
