@@ -73,6 +73,8 @@ func newSharding(opts Options, log logr.Logger) (*sharding, error) {
 // start adds the Membership to mgr, once the controllers are set up.
 func (s *sharding) start(mgr ctrl.Manager) error {
 	s.membership.Reader, s.membership.Client = mgr.GetAPIReader(), mgr.GetClient()
+	// Keys follow a HelmRelease's chartRef to its HelmChart through the cache.
+	s.gate.Reader = mgr.GetCache()
 	s.membership.Objects = func(ctx context.Context, visit func(client.Object) bool) error {
 		return s.enqueue(ctx, mgr, visit)
 	}

@@ -14,6 +14,9 @@ import (
 // only for an object the replica owns now, and keeps the in-flight ones so that the replica
 // publishes a view giving an object away only once it is done with it.
 type Gate struct {
+	// Reader, when set, lets keys follow references through the cache (KeyIn).
+	Reader client.Reader
+
 	mu       sync.Mutex
 	p        *Protocol
 	next     uint64
@@ -39,7 +42,7 @@ func NewGate(me string) *Gate {
 
 // Begin implements reconcile.Gate.
 func (g *Gate) Begin(ctx context.Context, obj client.Object) (context.Context, func(), bool) {
-	key := Key(obj)
+	key := KeyIn(ctx, g.Reader, obj)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !time.Now().Before(g.validUntil) || !g.p.Owns(key) {
@@ -64,9 +67,10 @@ func (g *Gate) Begin(ctx context.Context, obj client.Object) (context.Context, f
 
 // Owns reports whether the replica may reconcile obj now.
 func (g *Gate) Owns(obj client.Object) bool {
+	key := KeyIn(context.Background(), g.Reader, obj)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return time.Now().Before(g.validUntil) && g.p.Owns(Key(obj))
+	return time.Now().Before(g.validUntil) && g.p.Owns(key)
 }
 
 // InFlight returns how many reconciles are running under the Gate.

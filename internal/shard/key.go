@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"context"
 	"reflect"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -69,4 +70,20 @@ func or(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// KeyIn is Key with the references Key cannot follow alone, read from r (the cache): a
+// HelmRelease whose chartRef names a HelmChart keys where that HelmChart does (its source's),
+// so that the release, its chart and the chart's source land on one replica. Without r, or
+// when the HelmChart cannot be read yet, it is Key.
+func KeyIn(ctx context.Context, r client.Reader, obj client.Object) string {
+	if hr, ok := obj.(*helmv2.HelmRelease); ok && r != nil {
+		if ref := hr.Spec.ChartRef; ref != nil && ref.Kind == sourcev1.HelmChartKind && ref.Name != "" {
+			chart := &sourcev1.HelmChart{}
+			if err := r.Get(ctx, client.ObjectKey{Namespace: or(ref.Namespace, hr.Namespace), Name: ref.Name}, chart); err == nil {
+				return Key(chart)
+			}
+		}
+	}
+	return Key(obj)
 }

@@ -11,7 +11,9 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 )
 
 func TestKey(t *testing.T) {
@@ -60,5 +62,32 @@ func TestKey(t *testing.T) {
 				t.Errorf("Key = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestKeyIn: a HelmRelease whose chartRef names a HelmChart keys where the chart does (its
+// HelmRepository), so the release, the chart and the repository share a replica; before the
+// chart is in the cache it keys to the chart itself.
+func TestKeyIn(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := sourcev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	chart := &sourcev1.HelmChart{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "podinfo"},
+		Spec: sourcev1.HelmChartSpec{SourceRef: sourcev1.LocalHelmChartSourceReference{Kind: sourcev1.HelmRepositoryKind, Name: "charts"}}}
+	hr := &helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "podinfo"},
+		Spec: helmv2.HelmReleaseSpec{ChartRef: &helmv2.CrossNamespaceSourceReference{Kind: sourcev1.HelmChartKind, Name: "podinfo"}}}
+	empty := fake.NewClientBuilder().WithScheme(scheme).Build()
+	if got := KeyIn(t.Context(), empty, hr); got != "HelmChart/apps/podinfo" {
+		t.Errorf("without the chart in the cache: %s", got)
+	}
+	cached := fake.NewClientBuilder().WithScheme(scheme).WithObjects(chart).Build()
+	if got, want := KeyIn(t.Context(), cached, hr), Key(chart); got != want || want != "HelmRepository/apps/charts" {
+		t.Errorf("KeyIn = %s, want the chart's key %s (HelmRepository/apps/charts)", got, want)
+	}
+	oci := &helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "x"},
+		Spec: helmv2.HelmReleaseSpec{ChartRef: &helmv2.CrossNamespaceSourceReference{Kind: sourcev1.OCIRepositoryKind, Name: "x"}}}
+	if got := KeyIn(t.Context(), cached, oci); got != Key(oci) {
+		t.Errorf("an OCIRepository chartRef: %s, want %s", got, Key(oci))
 	}
 }

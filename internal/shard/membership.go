@@ -232,7 +232,7 @@ func (m *Membership) report(ctx context.Context) {
 	owned, gained := 0, 0
 	if m.Objects != nil {
 		if err := m.Objects(ctx, func(obj client.Object) bool {
-			k := Key(obj)
+			k := KeyIn(ctx, m.Gate.Reader, obj)
 			if !now.Owns(k) {
 				return false
 			}
