@@ -87,6 +87,14 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if !opts.NoCRDs {
 		te.CRDDirectoryPaths = []string{filepath.Join(root, "config", "crd", "bases")}
 	}
+	// etcd keeps its data in the work directory (not a directory of its own that stopping it
+	// removes), so that RestartEtcd brings the same cluster back.
+	etcdDir := filepath.Join(dir, "etcd")
+	if err := os.MkdirAll(etcdDir, 0o700); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("create etcd data dir: %w", err)
+	}
+	te.ControlPlane.Etcd = &envtest.Etcd{DataDir: etcdDir}
 	api := te.ControlPlane.GetAPIServer()
 	api.Configure().
 		Set("service-cluster-ip-range", "10.96.0.0/16").
@@ -276,6 +284,19 @@ func (e *Env) Stop() {
 		}
 		_ = os.RemoveAll(e.dir)
 	})
+}
+
+// RestartEtcd stops etcd and starts it again on the same data and client address, as an
+// operator restarting it would: the API server loses its storage meanwhile and reconnects.
+func (e *Env) RestartEtcd() error {
+	etcd := e.env.ControlPlane.Etcd
+	if err := etcd.Stop(); err != nil {
+		return fmt.Errorf("stop etcd: %w", err)
+	}
+	if err := etcd.Start(); err != nil {
+		return fmt.Errorf("start etcd: %w", err)
+	}
+	return nil
 }
 
 // Namespace creates a namespace with a random name for one test and deletes it when the test
