@@ -4,6 +4,7 @@ package faults_test
 
 import (
 	"fmt"
+	"strings"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/testenv/ociregistry"
@@ -137,10 +139,45 @@ metadata:
 		expect{object("image.toolkit.fluxcd.io/v1", "ImagePolicy", w.ns, "cross-image"), []string{"cross-namespace references have been blocked"}},
 		expect{object("image.toolkit.fluxcd.io/v1", "ImageUpdateAutomation", w.ns, "cross-automation"), []string{"cross-namespace references have been blocked"}})
 
-	w.start([]string{"--no-remote-bases", "--no-cross-namespace-refs"})
+	// A Receiver that would wake a source of another namespace, and an Alert that would forward
+	// the events of another namespace to the case's sink.
+	w.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "receiver-token"}, StringData: map[string]string{"token": "receiver-token-1"}})
+	w.createYAML(
+		fmt.Sprintf("apiVersion: notification.toolkit.fluxcd.io/v1\nkind: Receiver\nmetadata: {name: cross-receiver}\nspec: {type: generic, secretRef: {name: receiver-token}, resources: [{apiVersion: source.toolkit.fluxcd.io/v1, kind: GitRepository, name: elsewhere, namespace: %s}]}", other),
+		fmt.Sprintf("apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Alert\nmetadata: {name: cross-alert}\nspec: {providerRef: {name: sink}, eventSeverity: info, eventSources: [{kind: Kustomization, name: '*', namespace: %s}]}", other),
+	)
+	notified := w.notifications()
+	p := w.start([]string{"--no-remote-bases", "--no-cross-namespace-refs"})
 	for _, e := range expects {
 		msg := w.waitCondition(e.obj, meta.ReadyCondition, metav1.ConditionFalse, "", 2*time.Minute, e.fragments...)
 		t.Logf("%s/%s: %s", e.obj.GetKind(), e.obj.GetName(), msg)
+	}
+
+	// The Receiver refuses to wake the other namespace's source.
+	rcv := object("notification.toolkit.fluxcd.io/v1", "Receiver", w.ns, "cross-receiver")
+	w.waitReady(rcv, time.Minute)
+	path, _, _ := unstructured.NestedString(rcv.Object, "status", "webhookPath")
+	resp, err := http.Post("http://"+p.receiver+path, "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	t.Logf("the cross-namespace Receiver answered %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+	elsewhere := object("source.toolkit.fluxcd.io/v1", "GitRepository", other, "elsewhere")
+	if err := env.Client.Get(t.Context(), clientKey(elsewhere), elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := elsewhere.GetAnnotations()["reconcile.fluxcd.io/requestedAt"]; ok || resp.StatusCode < 400 {
+		t.Errorf("the Receiver reached a GitRepository of another namespace (status %d, annotations %v)", resp.StatusCode, elsewhere.GetAnnotations())
+	}
+	// The other namespace's Kustomization did reconcile and raise events (it is itself refused
+	// its cross-namespace source), but none reached the sink through the cross-namespace Alert.
+	w.waitCondition(object("kustomize.toolkit.fluxcd.io/v1", "Kustomization", other, "dependency"), meta.ReadyCondition, metav1.ConditionFalse, "", time.Minute, "cross-namespace")
+	for _, b := range notified() {
+		if strings.Contains(b, `"namespace":"`+other+`"`) {
+			t.Errorf("an event of another namespace was forwarded: %s", b)
+		}
 	}
 
 	// The tenant created nothing beyond its namespace.

@@ -170,7 +170,9 @@ type process struct {
 	cmd   *exec.Cmd
 	log   *testenv.SyncBuffer
 	pprof string
-	done  chan struct{}
+	// receiver is the address of the webhook receiver server.
+	receiver string
+	done     chan struct{}
 }
 
 // controllerArgs are the arguments every case's controller gets; extra ones are appended
@@ -199,7 +201,8 @@ func (w *world) start(extra []string, environ ...string) *process {
 func (w *world) startWith(kubeconfig string, extra []string, environ ...string) *process {
 	w.t.Helper()
 	p := &process{log: &testenv.SyncBuffer{}, pprof: freeAddr(w.t), done: make(chan struct{})}
-	args := append(w.controllerArgs(kubeconfig), "--pprof-addr", p.pprof)
+	p.receiver = freeAddr(w.t)
+	args := append(w.controllerArgs(kubeconfig), "--pprof-addr", p.pprof, "--receiver-addr", p.receiver)
 	p.cmd = exec.Command(weirBin, append(args, extra...)...)
 	p.cmd.Env = append(append(os.Environ(), "RUNTIME_NAMESPACE="+w.ns), environ...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
