@@ -4,11 +4,11 @@ package faults_test
 
 import (
 	"fmt"
-	"strings"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
