@@ -3,12 +3,14 @@ package shard
 import (
 	"context"
 	"reflect"
+	"strings"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	imageautov1 "github.com/fluxcd/image-automation-controller/api/v1"
 	imagev1 "github.com/fluxcd/image-reflector-controller/api/v1"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -72,18 +74,54 @@ func or(s, def string) string {
 	return s
 }
 
-// KeyIn is Key with the references Key cannot follow alone, read from r (the cache): a
-// HelmRelease whose chartRef names a HelmChart keys where that HelmChart does (its source's),
-// so that the release, its chart and the chart's source land on one replica. Without r, or
-// when the HelmChart cannot be read yet, it is Key.
+// KeyIn is Key with the references Key cannot follow alone, read from r (the cache), so that
+// an object lands with every source whose artifact it reads:
+//
+//   - a GitRepository whose spec.include names other GitRepositories keys where the first
+//     included one does (the included artifacts are read from the local store);
+//   - a consumer whose source is a GitRepository or a HelmChart keys where that source does:
+//     a Kustomization of an including GitRepository, a HelmRelease whose chartRef names a
+//     HelmChart (and so the chart's source), a HelmChart of a Git chart.
+//
+// References are followed at most maxHops deep; one that cannot be read yet (not in the cache)
+// stops there, so the object keys by the reference's name and moves once it appears.
 func KeyIn(ctx context.Context, r client.Reader, obj client.Object) string {
-	if hr, ok := obj.(*helmv2.HelmRelease); ok && r != nil {
-		if ref := hr.Spec.ChartRef; ref != nil && ref.Kind == sourcev1.HelmChartKind && ref.Name != "" {
-			chart := &sourcev1.HelmChart{}
-			if err := r.Get(ctx, client.ObjectKey{Namespace: or(ref.Namespace, hr.Namespace), Name: ref.Name}, chart); err == nil {
-				return Key(chart)
+	key := Key(obj)
+	if r == nil {
+		return key
+	}
+	for range maxHops {
+		var next client.Object
+		if g, ok := obj.(*sourcev1.GitRepository); ok && len(g.Spec.Include) > 0 && g.Spec.Include[0].GitRepositoryRef.Name != "" {
+			next = &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: g.Namespace, Name: g.Spec.Include[0].GitRepositoryRef.Name}}
+		} else {
+			kind, ns, name := split(key)
+			if ns == obj.GetNamespace() && name == obj.GetName() && kind == kindOf(obj) {
+				return key // the object's own key: nothing further to follow
+			}
+			switch kind {
+			case sourcev1.GitRepositoryKind:
+				next = &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+			case sourcev1.HelmChartKind:
+				next = &sourcev1.HelmChart{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+			default:
+				return key
 			}
 		}
+		if err := r.Get(ctx, client.ObjectKeyFromObject(next), next); err != nil {
+			return key
+		}
+		obj, key = next, Key(next)
 	}
-	return Key(obj)
+	return key
+}
+
+// maxHops bounds the references KeyIn follows (an include cycle ends there).
+const maxHops = 4
+
+// split is the kind, namespace and name of a key.
+func split(key string) (kind, ns, name string) {
+	kind, rest, _ := strings.Cut(key, "/")
+	ns, name, _ = strings.Cut(rest, "/")
+	return kind, ns, name
 }

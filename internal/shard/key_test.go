@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"strings"
 	"testing"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -89,5 +90,34 @@ func TestKeyIn(t *testing.T) {
 		Spec: helmv2.HelmReleaseSpec{ChartRef: &helmv2.CrossNamespaceSourceReference{Kind: sourcev1.OCIRepositoryKind, Name: "x"}}}
 	if got := KeyIn(t.Context(), cached, oci); got != Key(oci) {
 		t.Errorf("an OCIRepository chartRef: %s, want %s", got, Key(oci))
+	}
+}
+
+// TestKeyInFollowsIncludes: a GitRepository that includes another keys where the included one
+// does, and so do its consumers; an include cycle ends.
+func TestKeyInFollowsIncludes(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := sourcev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	include := func(name, of string) *sourcev1.GitRepository {
+		g := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: name}}
+		if of != "" {
+			g.Spec.Include = []sourcev1.GitRepositoryInclude{{GitRepositoryRef: meta.LocalObjectReference{Name: of}}}
+		}
+		return g
+	}
+	base, app := include("base", ""), include("app", "base")
+	loopA, loopB := include("loop-a", "loop-b"), include("loop-b", "loop-a")
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(base, app, loopA, loopB).Build()
+	ks := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "k"},
+		Spec: kustomizev1.KustomizationSpec{SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "app"}}}
+	for _, obj := range []client.Object{app, ks, base} {
+		if got := KeyIn(t.Context(), c, obj); got != "GitRepository/apps/base" {
+			t.Errorf("KeyIn(%s) = %s, want the included repository's key", obj.GetName(), got)
+		}
+	}
+	if got := KeyIn(t.Context(), c, loopA); !strings.HasPrefix(got, "GitRepository/apps/loop-") {
+		t.Errorf("an include cycle keyed to %s", got)
 	}
 }
