@@ -16,12 +16,9 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weirgitops/weir/internal/source/oci"
-	"github.com/weirgitops/weir/internal/testenv"
 	"github.com/weirgitops/weir/internal/testenv/ociregistry"
 )
 
@@ -188,16 +185,7 @@ func TestHostileArtifacts(t *testing.T) {
 		env.RequestReconcile(t, repos[c.name])
 	}
 	for _, c := range hostileArtifactCases {
-		testenv.Eventually(t, 2*time.Minute, func() error {
-			cm := &corev1.ConfigMap{}
-			if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: w.ns, Name: c.name}, cm); err != nil {
-				return err
-			}
-			if cm.Data["value"] != "repaired" {
-				return fmt.Errorf("%s did not recover", c.name)
-			}
-			return nil
-		})
+		w.waitConfigMapValue(c.name, "repaired", 2*time.Minute)
 	}
 	w.assertNoCanary()
 }

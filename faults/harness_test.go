@@ -661,3 +661,19 @@ func (c *conditioned) GetConditions() []metav1.Condition {
 
 // clientKey is obj's namespace and name.
 func clientKey(obj client.Object) client.ObjectKey { return client.ObjectKeyFromObject(obj) }
+
+// waitConfigMapValue waits until the case's ConfigMap name holds value under "value" (what
+// configMap writes), and says what is there meanwhile.
+func (w *world) waitConfigMapValue(name, value string, timeout time.Duration) {
+	w.t.Helper()
+	testenv.Eventually(w.t, timeout, func() error {
+		cm := &corev1.ConfigMap{}
+		if err := env.Client.Get(w.t.Context(), client.ObjectKey{Namespace: w.ns, Name: name}, cm); err != nil {
+			return err
+		}
+		if cm.Data["value"] != value {
+			return fmt.Errorf("ConfigMap %s holds %q, want %q", name, cm.Data["value"], value)
+		}
+		return nil
+	})
+}

@@ -12,11 +12,8 @@ import (
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/weirgitops/weir/internal/testenv"
 	"github.com/weirgitops/weir/internal/testenv/gitserver"
 )
 
@@ -134,17 +131,8 @@ func TestHostileRepository(t *testing.T) {
 			hostile[c.name+"/"+p] = v
 		}
 	}
-	rev := w.commit(repo, "hostile", hostile)
-	testenv.Eventually(t, 2*time.Minute, func() error {
-		cm := &corev1.ConfigMap{}
-		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: w.ns, Name: "sound"}, cm); err != nil {
-			return err
-		}
-		if cm.Data["value"] != "2" {
-			return fmt.Errorf("the sound Kustomization did not apply %s yet", rev)
-		}
-		return nil
-	})
+	w.commit(repo, "hostile", hostile)
+	w.waitConfigMapValue("sound", "2", 2*time.Minute)
 	for _, c := range hostileRepositoryCases {
 		msg := w.waitCondition(ks[c.name], meta.ReadyCondition, metav1.ConditionFalse, meta.BuildFailedReason, 2*time.Minute, c.names...)
 		t.Logf("%s: %s", c.name, msg)
@@ -169,16 +157,7 @@ func TestHostileRepository(t *testing.T) {
 	}
 	w.commit(repo, "repaired", repaired)
 	for _, c := range hostileRepositoryCases {
-		testenv.Eventually(t, 2*time.Minute, func() error {
-			cm := &corev1.ConfigMap{}
-			if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: w.ns, Name: c.name}, cm); err != nil {
-				return err
-			}
-			if cm.Data["value"] != "repaired" {
-				return fmt.Errorf("%s did not recover", c.name)
-			}
-			return nil
-		})
+		w.waitConfigMapValue(c.name, "repaired", 2*time.Minute)
 		w.waitReady(ks[c.name], time.Minute)
 	}
 	if len(notified()) == 0 {

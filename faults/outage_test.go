@@ -3,9 +3,6 @@
 package faults_test
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	cryptorand "crypto/rand"
 	"crypto/sha256"
@@ -449,29 +446,6 @@ func artifactFetch(t *testing.T, url, digest string) ([]byte, error) {
 	return b, nil
 }
 
-// tarGz is a gzip tar of files.
-func tarGz(t *testing.T, files map[string]string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for name, body := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := gz.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // TestCorruptedArtifact replaces a stored artifact on disk with another, well-formed one
 // whose ConfigMap says "evil", and restarts the controller so that nothing is cached: the
 // Kustomization must read the file again. Oracle: the digest mismatch is detected, the file is
@@ -493,7 +467,7 @@ func TestCorruptedArtifact(t *testing.T) {
 	if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(src), src); err != nil {
 		t.Fatal(err)
 	}
-	evil := tarGz(t, configMaps("app", "evil", "app"))
+	evil := ociregistry.TarGz(t, configMaps("app", "evil", "app"))
 	if err := os.WriteFile(filepath.Join(w.storage(), filepath.FromSlash(src.Status.Artifact.Path)), evil, 0o644); err != nil {
 		t.Fatal(err)
 	}
