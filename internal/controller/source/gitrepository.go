@@ -238,7 +238,7 @@ func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.G
 		return reconcile.Failed(compat.StorageOperationFailedReason, fmt.Errorf("create temporary directory: %w", err))
 	}
 	defer os.RemoveAll(tmp)
-	checkout, err := git.Clone(fetchCtx, tmp, opts)
+	checkout, err := git.FetchTree(fetchCtx, tmp, opts)
 	if err != nil {
 		return fetchError(err)
 	}

@@ -4,37 +4,83 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // Checkout is a working tree checked out at a resolved revision.
 type Checkout struct {
 	// Dir is the working tree's directory.
 	Dir string
+	// CommitInfo describes what was checked out and verifies its signatures.
+	CommitInfo
+
+	repo *gogit.Repository
+}
+
+// CommitInfo is what a fetch checked out: the revision, the commit's description, and the
+// commit and annotated tag objects whose signatures Verify checks. It holds no repository and
+// no file, so it stays valid, and can be kept and shared, after the checkout is gone.
+type CommitInfo struct {
 	// Revision is what was checked out.
 	Revision Revision
 	// Message, Author and When describe the checked-out commit.
 	Message, Author string
 	When            time.Time
 
-	repo    *gogit.Repository
-	tagHash plumbing.Hash // annotated tag object, zero otherwise
+	commit *object.Commit // decoded from a private copy of its raw bytes
+	tag    *object.Tag    // the annotated tag, likewise; nil for other references
 }
+
+// storage says where a clone keeps its repository.
+type storage int
+
+const (
+	onDisk   storage = iota // dir/.git, as git clone does
+	inMemory                // go-git's memory storage; dir holds the working tree only
+)
 
 // Clone fetches opts.Reference into dir, which must be empty or absent, and
 // checks it out. Branches, tags and refs are fetched shallowly (depth 1); a
 // Commit needs history, so its branch (or every branch and tag when no
 // branch is given) is fetched in full. The revision reported is the one
 // actually fetched, which may be newer than an earlier LatestRevision.
+//
+// The repository is kept on disk in dir/.git, so that the Checkout can Commit
+// and Push; FetchTree is the cheaper choice for reading the tree.
 func Clone(ctx context.Context, dir string, opts Options) (*Checkout, error) {
+	return cloneInto(ctx, dir, opts, onDisk)
+}
+
+// FetchTree fetches and checks out as Clone does, but keeps the repository in
+// memory and writes only the working tree's files into dir: no .git directory
+// is made, which saves initialising and writing a repository on disk. The
+// Checkout verifies signatures; it is not meant to Commit or Push. Memory use
+// grows with the fetched objects (one commit's tree when shallow).
+//
+// With RecurseSubmodules the repository stays on disk, as with Clone: go-git
+// checks submodules out from memory too, but then writes no ".git" file
+// ("gitdir: …") into each submodule's directory, and that file is part of the
+// artifacts weir and Flux have always made (the ".git/" exclusion matches
+// directories only). Keeping it keeps those artifacts' digests.
+func FetchTree(ctx context.Context, dir string, opts Options) (*Checkout, error) {
+	if opts.RecurseSubmodules {
+		return cloneInto(ctx, dir, opts, onDisk)
+	}
+	return cloneInto(ctx, dir, opts, inMemory)
+}
+
+func cloneInto(ctx context.Context, dir string, opts Options, where storage) (*Checkout, error) {
 	u, err := ParseURL(opts.URL)
 	if err != nil {
 		return nil, err
@@ -47,14 +93,14 @@ func Clone(ctx context.Context, dir string, opts Options) (*Checkout, error) {
 	if err != nil {
 		return nil, err
 	}
-	co, err := clone(ctx, dir, u, opts, ref, tr)
+	co, err := clone(ctx, dir, u, opts, ref, tr, where)
 	if err != nil {
 		return nil, scrub(fmt.Errorf("clone %s %s: %w", RedactURL(opts.URL), ref, err), append(opts.Auth.secrets(), urlSecrets(opts.URL)...)...)
 	}
 	return co, nil
 }
 
-func clone(ctx context.Context, dir string, u *url.URL, opts Options, ref Reference, tr transportOptions) (*Checkout, error) {
+func clone(ctx context.Context, dir string, u *url.URL, opts Options, ref Reference, tr transportOptions, where storage) (*Checkout, error) {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("directory %s is not empty", dir)
 	}
@@ -90,7 +136,7 @@ func clone(ctx context.Context, dir string, u *url.URL, opts Options, ref Refere
 		refspecs = []config.RefSpec{config.RefSpec("+" + rev.Ref + ":" + rev.Ref)}
 	}
 
-	repo, err := gogit.PlainInit(dir, false)
+	repo, err := initRepository(dir, where)
 	if err != nil {
 		return nil, fmt.Errorf("init: %w", err)
 	}
@@ -121,10 +167,12 @@ func clone(ctx context.Context, dir string, u *url.URL, opts Options, ref Refere
 		}
 		commitHash = local.Hash()
 		if tag, err := repo.TagObject(commitHash); err == nil {
-			co.tagHash = tag.Hash
 			c, err := tag.Commit()
 			if err != nil {
 				return nil, fmt.Errorf("peel tag %s: %w", rev.Name, err)
+			}
+			if co.tag, err = detachedTag(repo, tag.Hash); err != nil {
+				return nil, fmt.Errorf("read tag %s: %w", rev.Name, err)
 			}
 			commitHash = c.Hash
 		}
@@ -137,6 +185,9 @@ func clone(ctx context.Context, dir string, u *url.URL, opts Options, ref Refere
 		return nil, fmt.Errorf("%w: commit %s: %w", ErrReferenceNotFound, commitHash, err)
 	}
 	co.Revision, co.Message, co.Author, co.When = rev, c.Message, c.Author.String(), c.Author.When
+	if co.commit, err = detachedCommit(repo, commitHash); err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", commitHash, err)
+	}
 
 	wt, err := repo.Worktree()
 	if err != nil {
@@ -246,7 +297,51 @@ func updateSubmodule(ctx context.Context, sub *gogit.Submodule, parent *url.URL,
 	return updateSubmodules(ctx, wt, u, a, depth-1)
 }
 
-// commitObject returns the checked-out commit.
-func (c *Checkout) commitObject() (*object.Commit, error) {
-	return c.repo.CommitObject(plumbing.NewHash(c.Revision.Hash))
+// initRepository makes the empty repository a clone fetches into: on disk in dir/.git, or in
+// memory with dir as its working tree.
+func initRepository(dir string, where storage) (*gogit.Repository, error) {
+	if where == onDisk {
+		return gogit.PlainInit(dir, false)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return gogit.Init(memory.NewStorage(), osfs.New(dir))
+}
+
+// detachedCommit decodes the commit h from a copy of its raw bytes, so that it neither reads
+// from nor keeps the repository: its signature verifies over the exact bytes that were signed.
+func detachedCommit(repo *gogit.Repository, h plumbing.Hash) (*object.Commit, error) {
+	o, err := copyObject(repo, plumbing.CommitObject, h)
+	if err != nil {
+		return nil, err
+	}
+	return object.DecodeCommit(nil, o)
+}
+
+// detachedTag is detachedCommit for an annotated tag.
+func detachedTag(repo *gogit.Repository, h plumbing.Hash) (*object.Tag, error) {
+	o, err := copyObject(repo, plumbing.TagObject, h)
+	if err != nil {
+		return nil, err
+	}
+	return object.DecodeTag(nil, o)
+}
+
+func copyObject(repo *gogit.Repository, t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	src, err := repo.Storer.EncodedObject(t, h)
+	if err != nil {
+		return nil, err
+	}
+	r, err := src.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	o := &plumbing.MemoryObject{}
+	o.SetType(t)
+	if _, err := io.Copy(o, r); err != nil {
+		return nil, err
+	}
+	return o, nil
 }

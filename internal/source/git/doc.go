@@ -4,7 +4,9 @@
 // OpenPGP and SSH signatures, obtains GitHub App installation tokens and
 // filters the checked-out files the way Flux does (default exclusions,
 // spec.ignore, .sourceignore files). It knows nothing about Kubernetes:
-// callers pass plain options and get plain values.
+// callers pass plain options and get plain values. FetchTree keeps the
+// fetched repository in memory and writes only the working tree; Clone keeps
+// it on disk, for callers that commit and push.
 //
 // Invariants:
 //   - URLs are http://, https:// or ssh://; scp-like "user@host:path" and

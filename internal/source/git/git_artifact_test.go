@@ -14,12 +14,12 @@ import (
 
 var obj = artifact.Object{Kind: "GitRepository", Namespace: "flux-system", Name: "podinfo"}
 
-// fetchAndPackage is what the GitRepository reconciler does: clone, filter,
-// archive.
+// fetchAndPackage is what the GitRepository reconciler does: fetch the tree,
+// filter, archive.
 func fetchAndPackage(tb testing.TB, store *artifact.Store, opts git.Options) (artifact.Record, *git.Checkout) {
 	tb.Helper()
 	dir := tb.TempDir()
-	co, err := git.Clone(tb.Context(), dir, opts)
+	co, err := git.FetchTree(tb.Context(), dir, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -19,6 +19,16 @@ type fixture struct {
 	head string
 }
 
+// clones are the two ways to fetch a tree, which every behaviour test runs through: the
+// repository on disk (Clone, for committing and pushing) and in memory (FetchTree).
+var clones = []struct {
+	name  string
+	clone func(context.Context, string, Options) (*Checkout, error)
+}{
+	{"disk", Clone},
+	{"memory", FetchTree},
+}
+
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	root := gitserver.NewRoot(t)
@@ -150,61 +160,68 @@ func TestCloneReferences(t *testing.T) {
 		{"commit on branch", Reference{Branch: "master", Commit: c2}, nil, "master@sha1:" + c2, "2"},
 		{"sparse", Reference{Tag: "v1.0.0"}, []string{"apps"}, "v1.0.0@sha1:" + c1, ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, c := range clones {
+		for _, tt := range tests {
+			t.Run(c.name+"/"+tt.name, func(t *testing.T) {
+				dir := t.TempDir()
+				co, err := c.clone(t.Context(), dir, Options{URL: url, Reference: tt.ref, SparseCheckout: tt.sparse})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if co.Revision.String() != tt.wantRev {
+					t.Fatalf("revision %s, want %s", co.Revision, tt.wantRev)
+				}
+				if _, err := os.Stat(filepath.Join(dir, ".git")); (err == nil) != (c.name == "disk") {
+					t.Fatalf(".git in the checkout: %v", err)
+				}
+				if tt.sparse != nil {
+					if _, err := os.Stat(filepath.Join(dir, "infra/i.yaml")); !os.IsNotExist(err) {
+						t.Fatalf("infra/i.yaml checked out despite sparse checkout: %v", err)
+					}
+					if got := readFile(t, filepath.Join(dir, "apps/a.yaml")); got != "a" {
+						t.Fatalf("apps/a.yaml = %q", got)
+					}
+					return
+				}
+				if got := readFile(t, filepath.Join(dir, "v")); got != tt.wantV {
+					t.Fatalf("v = %q, want %q", got, tt.wantV)
+				}
+			})
+		}
+	}
+
+	links := repo.Commit("links", "links", map[string]string{
+		"target.yaml": "x",
+		"in":          gitserver.Symlink("target.yaml"),
+		"out":         gitserver.Symlink("../../etc/passwd"),
+	})
+	for _, c := range clones {
+		t.Run(c.name+"/unknown commit", func(t *testing.T) {
+			_, err := c.clone(t.Context(), t.TempDir(), Options{URL: url, Reference: Reference{Commit: strings.Repeat("ab", 20)}})
+			if !errors.Is(err, ErrReferenceNotFound) {
+				t.Fatalf("error = %v, want ErrReferenceNotFound", err)
+			}
+		})
+		t.Run(c.name+"/unknown branch", func(t *testing.T) {
+			_, err := c.clone(t.Context(), t.TempDir(), Options{URL: url, Reference: Reference{Branch: "nope"}})
+			if !errors.Is(err, ErrReferenceNotFound) {
+				t.Fatalf("error = %v, want ErrReferenceNotFound", err)
+			}
+		})
+		t.Run(c.name+"/symlinks kept as links", func(t *testing.T) {
 			dir := t.TempDir()
-			co, err := Clone(t.Context(), dir, Options{URL: url, Reference: tt.ref, SparseCheckout: tt.sparse})
+			co, err := c.clone(t.Context(), dir, Options{URL: url, Reference: Reference{Branch: "links"}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if co.Revision.String() != tt.wantRev {
-				t.Fatalf("revision %s, want %s", co.Revision, tt.wantRev)
+			if co.Revision.Hash != links {
+				t.Fatalf("hash %s, want %s", co.Revision.Hash, links)
 			}
-			if tt.sparse != nil {
-				if _, err := os.Stat(filepath.Join(dir, "infra/i.yaml")); !os.IsNotExist(err) {
-					t.Fatalf("infra/i.yaml checked out despite sparse checkout: %v", err)
-				}
-				if got := readFile(t, filepath.Join(dir, "apps/a.yaml")); got != "a" {
-					t.Fatalf("apps/a.yaml = %q", got)
-				}
-				return
-			}
-			if got := readFile(t, filepath.Join(dir, "v")); got != tt.wantV {
-				t.Fatalf("v = %q, want %q", got, tt.wantV)
+			if target, err := os.Readlink(filepath.Join(dir, "out")); err != nil || target != "../../etc/passwd" {
+				t.Fatalf("out: link %q, %v", target, err)
 			}
 		})
 	}
-
-	t.Run("unknown commit", func(t *testing.T) {
-		_, err := Clone(t.Context(), t.TempDir(), Options{URL: url, Reference: Reference{Commit: strings.Repeat("ab", 20)}})
-		if !errors.Is(err, ErrReferenceNotFound) {
-			t.Fatalf("error = %v, want ErrReferenceNotFound", err)
-		}
-	})
-	t.Run("unknown branch", func(t *testing.T) {
-		_, err := Clone(t.Context(), t.TempDir(), Options{URL: url, Reference: Reference{Branch: "nope"}})
-		if !errors.Is(err, ErrReferenceNotFound) {
-			t.Fatalf("error = %v, want ErrReferenceNotFound", err)
-		}
-	})
-	t.Run("symlinks kept as links", func(t *testing.T) {
-		c := repo.Commit("links", "links", map[string]string{
-			"target.yaml": "x",
-			"in":          gitserver.Symlink("target.yaml"),
-			"out":         gitserver.Symlink("../../etc/passwd"),
-		})
-		dir := t.TempDir()
-		co, err := Clone(t.Context(), dir, Options{URL: url, Reference: Reference{Branch: "links"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if co.Revision.Hash != c {
-			t.Fatalf("hash %s, want %s", co.Revision.Hash, c)
-		}
-		if target, err := os.Readlink(filepath.Join(dir, "out")); err != nil || target != "../../etc/passwd" {
-			t.Fatalf("out: link %q, %v", target, err)
-		}
-	})
 	t.Run("timeout", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()

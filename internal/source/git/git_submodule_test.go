@@ -43,20 +43,27 @@ func TestCloneSubmodulesTLSAndProxy(t *testing.T) {
 		CACert: srv.CAPEM, ClientCert: srv.ClientCertPEM, ClientKey: srv.ClientKeyPEM,
 		Proxy: &Proxy{Address: p.URL, Username: "proxy-user", Password: "proxy-pass"},
 	}
-	dir := t.TempDir()
-	co, err := Clone(t.Context(), dir, Options{URL: u.String(), Reference: Reference{Branch: "main"}, Auth: auth, RecurseSubmodules: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for file, want := range map[string]string{
-		"app.yaml":                   "kind: App\n",
-		"vendor/lib/lib.yaml":        "kind: Lib\n",
-		"vendor/lib/nested/deep.txt": "deep\n",
-	} {
-		got, err := os.ReadFile(filepath.Join(co.Dir, filepath.FromSlash(file)))
-		if err != nil || string(got) != want {
-			t.Errorf("%s = %q, %v; want %q", file, got, err, want)
-		}
+	for _, c := range clones {
+		t.Run(c.name, func(t *testing.T) {
+			co, err := c.clone(t.Context(), t.TempDir(), Options{URL: u.String(), Reference: Reference{Branch: "main"}, Auth: auth, RecurseSubmodules: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for file, want := range map[string]string{
+				"app.yaml":                   "kind: App\n",
+				"vendor/lib/lib.yaml":        "kind: Lib\n",
+				"vendor/lib/nested/deep.txt": "deep\n",
+			} {
+				got, err := os.ReadFile(filepath.Join(co.Dir, filepath.FromSlash(file)))
+				if err != nil || string(got) != want {
+					t.Errorf("%s = %q, %v; want %q", file, got, err, want)
+				}
+			}
+			// Each submodule's ".git" file is in the tree, and so in artifacts, as ever.
+			if fi, err := os.Stat(filepath.Join(co.Dir, "vendor/lib/.git")); err != nil || !fi.Mode().IsRegular() {
+				t.Errorf("vendor/lib/.git: %v", err)
+			}
+		})
 	}
 	if len(p.Targets()) == 0 {
 		t.Error("nothing went through the proxy")
@@ -78,17 +85,21 @@ func TestCloneSubmodulesTLSAndProxy(t *testing.T) {
 		otherHead := other.Commit("master", "other", map[string]string{"o.txt": "o\n"})
 		otherSrv := otherRoot.ServeHTTP(gitserver.HTTPOptions{Username: "git", Password: "s3cret"})
 		app.Submodule("leaky", "other", otherSrv.RepoURL("other"), otherHead)
-		_, err := Clone(t.Context(), t.TempDir(), Options{URL: u.String(), Reference: Reference{Branch: "leaky"}, Auth: auth, RecurseSubmodules: true})
-		if !errors.Is(err, ErrAuthentication) || !strings.Contains(err.Error(), "submodule 'other'") {
-			t.Fatalf("error = %v, want ErrAuthentication for submodule 'other'", err)
+		for _, c := range clones {
+			_, err := c.clone(t.Context(), t.TempDir(), Options{URL: u.String(), Reference: Reference{Branch: "leaky"}, Auth: auth, RecurseSubmodules: true})
+			if !errors.Is(err, ErrAuthentication) || !strings.Contains(err.Error(), "submodule 'other'") {
+				t.Fatalf("%s: error = %v, want ErrAuthentication for submodule 'other'", c.name, err)
+			}
 		}
 	})
 
 	t.Run("local submodule url refused", func(t *testing.T) {
 		app.Submodule("local", "etc", "file:///etc", deepHead)
-		_, err := Clone(t.Context(), t.TempDir(), Options{URL: u.String(), Reference: Reference{Branch: "local"}, Auth: auth, RecurseSubmodules: true})
-		if !errors.Is(err, ErrInvalidURL) {
-			t.Fatalf("error = %v, want ErrInvalidURL", err)
+		for _, c := range clones {
+			_, err := c.clone(t.Context(), t.TempDir(), Options{URL: u.String(), Reference: Reference{Branch: "local"}, Auth: auth, RecurseSubmodules: true})
+			if !errors.Is(err, ErrInvalidURL) {
+				t.Fatalf("%s: error = %v, want ErrInvalidURL", c.name, err)
+			}
 		}
 	})
 }

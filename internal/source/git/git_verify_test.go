@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -99,29 +100,37 @@ func TestVerify(t *testing.T) {
 		{name: "ssh tag on pgp commit", ref: Reference{Tag: "v3.2.0"}, mode: VerifyTagAndHEAD, keys: keys},
 		{name: "ssh tag on pgp commit without pgp keys", ref: Reference{Tag: "v3.2.0"}, mode: VerifyTagAndHEAD, keys: TrustedKeys{SSH: keys.SSH}, wantErr: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			co, err := Clone(t.Context(), t.TempDir(), Options{URL: url, Reference: tt.ref})
-			if err != nil {
-				t.Fatal(err)
-			}
-			v, err := co.Verify(tt.mode, tt.keys)
-			if tt.wantErr {
-				if !errors.Is(err, ErrVerification) {
-					t.Fatalf("error = %v, want ErrVerification", err)
+	for _, c := range clones {
+		for _, tt := range tests {
+			t.Run(c.name+"/"+tt.name, func(t *testing.T) {
+				dir := t.TempDir()
+				co, err := c.clone(t.Context(), dir, Options{URL: url, Reference: tt.ref})
+				if err != nil {
+					t.Fatal(err)
 				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if v.CommitKey == "" && v.TagKey == "" {
-				t.Fatal("verification names no key")
-			}
-			if tt.wantKey != "" && v.CommitKey != tt.wantKey && v.TagKey != tt.wantKey {
-				t.Fatalf("verified by %+v, want %s", v, tt.wantKey)
-			}
-		})
+				// What was fetched verifies without the checkout: it is kept and shared so.
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+				info := co.CommitInfo
+				v, err := info.Verify(tt.mode, tt.keys)
+				if tt.wantErr {
+					if !errors.Is(err, ErrVerification) {
+						t.Fatalf("error = %v, want ErrVerification", err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v.CommitKey == "" && v.TagKey == "" {
+					t.Fatal("verification names no key")
+				}
+				if tt.wantKey != "" && v.CommitKey != tt.wantKey && v.TagKey != tt.wantKey {
+					t.Fatalf("verified by %+v, want %s", v, tt.wantKey)
+				}
+			})
+		}
 	}
 }
 

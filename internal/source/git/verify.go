@@ -82,7 +82,7 @@ func ParseAuthorizedKeys(data []byte) ([]ssh.PublicKey, error) {
 // Verify checks the checkout's signatures, OpenPGP or SSH, against the
 // trusted keys. The legacy mode "head" means HEAD; an empty mode means HEAD.
 // Failures wrap ErrVerification.
-func (c *Checkout) Verify(mode VerifyMode, keys TrustedKeys) (Verification, error) {
+func (c CommitInfo) Verify(mode VerifyMode, keys TrustedKeys) (Verification, error) {
 	var v Verification
 	if strings.EqualFold(string(mode), "head") || mode == "" {
 		mode = VerifyHEAD
@@ -97,12 +97,9 @@ func (c *Checkout) Verify(mode VerifyMode, keys TrustedKeys) (Verification, erro
 		if !c.Revision.IsTag() {
 			return v, fmt.Errorf("%w: mode %s needs a tag reference", ErrVerification, mode)
 		}
-		if c.tagHash.IsZero() {
+		tag := c.tag
+		if tag == nil {
 			return v, fmt.Errorf("%w: tag '%s' is not an annotated tag and has no signature", ErrVerification, c.Revision.Name)
-		}
-		tag, err := c.repo.TagObject(c.tagHash)
-		if err != nil {
-			return v, fmt.Errorf("read tag '%s': %w", c.Revision.Name, err)
 		}
 		if tag.PGPSignature == "" {
 			return v, fmt.Errorf("%w: tag '%s' is not signed", ErrVerification, c.Revision.Name)
@@ -116,9 +113,9 @@ func (c *Checkout) Verify(mode VerifyMode, keys TrustedKeys) (Verification, erro
 		v.TagKey = key
 	}
 	if mode == VerifyHEAD || mode == VerifyTagAndHEAD {
-		commit, err := c.commitObject()
-		if err != nil {
-			return v, fmt.Errorf("read commit %s: %w", c.Revision.Hash, err)
+		commit := c.commit
+		if commit == nil {
+			return v, fmt.Errorf("%w: commit %s was not fetched", ErrVerification, c.Revision.Hash)
 		}
 		if commit.PGPSignature == "" {
 			return v, fmt.Errorf("%w: commit %s is not signed", ErrVerification, c.Revision.Hash)
