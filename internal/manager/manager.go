@@ -23,6 +23,7 @@ import (
 	"github.com/weirgitops/weir/internal/artifact"
 	"github.com/weirgitops/weir/internal/event"
 	"github.com/weirgitops/weir/internal/reconcile"
+	"github.com/weirgitops/weir/internal/residency"
 	"github.com/weirgitops/weir/internal/source/helm"
 )
 
@@ -166,6 +167,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 		return err
 	}
 	gc := setGCPercent(opts.GCPercent, os.Getenv)
+	if residency.Enabled() {
+		if err := mgr.Add(releasePages{cache: mgr.GetCache(), interval: opts.ReleasePagesInterval, log: log}); err != nil {
+			return fmt.Errorf("add page release: %w", err)
+		}
+	}
 	log.Info("starting manager", "controllers", opts.Controllers, "concurrent", opts.Concurrent, "gcPercent", gc)
 	start := time.Now()
 	if err := mgr.Start(ctx); err != nil {
@@ -174,6 +180,38 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	log.Info("manager stopped", "uptime", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }
+
+// releasePages drops the executable's pages that starting the controllers touched from the
+// resident set once the caches have synced (informer and controller set-up code runs once),
+// then every interval those not used since the last release (internal/residency).
+type releasePages struct {
+	cache    interface{ WaitForCacheSync(context.Context) bool }
+	interval time.Duration
+	log      logr.Logger
+}
+
+func (r releasePages) Start(ctx context.Context) error {
+	if !r.cache.WaitForCacheSync(ctx) {
+		return nil
+	}
+	n := residency.Release()
+	r.log.V(1).Info("released the executable's pages from the resident set", "mappedMiB", n>>20, "interval", r.interval.String())
+	if r.interval <= 0 {
+		return nil
+	}
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			residency.Release()
+		}
+	}
+}
+
+func (releasePages) NeedLeaderElection() bool { return false }
 
 // pprofHandler serves the runtime profiles of net/http/pprof under /debug/pprof/.
 func pprofHandler() http.Handler {

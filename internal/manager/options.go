@@ -68,6 +68,10 @@ type Options struct {
 	// GCPercent is the Go garbage collector's target, GOGC's value (weir's flag): how far
 	// the heap grows over the live heap before the next collection. GOGC, when set, wins.
 	GCPercent int
+	// ReleasePagesInterval is how often the executable's pages mapped but not used since the
+	// last release leave the resident set (internal/residency); 0 releases them only once the
+	// caches have synced.
+	ReleasePagesInterval time.Duration
 	// FeatureGates is --feature-gates, Flux's "Name=bool,…"; Gates its parsed value.
 	FeatureGates string
 	Gates        features.Gates
@@ -116,31 +120,32 @@ type Options struct {
 // DefaultOptions returns the options `weir controller` starts from before flags are parsed.
 func DefaultOptions() Options {
 	return Options{
-		MetricsAddr:        ":8080",
-		HealthAddr:         ":9440",
-		LeaderElectionID:   "weir-leader-election",
-		LeaseDuration:      35 * time.Second,
-		RenewDeadline:      30 * time.Second,
-		RetryPeriod:        5 * time.Second,
-		Concurrent:         10,
-		RequeueDependency:  30 * time.Second,
-		WatchAllNamespaces: true,
-		StoragePath:        "/data",
-		StorageAddr:        ":9090",
-		ReceiverAddr:       ":9292",
-		EventsListenAddr:   ":9091",
-		ConcurrentSSA:      10,
-		RateLimitInterval:  5 * time.Minute,
-		LogLevel:           "info",
-		LogEncoding:        "json",
-		Controllers:        ControllerNames(),
-		GracefulShutdown:   30 * time.Second,
-		TempDir:            os.TempDir(),
-		BuildCacheSize:     256,
-		GCPercent:          DefaultGCPercent,
-		MinRetryDelay:      reconcile.DefaultMinRetryDelay,
-		MaxRetryDelay:      reconcile.DefaultMaxRetryDelay,
-		MinInterval:        reconcile.DefaultMinInterval,
+		MetricsAddr:          ":8080",
+		HealthAddr:           ":9440",
+		LeaderElectionID:     "weir-leader-election",
+		LeaseDuration:        35 * time.Second,
+		RenewDeadline:        30 * time.Second,
+		RetryPeriod:          5 * time.Second,
+		Concurrent:           10,
+		RequeueDependency:    30 * time.Second,
+		WatchAllNamespaces:   true,
+		StoragePath:          "/data",
+		StorageAddr:          ":9090",
+		ReceiverAddr:         ":9292",
+		EventsListenAddr:     ":9091",
+		ConcurrentSSA:        10,
+		RateLimitInterval:    5 * time.Minute,
+		LogLevel:             "info",
+		LogEncoding:          "json",
+		Controllers:          ControllerNames(),
+		GracefulShutdown:     30 * time.Second,
+		TempDir:              os.TempDir(),
+		BuildCacheSize:       256,
+		GCPercent:            DefaultGCPercent,
+		ReleasePagesInterval: DefaultReleasePagesInterval,
+		MinRetryDelay:        reconcile.DefaultMinRetryDelay,
+		MaxRetryDelay:        reconcile.DefaultMaxRetryDelay,
+		MinInterval:          reconcile.DefaultMinInterval,
 		// Flux gives each of its five controllers 50 queries per second (burst 300); weir runs
 		// them in one process with one client, so it gets their sum.
 		KubeAPIQPS:       250,
@@ -207,6 +212,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.HelmCacheMaxSize, "helm-cache-max-size", o.HelmCacheMaxSize, "parsed Helm repository indexes kept in memory, shared by every chart of a repository (at least 1)")
 	fs.StringVar(&o.TempDir, "temp-dir", o.TempDir, "directory where repositories are cloned and artifacts unpacked for builds")
 	fs.IntVar(&o.BuildCacheSize, "build-cache-size", o.BuildCacheSize, "how many Kustomization builds are kept in memory, to skip rebuilding identical inputs")
+	fs.DurationVar(&o.ReleasePagesInterval, "release-binary-pages-interval", o.ReleasePagesInterval, "how often the pages of weir's executable that were not used since the last time leave the resident set (they stay in the page cache and fault back in when needed); 0 only once at start; WEIR_BINARY_PAGES=keep in the environment turns it off")
 	fs.IntVar(&o.GCPercent, "gc-percent", o.GCPercent, "percent the Go heap may grow over the live heap before a garbage collection (Go's GOGC, whose default is 100); lower uses less memory and more CPU; the GOGC environment variable, when set, wins")
 	fs.StringVar(&o.FeatureGates, "feature-gates", o.FeatureGates, "Flux's feature gates, Name=true|false separated by commas: "+strings.Join(features.Names(), ", "))
 	fs.StringVar(&o.EventsAddr, "events-addr", o.EventsAddr, "URL of a Flux notification-controller's events endpoint to post every event to, as Flux's controllers do (e.g. http://notification-controller.flux-system.svc.cluster.local./)")
@@ -261,6 +267,9 @@ func (o *Options) Validate() error {
 		if u, err := url.Parse(o.EventsAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("--events-addr %q: want an http or https URL", o.EventsAddr)
 		}
+	}
+	if o.ReleasePagesInterval < 0 {
+		return fmt.Errorf("--release-binary-pages-interval %s must not be negative", o.ReleasePagesInterval)
 	}
 	if o.GCPercent < 1 {
 		return fmt.Errorf("--gc-percent %d must be at least 1 (GOGC=off in the environment turns the collector off)", o.GCPercent)
