@@ -46,7 +46,7 @@ func measureReady(ctx context.Context, c *cluster, cfg *config, ns string, n int
 		return r, err
 	}
 	r.APIRequests, r.Reconciles = int64(a1.requests-a0.requests), int64(a1.reconciles-a0.reconciles)
-	r.PeakAnonMiB = round(s.PeakAnon(), 1)
+	r.PeakAnonMiB, r.PeakFileMiB = round(s.PeakAnon(), 1), round(s.PeakFile(), 1)
 	r.ReadySeconds = seconds(at.Sub(start))
 	r.CPUSeconds, r.GitServerCPUSeconds, r.ControlPlaneCPUSeconds = u1.since(u0)
 	if pid := c.weirPid(); pid > 0 {
@@ -59,8 +59,8 @@ func measureReady(ctx context.Context, c *cluster, cfg *config, ns string, n int
 	if err := waitProfile(); err != nil {
 		cfg.logf("! profile %s: %v", profile, err)
 	}
-	cfg.logf("✔ %d Kustomizations Ready in %.2f s (objects created in %.2f s), weir CPU %.1f s, peak RSS %.1f MiB (anonymous %.1f MiB), %d API requests in %d reconciles",
-		n, r.ReadySeconds, r.CreateSeconds, r.CPUSeconds, r.PeakRSSMiB, r.PeakAnonMiB, r.APIRequests, r.Reconciles)
+	cfg.logf("✔ %d Kustomizations Ready in %.2f s (objects created in %.2f s), weir CPU %.1f s, peak RSS %.1f MiB (anonymous %.1f MiB, binary %.1f MiB), %d API requests in %d reconciles",
+		n, r.ReadySeconds, r.CreateSeconds, r.CPUSeconds, r.PeakRSSMiB, r.PeakAnonMiB, r.PeakFileMiB, r.APIRequests, r.Reconciles)
 	return r, nil
 }
 

@@ -56,10 +56,10 @@ func memory(pid int) (rss, hwm float64, err error) {
 
 // memStatus is the memory part of /proc/<pid>/status, in MiB. anon is RssAnon: heap, stacks
 // and other private memory, without the pages of the mapped binary (RssFile).
-type memStatus struct{ rss, hwm, anon float64 }
+type memStatus struct{ rss, hwm, anon, file float64 }
 
 func readStatus(pid int) (m memStatus, err error) {
-	rss, hwm, anon := &m.rss, &m.hwm, &m.anon
+	rss, hwm, anon, file := &m.rss, &m.hwm, &m.anon, &m.file
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return m, fmt.Errorf("read memory of %d: %w", pid, err)
@@ -71,7 +71,7 @@ func readStatus(pid int) (m memStatus, err error) {
 		for _, k := range []struct {
 			key string
 			dst *float64
-		}{{"VmRSS:", rss}, {"VmHWM:", hwm}, {"RssAnon:", anon}} {
+		}{{"VmRSS:", rss}, {"VmHWM:", hwm}, {"RssAnon:", anon}, {"RssFile:", file}} {
 			if v, ok := strings.CutPrefix(line, k.key); ok {
 				kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 				if err != nil {
@@ -118,6 +118,7 @@ type sampler struct {
 	mu   sync.Mutex
 	max  float64
 	anon float64
+	file float64
 	sum  float64
 	n    int
 	done chan struct{}
@@ -135,6 +136,7 @@ func sample(pid int, interval time.Duration) *sampler {
 				s.mu.Lock()
 				s.max = max(s.max, m.rss)
 				s.anon = max(s.anon, m.anon)
+				s.file = max(s.file, m.file)
 				s.sum += m.rss
 				s.n++
 				s.mu.Unlock()
@@ -165,6 +167,13 @@ func (s *sampler) PeakAnon() float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.anon
+}
+
+// PeakFile returns the largest RssFile seen so far, in MiB.
+func (s *sampler) PeakFile() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.file
 }
 
 // usage is a snapshot of the CPU consumed so far by weir, the harness's children (the Git

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,14 +19,14 @@ const (
 // fluxTTP are Flux's published MTTP figures (kustomize-controller alone, 16 cores,
 // --concurrent 20) and weir's targets on 2 cores, by N.
 var fluxTTP = map[int]struct{ flux, target string }{
-	100:  {"28 s, 32 Mi", "< 15 s, < 100 MiB"},
-	500:  {"2 m 2 s, 122 Mi", "< 60 s, < 100 MiB"},
+	100:  {"28 s, 32 Mi (published); 17–30 s, 264 MiB (this machine, source- and kustomize-controller)", "< 15 s, < 90 MiB"},
+	500:  {"2 m 2 s, 122 Mi", "< 60 s"},
 	1000: {"4 m 16 s, 175 Mi", "< 2 m, < 150 MiB"},
 }
 
 // ttpMet reports whether a per-app result meets weir's target at its size.
 func ttpMet(r Result) string {
-	limits := map[int][2]float64{100: {15, 100}, 500: {60, 100}, 1000: {120, 150}}
+	limits := map[int][2]float64{100: {15, 90}, 500: {60, math.Inf(1)}, 1000: {120, 150}}
 	l, ok := limits[r.N]
 	if !ok {
 		return ""
@@ -90,6 +91,9 @@ func header(b *strings.Builder, title string, list []Result) {
 	fmt.Fprintf(b, "\n### %s\n\n", title)
 	fmt.Fprintf(b, "%d CPUs (%s), Kubernetes %s, weir %s (`--concurrent %d`), %s, %s, load average %.1f\n\n",
 		m.CPUs, m.CPUModel, m.Kubernetes, m.Weir, m.Concurrent, m.Go, m.Date, m.LoadAverage)
+	if m.BinaryMiB > 0 {
+		fmt.Fprintf(b, "weir executable: %.1f MiB\n\n", m.BinaryMiB)
+	}
 	if len(m.WeirArgs) > 0 {
 		fmt.Fprintf(b, "weir ran with `%s`\n\n", strings.Join(m.WeirArgs, " "))
 	}
@@ -97,7 +101,7 @@ func header(b *strings.Builder, title string, list []Result) {
 
 func renderTTP(b *strings.Builder, list []Result) {
 	header(b, "Time to production", list)
-	b.WriteString("| variant | N | objects | all Ready | peak RSS | peak anonymous RSS | weir CPU | git server CPU | kube-apiserver / etcd / kcm CPU | API requests / reconciles | Flux (published) | weir target | met |\n")
+	b.WriteString("| variant | N | objects | all Ready | peak RSS | peak anonymous / binary RSS | weir CPU | git server CPU | kube-apiserver / etcd / kcm CPU | API requests / reconciles | Flux (published) | weir target | met |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | :-: |\n")
 	for _, r := range list {
 		flux, target, met := "", "", ""
@@ -114,7 +118,7 @@ func renderTTP(b *strings.Builder, list []Result) {
 			}
 		}
 		fmt.Fprintf(b, "| %s | %d | %d | %s | %.1f MiB | %s | %.1f s | %.1f s | %s | %s | %s | %s | %s |\n",
-			r.Variant, r.N, r.Objects, dur(r.ReadySeconds), r.PeakRSSMiB, mib(r.PeakAnonMiB), r.CPUSeconds, r.GitServerCPUSeconds,
+			r.Variant, r.N, r.Objects, dur(r.ReadySeconds), r.PeakRSSMiB, anonFile(r), r.CPUSeconds, r.GitServerCPUSeconds,
 			planeCPU(r.ControlPlaneCPUSeconds), requestsPerReconcile(r), flux, target, met)
 	}
 }
@@ -235,8 +239,8 @@ func renderSteady(b *strings.Builder, list []Result) {
 }
 
 func renderFloor(b *strings.Builder, list []Result, ttp []Result) {
-	header(b, "Floor: one kubectl apply --server-side", list)
-	b.WriteString("| N | objects | kubectl apply | + Deployments Available | weir (ttp per-app) | weir ÷ apply | weir ÷ apply+Available | target | met |\n")
+	header(b, "Floor: ten kubectl apply --server-side at once, then every Deployment Available", list)
+	b.WriteString("| N | objects | kubectl apply | + Deployments Available (floor) | weir (ttp per-app) | weir ÷ apply | weir ÷ floor | target | met |\n")
 	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | :-: |\n")
 	for _, r := range list {
 		weir, x, xa, met := "", "", "", ""
@@ -245,12 +249,20 @@ func renderFloor(b *strings.Builder, list []Result, ttp []Result) {
 				weir = dur(t.ReadySeconds)
 				x = fmt.Sprintf("%.1f×", t.ReadySeconds/r.ApplySeconds)
 				xa = fmt.Sprintf("%.1f×", t.ReadySeconds/r.AvailableSeconds)
-				met = mark(t.ReadySeconds <= 3*r.ApplySeconds)
+				met = mark(t.ReadySeconds <= 1.2*r.AvailableSeconds)
 			}
 		}
-		fmt.Fprintf(b, "| %d | %d | %s | %s | %s | %s | %s | ≤ 3× | %s |\n",
+		fmt.Fprintf(b, "| %d | %d | %s | %s | %s | %s | %s | ≤ 1.2× | %s |\n",
 			r.N, r.Objects, dur(r.ApplySeconds), dur(r.AvailableSeconds), weir, x, xa, met)
 	}
+}
+
+// anonFile renders the peaks of anonymous and file-backed (the executable's pages) RSS.
+func anonFile(r Result) string {
+	if r.PeakFileMiB == 0 {
+		return mib(r.PeakAnonMiB)
+	}
+	return fmt.Sprintf("%s / %s", mib(r.PeakAnonMiB), mib(r.PeakFileMiB))
 }
 
 // mib formats MiB, with a dash for a figure not measured.

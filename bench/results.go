@@ -31,6 +31,8 @@ type Machine struct {
 	LoadAverage float64 `json:"loadAverage"`
 	// WeirArgs are extra flags weir ran with (-weir-args), when any.
 	WeirArgs []string `json:"weirArgs,omitempty"`
+	// BinaryMiB is the size of the weir executable measured.
+	BinaryMiB float64 `json:"binaryMiB,omitempty"`
 }
 
 // Result is one measured run of a workload at one size. Fields that do not apply to the
@@ -55,6 +57,9 @@ type Result struct {
 	// PeakAnonMiB is the largest RssAnon sampled (every 100 ms) from creation to Ready: weir's
 	// heap, stacks and private memory, without the pages of its mapped binary.
 	PeakAnonMiB float64 `json:"peakAnonMiB,omitempty"`
+	// PeakFileMiB is the largest RssFile sampled over the same window: the pages of weir's
+	// executable mapped into its resident set (shared page cache, not weir's heap).
+	PeakFileMiB float64 `json:"peakFileMiB,omitempty"`
 	// CPUSeconds is weir's user+system CPU time from creation to Ready; GitServerCPUSeconds
 	// that of the harness's children (git http-backend, kubectl); ControlPlaneCPUSeconds that
 	// of etcd, kube-apiserver and kube-controller-manager over the same window.
@@ -193,6 +198,9 @@ func machine(cfg *config) Machine {
 		if f := strings.Fields(string(data)); len(f) > 0 {
 			m.LoadAverage, _ = strconv.ParseFloat(f[0], 64)
 		}
+	}
+	if st, err := os.Stat(cfg.weirBin); err == nil {
+		m.BinaryMiB = round(float64(st.Size())/(1<<20), 1)
 	}
 	// The binary's own version, not the checkout's HEAD: the binary may be older.
 	if out, err := exec.Command(cfg.weirBin, "version", "--client", "-o", "json").Output(); err == nil {
