@@ -1,8 +1,12 @@
 package manager
 
 import (
+	"maps"
 	"runtime/debug"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestSetGCPercent(t *testing.T) {
@@ -30,5 +34,26 @@ func TestSetGCPercent(t *testing.T) {
 				t.Errorf("GC percent in force = %d, want %d", p, tc.wantPercent)
 			}
 		})
+	}
+}
+
+// TestTrimCached: cached objects lose managedFields and kubectl's last-applied record, and
+// keep every other annotation.
+func TestTrimCached(t *testing.T) {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Name:          "app",
+		Annotations:   map[string]string{lastAppliedAnnotation: `{"big":"copy"}`, "team": "a"},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+	}}
+	out, err := trimCached(cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*corev1.ConfigMap)
+	if len(got.ManagedFields) != 0 {
+		t.Errorf("managedFields kept: %v", got.ManagedFields)
+	}
+	if want := map[string]string{"team": "a"}; !maps.Equal(got.Annotations, want) {
+		t.Errorf("annotations = %v, want %v", got.Annotations, want)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -54,9 +55,10 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) (
 	cfg.Burst = opts.KubeAPIBurst
 	cfg.UserAgent = "weir"
 
-	// Nothing reads managedFields from the cache (appliers read live objects uncached); they
-	// are often half of an object, so the informers, health waits' included, drop them.
-	cacheOpts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	// Nothing reads managedFields or kubectl's last-applied record from the cache (appliers
+	// read live objects uncached); they are often half of an object, so the informers, health
+	// waits' included, drop them.
+	cacheOpts := cache.Options{DefaultTransform: trimCached}
 	if !opts.WatchAllNamespaces {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{RuntimeNamespace(): {}}
 	}
@@ -179,6 +181,35 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	}
 	log.Info("manager stopped", "uptime", time.Since(start).Round(time.Millisecond).String())
 	return nil
+}
+
+// lastAppliedAnnotation is where `kubectl apply` keeps a copy of what it applied.
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+// stripManagedFields is controller-runtime's transform that drops metadata.managedFields.
+var stripManagedFields = cache.TransformStripManagedFields()
+
+// trimCached is the informers' transform: it drops from every cached object what nothing
+// reads from the cache, metadata.managedFields and kubectl's last-applied annotation.
+func trimCached(in any) (any, error) {
+	out, err := stripManagedFields(in)
+	if err != nil {
+		return out, err
+	}
+	if o, ok := out.(metav1.Object); ok {
+		if a := o.GetAnnotations(); a != nil {
+			if _, ok := a[lastAppliedAnnotation]; ok {
+				trimmed := make(map[string]string, len(a)-1)
+				for k, v := range a {
+					if k != lastAppliedAnnotation {
+						trimmed[k] = v
+					}
+				}
+				o.SetAnnotations(trimmed)
+			}
+		}
+	}
+	return out, nil
 }
 
 // releasePages drops the executable's pages that starting the controllers touched from the
