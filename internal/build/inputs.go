@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -21,6 +22,11 @@ type Inputs struct {
 	Path string
 	// Outside are the slash-separated paths outside Path the build looked at.
 	Outside []string
+}
+
+// Clone returns a copy of in that shares nothing with it.
+func (in Inputs) Clone() Inputs {
+	return Inputs{Path: in.Path, Outside: slices.Clone(in.Outside)}
 }
 
 // record fills in from the paths the file system saw.

@@ -50,14 +50,31 @@ type Pipeline struct {
 	Decrypted *[]string
 }
 
-// Run builds path (relative to root) into the objects to apply. A failure is a
-// *StageError.
+// Run builds path (relative to root) into the objects to apply: Kustomize, then PostBuild. A
+// failure is a *StageError.
 func (p Pipeline) Run(ctx context.Context, root, path string) ([]*unstructured.Unstructured, error) {
+	objs, err := p.Kustomize(ctx, root, path)
+	if err != nil {
+		return nil, err
+	}
+	return p.PostBuild(objs)
+}
+
+// Kustomize is the build stage: kustomize with the spec's overrides and SOPS decryption, before
+// any variable is substituted. Its result depends only on the tree, path, overrides and
+// decryption keys, so Kustomizations that share them may share it. A failure is a *StageError.
+func (p Pipeline) Kustomize(ctx context.Context, root, path string) ([]*unstructured.Unstructured, error) {
 	objs, err := Build(ctx, root, path, Options{Overrides: OverridesFromSpec(p.Spec), NoRemoteBases: p.NoRemoteBases,
 		Decryptor: p.Decryptor, Inputs: p.Inputs, Decrypted: p.Decrypted, Ignore: p.Ignore})
 	if err != nil {
 		return nil, &StageError{Stage: StageBuild, Err: err}
 	}
+	return objs, nil
+}
+
+// PostBuild substitutes the variables (when the spec has postBuild) into objs and validates
+// them. A failure is a *StageError.
+func (p Pipeline) PostBuild(objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
 	if p.Spec != nil && p.Spec.PostBuild != nil {
 		if p.Decrypted != nil {
 			*p.Decrypted = append(*p.Decrypted, p.Vars.SecretValues()...)

@@ -71,7 +71,10 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 		}
 		p.Vars = vars
 	}
-	objs, err := p.Run(ctx, root, path)
+	objs, err := r.kustomize(ctx, p, ks, src, root, path)
+	if err == nil {
+		objs, err = p.PostBuild(objs)
+	}
 	if err != nil {
 		var se *build.StageError
 		if errors.As(err, &se) {
@@ -91,6 +94,28 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 		r.builds.put(buildKey(ks, state.digest, state.vars), built{objs: objs, sensitive: state.sensitive})
 	}
 	state.manifests = build.ObjectsDigest(objs)
+	return objs, nil
+}
+
+// kustomize runs the pipeline's kustomize stage, or takes its result from a Kustomization that
+// built the same artifact, path and overrides: many Kustomizations of one content (a fleet of
+// applications rendered by their variables) build it once. Kustomizations that decrypt never
+// share: their keys are their own.
+func (r *Reconciler) kustomize(ctx context.Context, p build.Pipeline, ks *kustomizev1.Kustomization, src sourceArtifact, root, path string) ([]*unstructured.Unstructured, error) {
+	key := ""
+	if ks.Spec.Decryption == nil && src.artifact != nil && src.artifact.Digest != "" {
+		key = buildKey(ks, src.artifact.Digest, "kustomize")
+	}
+	if b, ok := r.kustomized.get(key); ok {
+		*p.Inputs = b.inputs
+		*p.Decrypted = append(*p.Decrypted, b.sensitive...)
+		return b.objs, nil
+	}
+	objs, err := p.Kustomize(ctx, root, path)
+	if err != nil {
+		return nil, err
+	}
+	r.kustomized.put(key, built{objs: objs, sensitive: *p.Decrypted, inputs: *p.Inputs})
 	return objs, nil
 }
 

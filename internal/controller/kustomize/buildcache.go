@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"sync"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -28,6 +29,8 @@ type buildCache struct {
 type built struct {
 	objs      []*unstructured.Unstructured
 	sensitive []string
+	// inputs are the files the build reached (kept by the kustomize stage's cache).
+	inputs build.Inputs
 }
 
 // buildKey is the cache key of a build, or "" when the spec cannot be encoded.
@@ -56,7 +59,7 @@ func (c *buildCache) get(key string) (built, bool) {
 	if !ok {
 		return built{}, false
 	}
-	return built{objs: deepCopy(b.objs), sensitive: b.sensitive}, true
+	return built{objs: deepCopy(b.objs), sensitive: slices.Clone(b.sensitive), inputs: b.inputs.Clone()}, true
 }
 
 // put remembers deep copies of b's objects under key, evicting the oldest entries beyond max.
@@ -72,7 +75,7 @@ func (c *buildCache) put(key string, b built) {
 	if _, ok := c.entries[key]; !ok {
 		c.order = append(c.order, key)
 	}
-	c.entries[key] = built{objs: deepCopy(b.objs), sensitive: b.sensitive}
+	c.entries[key] = built{objs: deepCopy(b.objs), sensitive: slices.Clone(b.sensitive), inputs: b.inputs.Clone()}
 	for len(c.order) > c.max {
 		delete(c.entries, c.order[0])
 		c.order = c.order[1:]
@@ -86,3 +89,8 @@ func deepCopy(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 	}
 	return out
 }
+
+// kustomizedCacheSize bounds the kustomize-stage cache: it pays when many Kustomizations build
+// one artifact and path at once, which needs few entries; a monorepo's distinct paths only
+// churn it.
+const kustomizedCacheSize = 16

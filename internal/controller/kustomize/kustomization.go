@@ -71,6 +71,9 @@ type Reconciler struct {
 	workspaces *workspace.Workspaces
 	targets    *target.Factory
 	builds     buildCache
+	// kustomized keeps the kustomize stage's results of recent builds (before substitution)
+	// by artifact digest, path and overrides: see kustomize.
+	kustomized buildCache
 	// health watches the objects of health checks; pending holds the waits in progress.
 	health  *healthwatch.Watcher
 	pending pendingWaits

@@ -57,6 +57,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 	}
 	r.workspaces = ws
 	r.builds.max = r.BuildCacheSize
+	r.kustomized.max = min(r.BuildCacheSize, kustomizedCacheSize)
 	r.targets = &target.Factory{Base: mgr.GetConfig(), New: func(cfg *rest.Config) (client.Client, error) {
 		return client.New(cfg, client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
 	}, Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
