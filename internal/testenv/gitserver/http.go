@@ -48,7 +48,7 @@ type HTTPServer struct {
 	// Enterprise API beside its Git service).
 	TLSCertificate tls.Certificate
 
-	requests atomic.Int64
+	requests, uploadPacks atomic.Int64
 }
 
 // RepoURL returns the clone URL of the repository called name.
@@ -59,6 +59,11 @@ func (s *HTTPServer) RepoURL(name string) string {
 // Requests returns how many HTTP requests the server has received, including
 // those rejected by authentication.
 func (s *HTTPServer) Requests() int64 { return s.requests.Load() }
+
+// UploadPacks returns how many fetches the server has served: admitted POSTs to
+// git-upload-pack, which send objects. Reference listings (ls-remote, and the
+// first request of every fetch) are not counted.
+func (s *HTTPServer) UploadPacks() int64 { return s.uploadPacks.Load() }
 
 // ServeHTTP starts a smart-HTTP server for the Root and stops it when the
 // test ends.
@@ -93,6 +98,9 @@ func (r *Root) ServeHTTP(opts HTTPOptions) *HTTPServer {
 			}
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
+		}
+		if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/git-upload-pack") {
+			s.uploadPacks.Add(1)
 		}
 		backend.ServeHTTP(w, req)
 	})
