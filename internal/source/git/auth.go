@@ -1,6 +1,9 @@
 package git
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
@@ -41,6 +44,35 @@ type Proxy struct {
 	Address string
 	// Username and Password authenticate to the proxy.
 	Username, Password string
+}
+
+// Fingerprint identifies a's credentials and transport settings: equal Auths have equal
+// fingerprints and Auths that differ in any field have different ones. It is a SHA-256 digest,
+// so it can key a cache of what was fetched with a without the credentials in the key; it is
+// for memory only, never for logs or the API.
+func (a Auth) Fingerprint() string {
+	h := sha256.New()
+	field := func(b []byte) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	field([]byte(a.Username))
+	field([]byte(a.Password))
+	field([]byte(a.BearerToken))
+	field(a.SSHPrivateKey)
+	field(a.KnownHosts)
+	field(a.CACert)
+	field(a.ClientCert)
+	field(a.ClientKey)
+	if a.Proxy != nil {
+		field([]byte("proxy"))
+		field([]byte(a.Proxy.Address))
+		field([]byte(a.Proxy.Username))
+		field([]byte(a.Proxy.Password))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // secrets lists the values that must never appear in messages.
