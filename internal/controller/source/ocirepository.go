@@ -51,7 +51,9 @@ type OCIRepositoryReconciler struct {
 	// Limits bound manifests and layers.
 	Limits oci.Limits
 
-	fetches fetchCache
+	// fetches shares one pull between the OCIRepositories of one manifest digest, layer
+	// selection and ignore rules; annotations are the entries' data.
+	fetches fetchCache[map[string]string]
 }
 
 // SetupWithManager registers the reconciler with the manager.
@@ -212,27 +214,14 @@ func (r *OCIRepositoryReconciler) fetch(ctx context.Context, obj *sourcev1.OCIRe
 	key := strings.Join([]string{res.Digest.String(), obj.GetLayerMediaType(), op, ignoreKey(obj.Spec.Ignore)}, "|")
 	self := storeObject(sourcev1.OCIRepositoryKind, obj)
 	revision := res.Revision()
-	entry, err := r.fetches.do(key, func() (fetchEntry, error) {
+	entry, err := r.fetches.share(ctx, r.Store, self, key, file, revision, func() (fetchEntry[map[string]string], error) {
 		f, rec, err := r.pull(ctx, self, file, revision, res, obj, op, opts)
-		return fetchEntry{annotations: f.annotations, rec: rec, owner: self}, err
-	})
+		return fetchEntry[map[string]string]{rec: rec, data: f.annotations}, err
+	}, nil)
 	if err != nil {
 		return fetched{}, artifact.Record{}, err
 	}
-	if entry.owner == self && entry.rec.Revision == revision {
-		return fetched{annotations: entry.annotations}, entry.rec, nil
-	}
-	rec, err := r.Store.Clone(ctx, self, file, revision, entry.rec)
-	if err != nil {
-		// The first copy was collected: fetch again for this object.
-		r.fetches.drop(key)
-		f, rec, err := r.pull(ctx, self, file, revision, res, obj, op, opts)
-		if err == nil {
-			r.fetches.put(key, fetchEntry{annotations: f.annotations, rec: rec, owner: self})
-		}
-		return f, rec, err
-	}
-	return fetched{annotations: entry.annotations}, rec, nil
+	return fetched{annotations: entry.data}, entry.rec, nil
 }
 
 // pull downloads the selected layer and stores it: as it is for operation copy, unpacked and
