@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +60,10 @@ type GitRepositoryReconciler struct {
 	// automation, which pushes to the same repositories. Nil means one of its own.
 	GitAuth     *gitauth.Resolver
 	gitAuthOnce sync.Once
+
+	// fetches shares one fetch and archive between the GitRepositories whose artifacts would be
+	// the same (gitFetchKey); the entries' data is the fetched commit.
+	fetches fetchCache[git.CommitInfo]
 }
 
 // SetupWithManager registers the reconciler with the manager.
@@ -185,8 +188,9 @@ func artifactRevision(obj *sourcev1.GitRepository) string {
 	return obj.Status.Artifact.Revision
 }
 
-// reconcile runs the steps: credentials, ref listing, and, when something changed, clone,
-// verification, includes, archive and garbage collection. As in Flux, ArtifactOutdated says
+// reconcile runs the steps: credentials, ref listing, and, when something changed, fetch,
+// verification, includes, archive (the fetch and archive shared with the GitRepositories that
+// would store the same artifact, see storeRevision) and garbage collection. As in Flux, ArtifactOutdated says
 // while the artifact is rebuilt why it is (the included artifacts changed, or the upstream
 // revision did), written at once through progress; it goes when the new artifact is stored.
 func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository, progress func(string)) error {
@@ -233,47 +237,24 @@ func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.G
 		conds.Delete(compat.ArtifactOutdatedCondition)
 	}
 
-	tmp, err := os.MkdirTemp(r.TempDir, "gitrepository-")
-	if err != nil {
-		return reconcile.Failed(compat.StorageOperationFailedReason, fmt.Errorf("create temporary directory: %w", err))
+	accept := func(info git.CommitInfo) error {
+		if err := r.verify(ctx, obj, info); err != nil {
+			return err
+		}
+		if a := obj.Status.Artifact; a == nil || a.Revision != info.Revision.String() {
+			msg := fmt.Sprintf("new upstream revision '%s'", info.Revision.String())
+			if a != nil {
+				conds.True(compat.ArtifactOutdatedCondition, compat.NewRevisionReason, msg)
+			}
+			progress("building artifact: " + msg)
+		}
+		return nil
 	}
-	defer os.RemoveAll(tmp)
-	checkout, err := git.FetchTree(fetchCtx, tmp, opts)
+	info, rec, err := r.storeRevision(ctx, fetchCtx, obj, opts, rev, included, accept)
 	if err != nil {
-		return fetchError(err)
-	}
-	if err := r.verify(ctx, obj, checkout); err != nil {
 		return err
 	}
-	if a := obj.Status.Artifact; a == nil || a.Revision != checkout.Revision.String() {
-		msg := fmt.Sprintf("new upstream revision '%s'", checkout.Revision.String())
-		if a != nil {
-			conds.True(compat.ArtifactOutdatedCondition, compat.NewRevisionReason, msg)
-		}
-		progress("building artifact: " + msg)
-	}
-	for i, inc := range obj.Spec.Include {
-		toPath := inc.ToPath
-		if toPath == "" {
-			toPath = inc.GitRepositoryRef.Name
-		}
-		if err := r.Store.CopyInto(ctx, recordOf(included[i]), inc.FromPath, checkout.Dir, toPath, artifact.Limits{}); err != nil {
-			return reconcile.Failed(compat.IncludeUnavailableReason,
-				fmt.Errorf("copy included artifact of GitRepository '%s' to '%s': %w", inc.GitRepositoryRef.Name, toPath, err))
-		}
-	}
-	filter, err := git.NewFilter(checkout.Dir, obj.Spec.Ignore)
-	if err != nil {
-		return reconcile.Failed(compat.ArchiveOperationFailedReason, fmt.Errorf("read ignore rules: %w", err))
-	}
-	revision := checkout.Revision.String()
-	rec, err := r.Store.Archive(ctx, storeObject(sourcev1.GitRepositoryKind, obj), checkout.Revision.Hash+".tar.gz", revision, checkout.Dir, filter.Excluded)
-	if err != nil {
-		if errors.Is(err, artifact.ErrTooLarge) {
-			return reconcile.Failed(compat.ArchiveOperationFailedReason, fmt.Errorf("repository at revision '%s' is too large: %w", revision, err))
-		}
-		return reconcile.Failed(compat.ArchiveOperationFailedReason, fmt.Errorf("archive revision '%s': %w", revision, err))
-	}
+	revision := info.Revision.String()
 	previous := ""
 	if obj.Status.Artifact != nil {
 		previous = obj.Status.Artifact.Revision
@@ -289,7 +270,7 @@ func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.G
 	}
 	if previous != revision {
 		r.Recorder.Normal(obj, "NewArtifact", map[string]string{compat.RevisionMetaKey: revision, compat.DigestMetaKey: rec.Digest},
-			"stored artifact for commit '%s'", firstLine(checkout.Message))
+			"stored artifact for commit '%s'", firstLine(info.Message))
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ import (
 
 // verify checks the OpenPGP or SSH signatures spec.verify asks for and records SourceVerified.
 // A bad or missing signature fails the reconcile, so no artifact is stored for the commit.
-func (r *GitRepositoryReconciler) verify(ctx context.Context, obj *sourcev1.GitRepository, checkout *git.Checkout) error {
+func (r *GitRepositoryReconciler) verify(ctx context.Context, obj *sourcev1.GitRepository, commit git.CommitInfo) error {
 	conds := reconcile.Conditions{List: &obj.Status.Conditions, Generation: obj.Generation}
 	if obj.Spec.Verification == nil {
 		conds.Delete(compat.SourceVerifiedCondition)
@@ -35,18 +35,18 @@ func (r *GitRepositoryReconciler) verify(ctx context.Context, obj *sourcev1.GitR
 		conds.False(compat.SourceVerifiedCondition, compat.VerificationErrorReason, err.Error())
 		return reconcile.Failed(compat.VerificationErrorReason, err)
 	}
-	res, err := checkout.Verify(git.VerifyMode(mode), keys)
+	res, err := commit.Verify(git.VerifyMode(mode), keys)
 	if err != nil {
-		err = fmt.Errorf("signature verification of revision '%s' failed: %w", checkout.Revision.String(), err)
+		err = fmt.Errorf("signature verification of revision '%s' failed: %w", commit.Revision.String(), err)
 		conds.False(compat.SourceVerifiedCondition, compat.VerificationErrorReason, err.Error())
 		return reconcile.Failed(compat.VerificationErrorReason, err)
 	}
 	var parts []string
 	if res.CommitKey != "" {
-		parts = append(parts, fmt.Sprintf("commit '%s' with key '%s'", checkout.Revision.Hash, res.CommitKey))
+		parts = append(parts, fmt.Sprintf("commit '%s' with key '%s'", commit.Revision.Hash, res.CommitKey))
 	}
 	if res.TagKey != "" {
-		parts = append(parts, fmt.Sprintf("tag '%s' with key '%s'", checkout.Revision.Name, res.TagKey))
+		parts = append(parts, fmt.Sprintf("tag '%s' with key '%s'", commit.Revision.Name, res.TagKey))
 	}
 	conds.True(compat.SourceVerifiedCondition, compat.SucceededReason, "verified signature of "+strings.Join(parts, " and "))
 	m := sourcev1.GitVerificationMode(mode)
