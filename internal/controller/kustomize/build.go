@@ -22,7 +22,7 @@ import (
 // buildObjects unpacks (or reuses) the artifact, builds spec.path with the Kustomization's
 // overrides, decrypts, substitutes and validates. Every failure names its cause; none of them
 // touches the cluster.
-func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomization, src sourceArtifact, state *inputState) ([]*unstructured.Unstructured, error) {
+func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomization, src sourceArtifact, state *inputState, vars *varsRead) ([]*unstructured.Unstructured, error) {
 	root, release, err := r.acquire(ctx, src)
 	if err != nil {
 		return nil, reconcile.Failed(compat.ArtifactFailedReason, fmt.Errorf("failed to extract artifact of '%s': %w", src, err))
@@ -42,7 +42,7 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 	// its variables, name a build that may already have been computed.
 	// The variables are read once per reconcile; a failure to read them leaves state.vars
 	// empty, which skips the cache and is reported by the substitution below.
-	state.vars, _ = r.varsDigest(ctx, ks)
+	state.vars = r.readVars(ctx, ks, vars).digest
 	if last, ok := r.lastInputs(ks); ok && last.generation == ks.Generation && state.vars != "" {
 		if digest, err := last.inputs.Digest(root); err == nil {
 			res := reconcile.ResourceOf(kustomizev1.GroupVersion, kustomizev1.KustomizationKind, ks)
@@ -65,11 +65,10 @@ func (r *Reconciler) buildObjects(ctx context.Context, ks *kustomizev1.Kustomiza
 		p.Decryptor = dec
 	}
 	if ks.Spec.PostBuild != nil {
-		vars, err := r.substitutionVars(ctx, ks)
-		if err != nil {
+		if err := vars.valuesErr; err != nil {
 			return nil, err
 		}
-		p.Vars = vars
+		p.Vars = vars.values
 	}
 	objs, err := r.kustomize(ctx, p, ks, src, root, path)
 	if err == nil {

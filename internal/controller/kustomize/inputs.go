@@ -30,46 +30,61 @@ type inputState struct {
 	manifests string
 }
 
-// varsDigest hashes the substitution variables and the decryption Secret's version, read
-// from the API server, so that a change to either forces a rebuild.
-func (r *Reconciler) varsDigest(ctx context.Context, ks *kustomizev1.Kustomization) (string, error) {
+// varsRead are a Kustomization's post-build variables and their digest, read from the API
+// server once per reconcile however many steps need them.
+type varsRead struct {
+	done bool
+	// values are the variables; valuesErr the failure to read them (a substituteFrom object
+	// missing or unreadable).
+	values    build.Vars
+	valuesErr error
+	// digest hashes the resolved variables and the decryption Secret's version, so that a
+	// change to either forces a rebuild; "" when either could not be read.
+	digest string
+}
+
+// readVars fills v on its first use in a reconcile.
+func (r *Reconciler) readVars(ctx context.Context, ks *kustomizev1.Kustomization, v *varsRead) *varsRead {
+	if v.done {
+		return v
+	}
+	v.done = true
 	h := sha256.New()
 	if ks.Spec.PostBuild != nil {
-		vars, err := r.substitutionVars(ctx, ks)
-		if err != nil {
-			return "", err
+		if v.values, v.valuesErr = r.substitutionVars(ctx, ks); v.valuesErr != nil {
+			return v
 		}
-		resolved, err := vars.Resolve()
+		resolved, err := v.values.Resolve()
 		if err != nil {
-			return "", err
+			return v
 		}
 		b, err := json.Marshal(resolved)
 		if err != nil {
-			return "", err
+			return v
 		}
 		h.Write(b)
 	}
 	if d := ks.Spec.Decryption; d != nil && d.SecretRef != nil {
 		var s corev1.Secret
 		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ks.Namespace, Name: d.SecretRef.Name}, &s); err != nil {
-			return "", err
+			return v
 		}
 		fmt.Fprintf(h, "\x00%s/%s", s.UID, s.ResourceVersion)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	v.digest = hex.EncodeToString(h.Sum(nil))
+	return v
 }
 
 // unchangedInputs reports whether the new source revision leaves everything the last
 // successful build read byte-identical, with the same spec and variables: then nothing
 // needs to be built or applied, only the revision recorded.
-func (r *Reconciler) unchangedInputs(ctx context.Context, ks *kustomizev1.Kustomization, src sourceArtifact) bool {
+func (r *Reconciler) unchangedInputs(ctx context.Context, ks *kustomizev1.Kustomization, src sourceArtifact, vars *varsRead) bool {
 	last, ok := r.lastInputs(ks)
 	if !ok || last.generation != ks.Generation || ks.Status.LastAppliedRevision == "" ||
 		ks.Status.LastAppliedRevision == src.artifact.Revision {
 		return false
 	}
-	vars, err := r.varsDigest(ctx, ks)
-	if err != nil || vars != last.vars {
+	if d := r.readVars(ctx, ks, vars).digest; d == "" || d != last.vars {
 		return false
 	}
 	root, release, err := r.acquire(ctx, src)

@@ -271,7 +271,8 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 		return out
 	}
 	var unchanged bool
-	out.phases.track(phaseBuild, func() { unchanged = r.unchangedInputs(ctx, ks, src) })
+	vars := &varsRead{}
+	out.phases.track(phaseBuild, func() { unchanged = r.unchangedInputs(ctx, ks, src, vars) })
 	if unchanged {
 		if last, ok := r.lastInputs(ks); ok {
 			out.manifests = last.manifests
@@ -284,7 +285,7 @@ func (r *Reconciler) reconcile(ctx context.Context, ks *kustomizev1.Kustomizatio
 	progress(fmt.Sprintf("Fetching manifests for revision %s with a timeout of %s", src.artifact.Revision, ks.GetTimeout()))
 	state := &inputState{generation: ks.Generation}
 	var objs []*unstructured.Unstructured
-	out.phases.track(phaseBuild, func() { objs, err = r.buildObjects(ctx, ks, src, state) })
+	out.phases.track(phaseBuild, func() { objs, err = r.buildObjects(ctx, ks, src, state, vars) })
 	if err != nil {
 		out.err = err
 		return out

@@ -197,7 +197,7 @@ func (r *Reconciler) changedFirst(ctx context.Context, reqs []ctrl.Request, e ar
 	var unchanged []ctrl.Request
 	for _, req := range reqs {
 		var ks kustomizev1.Kustomization
-		if err := r.Get(ctx, req.NamespacedName, &ks); err == nil && r.unchangedInputs(ctx, &ks, src) {
+		if err := r.Get(ctx, req.NamespacedName, &ks); err == nil && r.unchangedInputs(ctx, &ks, src, &varsRead{}) {
 			unchanged = append(unchanged, req)
 			continue
 		}
