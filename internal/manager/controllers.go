@@ -168,6 +168,7 @@ var controllers = []controller{
 			ConcurrentSSA:                   s.opts.ConcurrentSSA,
 			OverrideManagers:                s.opts.OverrideManagers,
 			TempDir:                         s.opts.TempDir,
+			BuildCacheSize:                  s.opts.BuildCacheSize,
 			KubeConfigs:                     s.opts.kubeConfigPolicy(),
 		}
 		kinds, err := s.opts.StageKinds()

@@ -1,6 +1,7 @@
 package kustomize_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -83,4 +85,39 @@ func TestMetricsFollowObjects(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestRebuildOfUnchangedInputsIsACacheHit: re-applying a revision already built (a reconcile
+// request, a drift correction) takes the build from --build-cache-size's cache, as
+// gotk_cache_events_total reports, in the controller the manager sets up.
+func TestRebuildOfUnchangedInputsIsACacheHit(t *testing.T) {
+	ns := env.Namespace(t)
+	root := gitserver.NewRoot(t)
+	repo := root.NewRepo("repo")
+	repo.Commit("main", "one", map[string]string{"app/cm.yaml": configMapYAML(ns, "cached", "1")})
+	srv := root.ServeHTTP(gitserver.HTTPOptions{})
+	if err := env.Client.Create(t.Context(), gitRepository(ns, "repo", srv.RepoURL("repo"))); err != nil {
+		t.Fatal(err)
+	}
+	ks := kustomization(ns, "cached", "./app")
+	if err := env.Client.Create(t.Context(), ks); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(ks)
+	waitKustomization(t, key, metav1.ConditionTrue, time.Minute, nil)
+	series := fmt.Sprintf(`gotk_cache_events_total{event_type="cache_hit",kind="Kustomization",name="cached",namespace="%s"}`, ns)
+	if strings.Contains(scrape(t), series) {
+		t.Fatalf("a cache hit before any rebuild: %s", series)
+	}
+	before := waitKustomization(t, key, metav1.ConditionTrue, time.Minute, nil).Status.LastHandledReconcileAt
+	env.RequestReconcile(t, ks)
+	waitKustomization(t, key, metav1.ConditionTrue, time.Minute, func(k *kustomizev1.Kustomization) error {
+		if k.Status.LastHandledReconcileAt == before {
+			return errors.New("reconcile request not handled yet")
+		}
+		return nil
+	})
+	if page := scrape(t); !strings.Contains(page, series+" 1") {
+		t.Fatalf("no cache hit for the rebuild of an unchanged revision; want %s 1 in /metrics", series)
+	}
 }
