@@ -73,6 +73,7 @@ func TestSmoke(t *testing.T) {
 		{"push", "monorepo", 5, func(r Result) bool { return len(r.PushSeconds) == 2 && r.SettleMax > 0 }},
 		{"steady", "per-app", 5, func(r Result) bool { return r.SteadySeconds >= 2 && r.SteadyRSSMaxMiB > 0 }},
 		{"floor", "kubectl", 5, func(r Result) bool { return r.ApplySeconds > 0 && r.AvailableSeconds >= r.ApplySeconds }},
+		{"floor", "client-go", 5, func(r Result) bool { return r.ApplySeconds > 0 && r.AvailableSeconds >= r.ApplySeconds }},
 		{"image", "tag to applied", 1, func(r Result) bool { return len(r.PushSeconds) == imageTags && r.PushMax >= r.PushP50 }},
 		{"image", "scan", 2000, func(r Result) bool { return r.ReadySeconds > 0 && r.SettleMax > 0 }},
 	}

@@ -209,9 +209,11 @@ func jobs(cfg *config) []job {
 			}
 		case "floor":
 			for _, n := range cfg.ns {
-				out = append(out, job{name: fmt.Sprintf("floor N=%d", n), noWeir: true, run: func(ctx context.Context, c *cluster, cfg *config) ([]Result, error) {
-					return runFloor(ctx, c, cfg, n)
-				}})
+				for _, variant := range []string{floorKubectl, floorClient} {
+					out = append(out, job{name: fmt.Sprintf("floor %s N=%d", variant, n), noWeir: true, run: func(ctx context.Context, c *cluster, cfg *config) ([]Result, error) {
+						return runFloor(ctx, c, cfg, n, variant)
+					}})
+				}
 			}
 		case "steady":
 			out = append(out, job{name: fmt.Sprintf("steady N=%d for %s", cfg.steadyN, cfg.steadyDuration), run: runSteady})
