@@ -257,9 +257,10 @@ func renderFloor(b *strings.Builder, list []Result, ttp []Result) {
 			}
 		}
 		variant := r.Variant
-		if variant == floorKubectl {
+		switch variant {
+		case floorKubectl:
 			variant = "10 × `kubectl apply --server-side`"
-		} else if variant == floorClient {
+		case floorClient:
 			variant = "10 goroutines, one apply request per object (client-go)"
 		}
 		fmt.Fprintf(b, "| %s | %d | %d | %s | %s | %.1f s | %s | %s | %s | %s |\n",

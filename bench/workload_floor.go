@@ -133,7 +133,7 @@ func floorApplier(c *cluster, cfg *config, ns, variant string, docs [][]string) 
 		}
 		return func(ctx context.Context, p int) error {
 			for _, u := range objs[p] {
-				if err := c.client.Patch(ctx, u, client.Apply, client.FieldOwner("bench"), client.ForceOwnership); err != nil {
+				if err := c.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("bench"), client.ForceOwnership); err != nil {
 					return fmt.Errorf("apply %s/%s: %w", u.GetKind(), u.GetName(), err)
 				}
 			}
