@@ -178,6 +178,9 @@ func (c *cluster) keepLog(path string) {
 
 // Close stops weir, the Git server and the control plane, and removes the work directory.
 func (c *cluster) Close() {
+	if c == nil {
+		return
+	}
 	if c.weir != nil && c.weir.Process != nil {
 		_ = c.weir.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})

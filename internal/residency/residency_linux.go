@@ -96,39 +96,65 @@ func Release() uintptr {
 	return n
 }
 
-// findRanges reads the read-only (r-xp, r--p) mappings of the executable from /proc/self/maps.
-// Writable mappings are never touched: their private pages may hold the program's data.
+// findRanges reads the read-only (r-xp, r--p) mappings of the executable from
+// /proc/self/smaps. Writable mappings are never touched: their private pages hold the program's
+// data. Nor is a read-only mapping with anonymous pages: in a dynamically linked executable the
+// loader writes relocations (the GOT, .data.rel.ro) into pages it then makes read-only
+// (RELRO); dropping those would bring back the file's unrelocated bytes.
 func findRanges() {
 	var buf [4096]byte
 	n, err := syscall.Readlink("/proc/self/exe", buf[:])
 	if err != nil || n <= 0 {
 		return
 	}
-	ranges = parseMaps(readFile("/proc/self/maps"), buf[:n])
+	ranges = parseSmaps(readFile("/proc/self/smaps"), buf[:n])
 }
 
-// parseMaps returns the read-only private mappings of exe in a /proc/<pid>/maps listing.
-func parseMaps(maps, exe []byte) []span {
-	var out []span
-	for line := range bytes.SplitSeq(maps, []byte{'\n'}) {
+// parseSmaps returns the read-only private mappings of exe in a /proc/<pid>/smaps listing
+// whose pages are all the file's own (Anonymous: 0 kB).
+func parseSmaps(smaps, exe []byte) []span {
+	var (
+		out     []span
+		cur     span
+		current bool // the mapping being read is a candidate
+	)
+	for line := range bytes.SplitSeq(smaps, []byte{'\n'}) {
 		f := bytes.Fields(line)
-		if len(f) < 6 || !bytes.Equal(f[len(f)-1], exe) {
+		if len(f) == 0 {
 			continue
 		}
-		if perm := string(f[1]); perm != "r-xp" && perm != "r--p" {
+		if lo, hi, ok := mappingHeader(f); ok {
+			if current {
+				out = append(out, cur)
+			}
+			perm := string(f[1])
+			current = len(f) >= 6 && bytes.Equal(f[len(f)-1], exe) && (perm == "r-xp" || perm == "r--p")
+			cur = span{lo, hi}
 			continue
 		}
-		lo, hi, ok := bytes.Cut(f[0], []byte{'-'})
-		if !ok {
-			continue
-		}
-		l, okl := parseHex(lo)
-		h, okh := parseHex(hi)
-		if okl && okh && h > l {
-			out = append(out, span{l, h})
+		if current && string(f[0]) == "Anonymous:" && (len(f) < 2 || string(f[1]) != "0") {
+			current = false
 		}
 	}
+	if current {
+		out = append(out, cur)
+	}
 	return out
+}
+
+// mappingHeader parses the first line of a mapping in smaps ("lo-hi perms offset dev inode
+// [path]"); the other lines are "Key: value".
+func mappingHeader(f [][]byte) (lo, hi uintptr, ok bool) {
+	if len(f) < 5 || bytes.HasSuffix(f[0], []byte{':'}) {
+		return 0, 0, false
+	}
+	l, h, found := bytes.Cut(f[0], []byte{'-'})
+	if !found {
+		return 0, 0, false
+	}
+	lo, okl := parseHex(l)
+	hi, okh := parseHex(h)
+	return lo, hi, okl && okh && hi > lo
 }
 
 func parseHex(b []byte) (uintptr, bool) {

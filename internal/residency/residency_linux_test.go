@@ -8,19 +8,32 @@ import (
 	"testing"
 )
 
-func TestParseMaps(t *testing.T) {
-	maps := []byte(`00400000-0343e000 r-xp 00000000 fd:01 123 /usr/bin/weir
+func TestParseSmaps(t *testing.T) {
+	smaps := []byte(`00400000-0343e000 r-xp 00000000 fd:01 123 /usr/bin/weir
+Size:              49400 kB
+Rss:               42884 kB
+Anonymous:             0 kB
 0343e000-06f08000 r--p 0303e000 fd:01 123 /usr/bin/weir
-06f08000-0708e000 rw-p 06b08000 fd:01 123 /usr/bin/weir
+Size:              60200 kB
+Anonymous:             0 kB
+06f08000-06f10000 r--p 06b08000 fd:01 123 /usr/bin/weir
+Size:                 32 kB
+Anonymous:            32 kB
+06f10000-0708e000 rw-p 06b10000 fd:01 123 /usr/bin/weir
+Anonymous:           468 kB
 0708e000-0a000000 rw-p 00000000 00:00 0
+Anonymous:          1024 kB
 7f0000000000-7f0000001000 r--p 00000000 fd:01 456 /usr/lib/other
+Anonymous:             0 kB
 7f0000002000-7f0000003000 r-xp 00000000 fd:01 456 /usr/bin/weir-other
+Anonymous:             0 kB
 zzzz-0001 r-xp 00000000 fd:01 123 /usr/bin/weir
+Anonymous:             0 kB
 `)
-	got := parseMaps(maps, []byte("/usr/bin/weir"))
+	got := parseSmaps(smaps, []byte("/usr/bin/weir"))
 	want := []span{{0x400000, 0x343e000}, {0x343e000, 0x6f08000}}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
-		t.Fatalf("parseMaps = %#v, want %#v (read-only mappings of the executable only)", got, want)
+		t.Fatalf("parseSmaps = %#v, want %#v (read-only mappings of the executable without written pages only)", got, want)
 	}
 }
 
