@@ -49,6 +49,7 @@ type config struct {
 	profileDir     string // when set, CPU and heap profiles of weir are saved there
 	timeout        time.Duration
 	reuse          bool // one cluster for every workload (the smoke test), not one per run
+	renderOnly     bool // run nothing: rebuild the docs' generated section from the saved results
 	out            io.Writer
 	log            io.Writer
 }
@@ -93,6 +94,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.docsPath, "docs", "docs/benchmarks.md", "markdown file whose generated section is rewritten; empty writes none")
 	fs.StringVar(&cfg.profileDir, "profile", "", "save CPU and heap profiles of weir (via --pprof-addr) to this directory")
 	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Minute, "deadline of each wait within a workload")
+	fs.BoolVar(&cfg.renderOnly, "render-only", false, "run no workload: rebuild the generated section of -docs from the results saved in -results")
 	fs.BoolVar(&cfg.reuse, "reuse", false, "run every workload on one cluster and one weir process (faster, but resource figures mix)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -237,7 +239,11 @@ func run(ctx context.Context, cfg *config) error {
 			shared.Close()
 		}
 	}()
-	for _, j := range jobs(cfg) {
+	var todo []job
+	if !cfg.renderOnly {
+		todo = jobs(cfg)
+	}
+	for _, j := range todo {
 		cfg.logf("━━ %s", j.name)
 		c := shared
 		if c == nil {
