@@ -133,6 +133,14 @@ func compile(env *cel.Env, src string) (*expression, error) {
 
 // match returns the rule for obj's group and kind: an entry with an empty
 // kind covers every kind of its group; an exact kind wins over it.
+// HasRule reports whether a CEL rule of e judges objects of gvk (so that they must be read
+// whole, every field as the cluster serves it).
+func (e *Evaluator) HasRule(gvk schema.GroupVersionKind) bool {
+	probe := &unstructured.Unstructured{}
+	probe.SetGroupVersionKind(gvk)
+	return e.match(probe) != nil
+}
+
 func (e *Evaluator) match(obj *unstructured.Unstructured) *rule {
 	if e == nil {
 		return nil

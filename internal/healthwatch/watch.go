@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -25,6 +26,7 @@ import (
 // controller: notify enqueues that controller's object.
 type Watcher struct {
 	cache  cache.Cache
+	scheme *runtime.Scheme
 	api    client.Reader
 	mapper apimeta.RESTMapper
 	notify func(types.NamespacedName)
@@ -34,8 +36,15 @@ type Watcher struct {
 	waiters map[objectKey]map[types.NamespacedName]struct{}
 	// watched lists, per waiter, the objects it waits on.
 	watched map[types.NamespacedName][]objectKey
-	// kinds records the kinds whose informer has this Watcher's handler.
-	kinds map[schema.GroupVersionKind]bool
+	// kinds records the informers (kinds, typed or unstructured) that have this Watcher's
+	// handler.
+	kinds map[informerKey]bool
+}
+
+// informerKey names one informer: a kind, read typed or unstructured.
+type informerKey struct {
+	gvk          schema.GroupVersionKind
+	unstructured bool
 }
 
 // objectKey names a watched object: group, kind, namespace and name (the version is left out,
@@ -50,13 +59,14 @@ func keyOf(id health.ObjectID) objectKey {
 
 // New returns a Watcher that reads through c (the manager's cache), falls back to api (an
 // uncached reader) for objects c cannot serve, resolves versions with mapper and calls notify
-// with the waiter of every object that changes.
-func New(c cache.Cache, api client.Reader, mapper apimeta.RESTMapper, notify func(types.NamespacedName)) *Watcher {
+// with the waiter of every object that changes. Kinds that scheme knows are watched as typed
+// objects (see newObject).
+func New(c cache.Cache, scheme *runtime.Scheme, api client.Reader, mapper apimeta.RESTMapper, notify func(types.NamespacedName)) *Watcher {
 	return &Watcher{
-		cache: c, api: api, mapper: mapper, notify: notify,
+		cache: c, scheme: scheme, api: api, mapper: mapper, notify: notify,
 		waiters: map[objectKey]map[types.NamespacedName]struct{}{},
 		watched: map[types.NamespacedName][]objectKey{},
-		kinds:   map[schema.GroupVersionKind]bool{},
+		kinds:   map[informerKey]bool{},
 	}
 }
 
@@ -126,11 +136,10 @@ func (w *Watcher) objectHealth(ctx context.Context, eval *health.Evaluator, id h
 			id.Version = gvk.Version
 		}
 	}
-	obj := &unstructured.Unstructured{}
-	obj.SetGroupVersionKind(gvk)
+	obj := w.newObject(gvk, eval)
 	key := client.ObjectKey{Namespace: id.Namespace, Name: id.Name}
 	polled := false
-	err := w.watchKind(ctx, gvk)
+	err := w.watchKind(ctx, gvk, obj)
 	if err == nil {
 		err = w.cache.Get(ctx, key, obj)
 	}
@@ -145,27 +154,65 @@ func (w *Watcher) objectHealth(ctx context.Context, eval *health.Evaluator, id h
 	if err != nil {
 		return health.ObjectStatus{ID: id, Result: health.Result{Status: status.UnknownStatus}, Err: err}, polled
 	}
-	res, err := eval.Status(ctx, obj)
+	u, err := asUnstructured(obj, gvk)
+	if err != nil {
+		return health.ObjectStatus{ID: id, Result: health.Result{Status: status.UnknownStatus}, Err: err}, polled
+	}
+	res, err := eval.Status(ctx, u)
 	return health.ObjectStatus{ID: id, Result: res, Err: err}, polled
 }
 
-// watchKind adds this Watcher's handler to the informer of gvk, starting it if needed.
-func (w *Watcher) watchKind(ctx context.Context, gvk schema.GroupVersionKind) error {
+// newObject returns the object to read gvk into: a typed one when the scheme knows the kind
+// and no CEL rule of eval judges it, unstructured otherwise. Informers of typed objects hold a
+// third of the memory of the same objects unstructured (at 10,000 applications the health
+// checks' informers were 41 % of the heap), and share the controllers' own informers of Flux
+// kinds; kstatus reads only fields the types have. CEL rules may read any field, so their
+// kinds are read whole.
+func (w *Watcher) newObject(gvk schema.GroupVersionKind, eval *health.Evaluator) client.Object {
+	if w.scheme != nil && !eval.HasRule(gvk) {
+		if o, err := w.scheme.New(gvk); err == nil {
+			if co, ok := o.(client.Object); ok {
+				return co
+			}
+		}
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	return u
+}
+
+// asUnstructured returns obj as the unstructured object the evaluator reads.
+func asUnstructured(obj client.Object, gvk schema.GroupVersionKind) (*unstructured.Unstructured, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return u, nil
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, fmt.Errorf("convert %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(gvk)
+	return u, nil
+}
+
+// watchKind adds this Watcher's handler to the informer of gvk (typed or unstructured, as obj
+// is), starting it if needed.
+func (w *Watcher) watchKind(ctx context.Context, gvk schema.GroupVersionKind, obj client.Object) error {
+	_, unstr := obj.(*unstructured.Unstructured)
+	k := informerKey{gvk: gvk, unstructured: unstr}
 	w.mu.Lock()
-	done := w.kinds[gvk]
+	done := w.kinds[k]
 	w.mu.Unlock()
 	if done {
 		return nil
 	}
-	probe := &unstructured.Unstructured{}
-	probe.SetGroupVersionKind(gvk)
-	inf, err := w.cache.GetInformer(ctx, probe)
+	inf, err := w.cache.GetInformer(ctx, obj.DeepCopyObject().(client.Object))
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", gvk.Kind, err)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.kinds[gvk] {
+	if w.kinds[k] {
 		return nil
 	}
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
@@ -175,7 +222,7 @@ func (w *Watcher) watchKind(ctx context.Context, gvk schema.GroupVersionKind) er
 	}); err != nil {
 		return fmt.Errorf("watch %s: %w", gvk.Kind, err)
 	}
-	w.kinds[gvk] = true
+	w.kinds[k] = true
 	return nil
 }
 

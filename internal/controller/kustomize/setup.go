@@ -121,7 +121,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 
 	// Health waits: a change of a waited-on object reconciles its Kustomization again.
 	wakes := make(chan event.TypedGenericEvent[*kustomizev1.Kustomization], 1024)
-	r.health = healthwatch.New(mgr.GetCache(), mgr.GetAPIReader(), mgr.GetRESTMapper(), func(key types.NamespacedName) {
+	r.health = healthwatch.New(mgr.GetCache(), mgr.GetScheme(), mgr.GetAPIReader(), mgr.GetRESTMapper(), func(key types.NamespacedName) {
 		ks := &kustomizev1.Kustomization{}
 		ks.Namespace, ks.Name = key.Namespace, key.Name
 		wakes <- event.TypedGenericEvent[*kustomizev1.Kustomization]{Object: ks}
