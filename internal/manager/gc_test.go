@@ -42,7 +42,7 @@ func TestSetGCPercent(t *testing.T) {
 func TestTrimCached(t *testing.T) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
 		Name:          "app",
-		Annotations:   map[string]string{lastAppliedAnnotation: `{"big":"copy"}`, "team": "a"},
+		Annotations:   map[string]string{corev1.LastAppliedConfigAnnotation: `{"big":"copy"}`, "team": "a"},
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
 	}}
 	out, err := trimCached(cm)

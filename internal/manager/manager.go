@@ -183,9 +183,6 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log logr.Logger) e
 	return nil
 }
 
-// lastAppliedAnnotation is where `kubectl apply` keeps a copy of what it applied.
-const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
-
 // stripManagedFields is controller-runtime's transform that drops metadata.managedFields.
 var stripManagedFields = cache.TransformStripManagedFields()
 
@@ -198,10 +195,10 @@ func trimCached(in any) (any, error) {
 	}
 	if o, ok := out.(metav1.Object); ok {
 		if a := o.GetAnnotations(); a != nil {
-			if _, ok := a[lastAppliedAnnotation]; ok {
+			if _, ok := a[corev1.LastAppliedConfigAnnotation]; ok {
 				trimmed := make(map[string]string, len(a)-1)
 				for k, v := range a {
-					if k != lastAppliedAnnotation {
+					if k != corev1.LastAppliedConfigAnnotation {
 						trimmed[k] = v
 					}
 				}
