@@ -47,13 +47,6 @@ type fetchCall[T any] struct {
 // dropped, and self fetches for itself.
 func (c *fetchCache[T]) share(ctx context.Context, store *artifact.Store, self artifact.Object, key, file, revision string,
 	fetch func() (fetchEntry[T], error), use func(T) (bool, error)) (fetchEntry[T], error) {
-	own := func() (fetchEntry[T], error) {
-		e, err := fetch()
-		if err == nil {
-			c.put(key, e)
-		}
-		return e, err
-	}
 	e, ran, err := c.do(ctx, key, fetch)
 	if err != nil || ran {
 		return e, err
@@ -64,14 +57,14 @@ func (c *fetchCache[T]) share(ctx context.Context, store *artifact.Store, self a
 			return fetchEntry[T]{}, err
 		}
 		if !fits {
-			return own()
+			return c.fetchOwn(key, fetch)
 		}
 	}
 	rec, err := store.Clone(ctx, self, file, revision, e.rec)
 	if err != nil {
 		// The first copy was collected or rewritten: fetch again for this object.
 		c.drop(key)
-		return own()
+		return c.fetchOwn(key, fetch)
 	}
 	return fetchEntry[T]{rec: rec, data: e.data}, nil
 }
@@ -93,10 +86,7 @@ func (c *fetchCache[T]) do(ctx context.Context, key string, fetch func() (fetchE
 			return e, false, ctx.Err()
 		}
 		if call.err != nil {
-			e, err := fetch()
-			if err == nil {
-				c.put(key, e)
-			}
+			e, err := c.fetchOwn(key, fetch)
 			return e, true, err
 		}
 		return call.entry, false, nil
@@ -117,6 +107,16 @@ func (c *fetchCache[T]) do(ctx context.Context, key string, fetch func() (fetchE
 	c.mu.Unlock()
 	close(call.done)
 	return call.entry, true, call.err
+}
+
+// fetchOwn runs the caller's own fetch, outside the one-fetch-per-key coordination, and keeps
+// its entry when it succeeds.
+func (c *fetchCache[T]) fetchOwn(key string, fetch func() (fetchEntry[T], error)) (fetchEntry[T], error) {
+	e, err := fetch()
+	if err == nil {
+		c.put(key, e)
+	}
+	return e, err
 }
 
 func (c *fetchCache[T]) put(key string, e fetchEntry[T]) {

@@ -180,14 +180,12 @@ func clone(ctx context.Context, dir string, u *url.URL, opts Options, ref Refere
 	} else {
 		commitHash = plumbing.NewHash(rev.Hash)
 	}
-	c, err := repo.CommitObject(commitHash)
+	c, err := detachedCommit(repo, commitHash)
 	if err != nil {
 		return nil, fmt.Errorf("%w: commit %s: %w", ErrReferenceNotFound, commitHash, err)
 	}
+	co.commit = c
 	co.Revision, co.Message, co.Author, co.When = rev, c.Message, c.Author.String(), c.Author.When
-	if co.commit, err = detachedCommit(repo, commitHash); err != nil {
-		return nil, fmt.Errorf("read commit %s: %w", commitHash, err)
-	}
 
 	wt, err := repo.Worktree()
 	if err != nil {
